@@ -1,0 +1,67 @@
+/**
+ * Which way imports may point. Run by `npm test` (npm run depcheck).
+ *  - packages/core is pure: no Node built-ins with I/O, no Kubernetes client,
+ *    no database driver, nothing of ours outside itself.
+ *  - the CLI (src/) never imports packages/probe.
+ *  - the probe knows nothing of Kubernetes.
+ */
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'core-no-io',
+      severity: 'error',
+      comment: 'packages/core must stay platform-neutral: no I/O modules, no Kubernetes client.',
+      from: { path: '^packages/core/src' },
+      to: {
+        dependencyTypes: ['core'],
+      },
+    },
+    {
+      name: 'core-no-third-party-io',
+      severity: 'error',
+      comment: 'packages/core must not depend on clients or drivers.',
+      from: { path: '^packages/core/src' },
+      to: { path: '(^|/)node_modules/', pathNot: '^$' },
+    },
+    {
+      name: 'core-self-contained',
+      severity: 'error',
+      comment: 'packages/core imports nothing of ours outside itself.',
+      from: { path: '^packages/core/src' },
+      to: { path: '^(src|bin|test|packages/(?!core/))' },
+    },
+    {
+      name: 'cli-not-probe',
+      severity: 'error',
+      comment: 'The CLI never contains the probe (it runs where the volumes are mounted).',
+      from: { path: '^(src|bin)/' },
+      to: { path: '(^packages/probe/|@cnpg-disk/probe)' },
+    },
+    {
+      name: 'probe-no-kubernetes',
+      severity: 'error',
+      comment: 'The probe knows nothing of Kubernetes.',
+      from: { path: '^packages/probe/src' },
+      to: { path: '@kubernetes/client-node' },
+    },
+    {
+      name: 'no-unresolvable',
+      severity: 'error',
+      from: { path: '^(src|packages/[^/]+/src)' },
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)(dist|coverage)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.base.json' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.js', '.json'],
+      mainFields: ['module', 'main', 'types'],
+    },
+  },
+};

@@ -1,0 +1,13 @@
+/**
+ * @cnpg-disk/core — platform-neutral model, quantities, policy validation and
+ * the autoresize decision engine. No I/O, no Kubernetes client.
+ */
+export * from './quantity.js';
+export * from './model.js';
+export * from './policy.js';
+export * from './validation.js';
+export * from './resolve.js';
+export * from './ledger.js';
+export * from './engine.js';
+export * from './events.js';
+export * from './codec.js';

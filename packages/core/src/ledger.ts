@@ -1,0 +1,140 @@
+/**
+ * The per-PVC resize ledger: what counts against the budget, pruning, and the
+ * serialised form kept in an annotation on the PVC itself (so the PVC patch
+ * and the ledger entry are one write with one resourceVersion precondition).
+ *
+ * Annotation value (version 1), compact JSON:
+ *   {"v":1,"entries":[{"at":"2026-11-26T03:52:41Z","from":"10Gi","to":"12Gi","by":"engine"}]}
+ */
+import type { Ledger, LedgerEntry } from './model.js';
+import { formatBytes, parseBytes } from './quantity.js';
+
+/** The rolling window of the budget. */
+export const BUDGET_WINDOW_MS = 24 * 60 * 60 * 1000;
+export const LEDGER_VERSION = 1;
+
+export interface Budget {
+  /** maxActionsPerDay */
+  max: number;
+  /** Engine resizes inside the window. */
+  used: number;
+  /** max - used, never below 0. */
+  remaining: number;
+  /** When remaining is 0 (and max > 0): the time the next slot opens (RFC 3339). */
+  nextSlotAt?: string;
+  /** Odd ledger contents worth showing (entries in the future). */
+  warnings: string[];
+}
+
+function toMs(at: string): number {
+  return Date.parse(at);
+}
+
+/** Whether an entry is still inside the window at `now`. An entry exactly 24 h old is outside. */
+export function insideWindow(entry: LedgerEntry, now: number): boolean {
+  return now - toMs(entry.at) < BUDGET_WINDOW_MS;
+}
+
+/** The engine-made resizes that count against the budget at `now`, oldest first. */
+export function countedEntries(ledger: Ledger, now: number): LedgerEntry[] {
+  return ledger.entries
+    .filter((e) => e.by === 'engine' && insideWindow(e, now))
+    .sort((a, b) => toMs(a.at) - toMs(b.at));
+}
+
+export function budgetOf(ledger: Ledger, maxActionsPerDay: number, now: number): Budget {
+  const counted = countedEntries(ledger, now);
+  const warnings = counted
+    .filter((e) => toMs(e.at) > now)
+    .map((e) => `ledger entry at ${e.at} is in the future (clock skew?); it is counted`);
+  const used = counted.length;
+  const remaining = Math.max(0, maxActionsPerDay - used);
+  const budget: Budget = { max: maxActionsPerDay, used, remaining, warnings };
+  if (remaining === 0 && maxActionsPerDay > 0) {
+    // The slot opens when enough entries leave the window for used < max.
+    const expiring = counted[used - maxActionsPerDay] as LedgerEntry;
+    budget.nextSlotAt = new Date(toMs(expiring.at) + BUDGET_WINDOW_MS).toISOString();
+  }
+  return budget;
+}
+
+/** Drops only the entries that are outside the window; every entry inside it is kept. */
+export function pruneLedger(ledger: Ledger, now: number): Ledger {
+  const entries = ledger.entries.filter((e) => insideWindow(e, now));
+  return ledger.corrupt === undefined ? { entries } : { entries, corrupt: ledger.corrupt };
+}
+
+/** Adds an entry after pruning what has left the window. */
+export function addLedgerEntry(ledger: Ledger, entry: LedgerEntry, now: number): Ledger {
+  const pruned = pruneLedger(ledger, now);
+  return { ...pruned, entries: [...pruned.entries, entry] };
+}
+
+/** Seconds precision keeps the annotation small. */
+function compactTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+export function serializeLedger(ledger: Ledger): string {
+  return JSON.stringify({
+    v: LEDGER_VERSION,
+    entries: ledger.entries.map((e) => ({
+      at: compactTime(toMs(e.at)),
+      from: formatBytes(e.fromBytes),
+      to: formatBytes(e.toBytes),
+      by: e.by,
+    })),
+  });
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Reads a ledger annotation. Never throws: an absent annotation is an empty
+ * ledger; anything unreadable is reported in `corrupt` (with whatever entries
+ * could be read) so the engine refuses to spend budget rather than refill it.
+ */
+export function parseLedger(text: string | undefined | null): Ledger {
+  if (text === undefined || text === null || text.trim() === '') return { entries: [] };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return { entries: [], corrupt: 'the annotation is not valid JSON' };
+  }
+  if (!isRecord(doc)) return { entries: [], corrupt: 'the annotation is not a JSON object' };
+  if (doc['v'] !== LEDGER_VERSION) {
+    return {
+      entries: [],
+      corrupt: `unsupported ledger version ${JSON.stringify(doc['v'])} (expected ${LEDGER_VERSION})`,
+    };
+  }
+  const raw = doc['entries'];
+  if (!Array.isArray(raw)) return { entries: [], corrupt: 'entries is not a list' };
+  const entries: LedgerEntry[] = [];
+  const bad: number[] = [];
+  raw.forEach((e: unknown, i: number) => {
+    const parsed = parseEntry(e);
+    if (parsed) entries.push(parsed);
+    else bad.push(i);
+  });
+  if (bad.length > 0) {
+    return { entries, corrupt: `unreadable entr${bad.length === 1 ? 'y' : 'ies'} at index ${bad.join(', ')}` };
+  }
+  return { entries };
+}
+
+function parseEntry(e: unknown): LedgerEntry | undefined {
+  if (!isRecord(e)) return undefined;
+  const { at, from, to, by } = e;
+  if (typeof at !== 'string' || Number.isNaN(Date.parse(at))) return undefined;
+  if (typeof from !== 'string' || typeof to !== 'string') return undefined;
+  if (by !== 'engine' && by !== 'manual') return undefined;
+  try {
+    return { at: new Date(Date.parse(at)).toISOString(), fromBytes: parseBytes(from), toBytes: parseBytes(to), by };
+  } catch {
+    return undefined;
+  }
+}

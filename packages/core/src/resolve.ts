@@ -1,0 +1,46 @@
+/**
+ * Which policy governs a volume, and where it came from.
+ *
+ * Order (first source with a block for the volume wins; no field-level merge
+ * across sources, missing fields take the defaults):
+ *   1. a file given on the command line (`--policy`), because the user asked
+ *      to try exactly that policy for this run;
+ *   2. the Cluster's own fields (operator builds that have them);
+ *   3. the policy annotation on the Cluster;
+ *   4. the defaults (resize disabled).
+ * docs/policy.md explains why the file comes first.
+ */
+import type { VolumeType } from './model.js';
+import type { PolicySource, ResizePolicy } from './policy.js';
+import { defaultPolicy, type PolicyIssue, type PolicySetResult } from './validation.js';
+
+export interface PolicySources {
+  file?: PolicySetResult;
+  clusterSpec?: PolicySetResult;
+  annotation?: PolicySetResult;
+}
+
+export interface ResolvedPolicy {
+  /** Undefined when the winning block has errors: the engine must not run on it. */
+  policy?: ResizePolicy;
+  source: PolicySource;
+  /** The errors of the winning block, if any. */
+  errors: PolicyIssue[];
+}
+
+const ORDER: ReadonlyArray<readonly [keyof PolicySources, PolicySource]> = [
+  ['file', 'file'],
+  ['clusterSpec', 'cluster-spec'],
+  ['annotation', 'annotation'],
+];
+
+export function resolvePolicy(sources: PolicySources, type: VolumeType, tablespace?: string): ResolvedPolicy {
+  for (const [key, source] of ORDER) {
+    const set = sources[key];
+    const block = type === 'data' ? set?.data : type === 'wal' ? set?.wal : set?.tablespaces[tablespace ?? ''];
+    if (!block) continue;
+    if (block.policy) return { policy: block.policy, source, errors: [] };
+    return { source, errors: block.issues.filter((i) => i.severity === 'error') };
+  }
+  return { policy: defaultPolicy(), source: 'defaults', errors: [] };
+}
