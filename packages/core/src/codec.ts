@@ -4,7 +4,18 @@
  * instance status) instead of casting them. Decoders never throw: they return
  * the value or the list of problems with their paths.
  */
-import type { ArchiverStats, FilesystemFacts, ReplicationSlot, WalHealth } from './model.js';
+import {
+  PROBE_REPORT_API_VERSION,
+  PROBE_REPORT_KIND,
+  type ArchiverStats,
+  type FilesystemFacts,
+  type ProbeError,
+  type ProbePostgres,
+  type ProbeReport,
+  type ProbeVolume,
+  type ReplicationSlot,
+  type WalHealth,
+} from './model.js';
 
 /** JSON.stringify replacer: BigInt → decimal string. */
 export function bigintReplacer(_key: string, value: unknown): unknown {
@@ -184,4 +195,95 @@ export function decodeWalHealth(u: unknown, root = ''): Decoded<WalHealth> {
     observedAt: r.time(o, 'observedAt', ''),
   });
   return r.result(health);
+}
+
+function decodeProbeVolume(r: Reader, root: string, u: unknown, path: string): ProbeVolume | undefined {
+  const o = r.obj(u, path);
+  if (!o) return undefined;
+  const type = r.str(o, 'type', path);
+  if (type !== 'data' && type !== 'wal' && type !== 'tablespace') {
+    r.problems.push(`${root}${path}.type: expected data, wal or tablespace`);
+  }
+  const tablespace = r.str(o, 'tablespace', path);
+  if (type === 'tablespace' && !tablespace) r.problems.push(`${root}${path}.tablespace: missing`);
+  const mountPath = r.str(o, 'mountPath', path);
+  if (!mountPath) r.problems.push(`${root}${path}.mountPath: missing`);
+  let filesystem: FilesystemFacts | undefined;
+  if (o['filesystem'] !== undefined && o['filesystem'] !== null) {
+    const fs = decodeFilesystemFacts(o['filesystem'], `${root}${path}.filesystem`);
+    if (fs.ok) filesystem = fs.value;
+    else r.problems.push(...fs.problems);
+  }
+  return defined({
+    type: (type ?? 'data') as ProbeVolume['type'],
+    tablespace,
+    mountPath: mountPath ?? '',
+    filesystem,
+  });
+}
+
+/** Reads a probe's JSON output (see ProbeReport). Never throws. */
+export function decodeProbeReport(u: unknown, root = ''): Decoded<ProbeReport> {
+  const r = new Reader(root);
+  const o = r.obj(u, '');
+  if (!o) return r.result(undefined as never);
+  if (o['apiVersion'] !== PROBE_REPORT_API_VERSION) {
+    r.problems.push(`${root}.apiVersion: expected ${PROBE_REPORT_API_VERSION}, got ${JSON.stringify(o['apiVersion'])}`);
+  }
+  if (o['kind'] !== PROBE_REPORT_KIND) {
+    r.problems.push(`${root}.kind: expected ${PROBE_REPORT_KIND}, got ${JSON.stringify(o['kind'])}`);
+  }
+  const instance = r.str(o, 'instance', '');
+  if (!instance) r.problems.push(`${root}.instance: missing`);
+  const observedAt = r.time(o, 'observedAt', '');
+  if (!observedAt) r.problems.push(`${root}.observedAt: missing`);
+  const volumes: ProbeVolume[] = [];
+  if (!Array.isArray(o['volumes'])) r.problems.push(`${root}.volumes: expected a list`);
+  else
+    o['volumes'].forEach((v, i) => {
+      const vol = decodeProbeVolume(r, root, v, `.volumes[${i}]`);
+      if (vol) volumes.push(vol);
+    });
+  const wal = decodeWalHealth(o['wal'], `${root}.wal`);
+  if (!wal.ok) r.problems.push(...wal.problems);
+  let postgres: ProbePostgres | undefined;
+  if (o['postgres'] !== undefined && o['postgres'] !== null) {
+    const p = r.obj(o['postgres'], '.postgres');
+    if (p) {
+      postgres = defined({
+        version: r.str(p, 'version', '.postgres'),
+        inRecovery: r.bool(p, 'inRecovery', '.postgres'),
+        archiveMode: r.str(p, 'archiveMode', '.postgres'),
+        archiveCommandSet: r.bool(p, 'archiveCommandSet', '.postgres'),
+        archiveLibrary: r.str(p, 'archiveLibrary', '.postgres'),
+      });
+    }
+  }
+  const errors: ProbeError[] = [];
+  if (!Array.isArray(o['errors'])) r.problems.push(`${root}.errors: expected a list`);
+  else
+    o['errors'].forEach((e, i) => {
+      const eo = r.obj(e, `.errors[${i}]`);
+      if (!eo) return;
+      const field = r.str(eo, 'field', `.errors[${i}]`);
+      const message = r.str(eo, 'message', `.errors[${i}]`);
+      if (field === undefined || message === undefined) {
+        r.problems.push(`${root}.errors[${i}]: field and message are required`);
+        return;
+      }
+      errors.push(defined({ field, code: r.str(eo, 'code', `.errors[${i}]`), message }));
+    });
+  const report: ProbeReport = defined({
+    apiVersion: PROBE_REPORT_API_VERSION,
+    kind: PROBE_REPORT_KIND,
+    instance: instance ?? '',
+    namespace: r.str(o, 'namespace', ''),
+    cluster: r.str(o, 'cluster', ''),
+    observedAt: observedAt ?? '',
+    volumes,
+    wal: wal.ok ? wal.value : { instance: instance ?? '' },
+    postgres,
+    errors,
+  });
+  return r.result(report);
 }

@@ -187,3 +187,55 @@ export interface Ledger {
 }
 
 export const EMPTY_LEDGER: Ledger = { entries: [] };
+
+/** The document the probe (packages/probe) writes: what one instance's host measured. */
+export const PROBE_REPORT_API_VERSION = 'disk.cnpg-plugin.dev/v1alpha1';
+export const PROBE_REPORT_KIND = 'ProbeReport';
+
+/** One mounted volume of the instance, as the probe measured it. */
+export interface ProbeVolume {
+  type: VolumeType;
+  /** Set for tablespace volumes only. */
+  tablespace?: string;
+  mountPath: string;
+  /** Absent when the mount could not be measured (the reason is in the report's errors). */
+  filesystem?: FilesystemFacts;
+}
+
+/** Something the probe could not measure; the rest of the report is still valid. */
+export interface ProbeError {
+  /** Which part of the report is missing or partial, e.g. `volumes.wal`, `wal.slots`, `wal.archiver`. */
+  field: string;
+  /** errno code (ENOENT, EACCES, ...) or SQLSTATE, when there is one. */
+  code?: string;
+  message: string;
+}
+
+/** Server facts the probe read over SQL, beyond WalHealth. */
+export interface ProbePostgres {
+  /** server_version */
+  version?: string;
+  /** pg_is_in_recovery() */
+  inRecovery?: boolean;
+  /** archive_mode: off | on | always */
+  archiveMode?: string;
+  /** Whether archive_command is non-empty (its text is not reported). */
+  archiveCommandSet?: boolean;
+  /** archive_library, when set. */
+  archiveLibrary?: string;
+}
+
+export interface ProbeReport {
+  apiVersion: typeof PROBE_REPORT_API_VERSION;
+  kind: typeof PROBE_REPORT_KIND;
+  /** The instance (pod) name. */
+  instance: string;
+  namespace?: string;
+  cluster?: string;
+  /** RFC 3339. */
+  observedAt: string;
+  volumes: ProbeVolume[];
+  wal: WalHealth;
+  postgres?: ProbePostgres;
+  errors: ProbeError[];
+}
