@@ -184,51 +184,68 @@ export function percentOfBytes(bytes: bigint, basisPoints: number): bigint {
   return ceilDiv(bytes * BigInt(basisPoints), 10_000n);
 }
 
-function formatInteger(value: bigint, format: QuantityFormat): string {
-  const neg = value < 0n;
-  const abs = neg ? -value : value;
-  const sign = neg ? '-' : '';
-  if (abs === 0n) return '0';
-  if (format === 'BinarySI') {
-    for (let i = BINARY_SUFFIXES.length - 1; i >= 0; i--) {
-      const [suffix, factor] = BINARY_SUFFIXES[i] as readonly [string, bigint];
-      if (abs % factor === 0n) return `${sign}${abs / factor}${suffix}`;
-    }
-    // Not a multiple of 1024: Kubernetes falls back to decimal SI as well.
-  }
-  let exp = 0;
-  let mant = abs;
-  while (mant % 10n === 0n && exp < 18) {
-    mant /= 10n;
-    exp++;
-  }
-  if (format === 'DecimalExponent') {
-    return exp === 0 ? `${sign}${mant}` : `${sign}${mant}e${exp}`;
-  }
-  // Decimal SI: the largest multiple-of-three exponent that keeps an integer.
-  const k = Math.floor(exp / 3) * 3;
-  const suffix = (DECIMAL_SUFFIXES.find(([, p]) => p === k) as readonly [string, number])[0];
-  return `${sign}${abs / 10n ** BigInt(k)}${suffix}`;
+/** Decimal SI suffix for a power of ten that is a multiple of 3 in -9..18. */
+function decimalSuffix(exp: number): string {
+  return (DECIMAL_SUFFIXES.find(([, p]) => p === exp) as readonly [string, number])[0];
 }
 
 /**
- * Canonical text of a quantity: integers keep their suffix family (the
- * largest exact binary suffix for BinarySI); fractions use m, u or n.
- * parseQuantity(formatQuantity(q)) has the same value as q.
+ * Kubernetes' canonical base-10 form of a non-negative value given in nanos:
+ * mantissa × 10^exponent with every factor of ten moved into the exponent,
+ * then the exponent lowered to a multiple of three (`1500000` → 1500 × 10^3,
+ * `0.1` → 100 × 10^-3). `maxExponent` caps the exponent (18 for decimal SI,
+ * whose largest suffix is E).
+ */
+function canonicalDecimal(absNanos: bigint, maxExponent: number): { mantissa: bigint; exponent: number } {
+  let mantissa = absNanos;
+  let exponent = -9;
+  while (mantissa % 10n === 0n && exponent < maxExponent) {
+    mantissa /= 10n;
+    exponent++;
+  }
+  const down = ((exponent % 3) + 3) % 3;
+  return { mantissa: mantissa * 10n ** BigInt(down), exponent: exponent - down };
+}
+
+/**
+ * Canonical text of a quantity, as Kubernetes' Quantity.String() writes it
+ * (k8s.io/apimachinery CanonicalizeBytes), except that values are never
+ * capped (Kubernetes caps BinarySI at 2^63-1) and decimal SI above 999E keeps
+ * the E suffix with a larger mantissa:
+ *  - BinarySI: a whole number of at least 1024 (in absolute value) takes the
+ *    largest binary suffix that divides it exactly (`1536Mi`); one that no
+ *    suffix divides is written plainly (`1025`, `1500`). Smaller values and
+ *    fractions are written as decimal SI (`1000` → `1k`, `0.5` → `500m`).
+ *  - DecimalSI: exponents in multiples of three with n, u, m, k, M, G, T, P, E
+ *    (`1500000` → `1500k`, `1.5` → `1500m`).
+ *  - DecimalExponent: the same mantissa with `e<exponent>` (`1e4` → `10e3`,
+ *    `0.5` → `500e-3`).
+ * parseQuantity(formatQuantity(q)) has the value (nanos) of q.
  */
 export function formatQuantity(q: Quantity): string {
-  if (q.nanos % NANO === 0n) return formatInteger(q.nanos / NANO, q.format);
+  if (q.nanos === 0n) return '0';
   const neg = q.nanos < 0n;
   const abs = neg ? -q.nanos : q.nanos;
   const sign = neg ? '-' : '';
-  if (abs % 1_000_000n === 0n) return `${sign}${abs / 1_000_000n}m`;
-  if (abs % 1_000n === 0n) return `${sign}${abs / 1_000n}u`;
-  return `${sign}${abs}n`;
+  if (q.format === 'BinarySI' && abs % NANO === 0n && abs >= KI * NANO) {
+    const value = abs / NANO;
+    for (let i = BINARY_SUFFIXES.length - 1; i >= 0; i--) {
+      const [suffix, factor] = BINARY_SUFFIXES[i] as readonly [string, bigint];
+      if (value % factor === 0n) return `${sign}${value / factor}${suffix}`;
+    }
+    return `${sign}${value}`;
+  }
+  if (q.format === 'DecimalExponent') {
+    const { mantissa, exponent } = canonicalDecimal(abs, Number.POSITIVE_INFINITY);
+    return exponent === 0 ? `${sign}${mantissa}` : `${sign}${mantissa}e${exponent}`;
+  }
+  const { mantissa, exponent } = canonicalDecimal(abs, 18);
+  return `${sign}${mantissa}${decimalSuffix(exponent)}`;
 }
 
-/** Canonical binary text of a byte count (`10Gi`, `1536Mi`, `1000`). */
+/** Canonical binary text of a byte count, as Kubernetes writes it: `10Gi`, `1536Mi`, `1025`, `1k` (1000 bytes). */
 export function formatBytes(bytes: bigint): string {
-  return formatInteger(bytes, 'BinarySI');
+  return formatQuantity(bytesToQuantity(bytes));
 }
 
 export function bytesToQuantity(bytes: bigint): Quantity {
@@ -243,17 +260,19 @@ const HUMAN_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'] as const;
  */
 export function formatBytesHuman(bytes: bigint): string {
   const neg = bytes < 0n;
-  let abs = neg ? -bytes : bytes;
+  const abs = neg ? -bytes : bytes;
+  const tenthsOf = (scale: bigint): bigint => (abs * 10n + scale / 2n) / scale;
   let unit = 0;
   let scale = 1n;
-  while (unit < HUMAN_UNITS.length - 1 && abs >= scale * 1024n) {
+  // The next unit as soon as the rounded figure would read 1024 of this one
+  // (1048575 bytes is `1 MiB`, not `1024 KiB`).
+  while (unit < HUMAN_UNITS.length - 1 && tenthsOf(scale) >= 10240n) {
     scale *= 1024n;
     unit++;
   }
-  const tenths = (abs * 10n + scale / 2n) / scale;
-  abs = tenths;
-  const whole = abs / 10n;
-  const dec = abs % 10n;
+  const tenths = tenthsOf(scale);
+  const whole = tenths / 10n;
+  const dec = tenths % 10n;
   const text = dec === 0n ? `${whole}` : `${whole}.${dec}`;
   return `${neg ? '-' : ''}${text} ${HUMAN_UNITS[unit]}`;
 }
