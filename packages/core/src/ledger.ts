@@ -70,10 +70,18 @@ export function addLedgerEntry(ledger: Ledger, entry: LedgerEntry, now: number):
   return { ...pruned, entries: [...pruned.entries, entry] };
 }
 
-/** Seconds precision keeps the annotation small. */
+/**
+ * Seconds precision keeps the annotation small. Rounded up, never down: an
+ * entry read back must stay inside the window at least as long as the exact
+ * time would (rounding down let a resize leave the window up to 999 ms early,
+ * one more resize than the budget allows in that 24 h).
+ */
 function compactTime(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
+
+/** RFC 3339 date-time (Date.parse alone accepts "1" or "May 5"). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 export function serializeLedger(ledger: Ledger): string {
   return JSON.stringify({
@@ -129,7 +137,7 @@ export function parseLedger(text: string | undefined | null): Ledger {
 function parseEntry(e: unknown): LedgerEntry | undefined {
   if (!isRecord(e)) return undefined;
   const { at, from, to, by } = e;
-  if (typeof at !== 'string' || Number.isNaN(Date.parse(at))) return undefined;
+  if (typeof at !== 'string' || !RFC3339.test(at) || Number.isNaN(Date.parse(at))) return undefined;
   if (typeof from !== 'string' || typeof to !== 'string') return undefined;
   if (by !== 'engine' && by !== 'manual') return undefined;
   try {
