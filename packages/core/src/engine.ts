@@ -98,7 +98,13 @@ export const FS_MISMATCH_MIN_BYTES = 64n * MiB;
 /** Resize conditions of a PVC that mean an expansion has not finished. */
 const IN_PROGRESS_CONDITIONS = ['Resizing', 'FileSystemResizePending'];
 const IN_PROGRESS_ALLOCATED = ['ControllerResizeInProgress', 'NodeResizePending', 'NodeResizeInProgress'];
-const FAILED_ALLOCATED = ['ControllerResizeInfeasible', 'NodeResizeInfeasible'];
+/** Kubernetes ≥ 1.31 says Infeasible; the alpha of 1.28-1.30 said Failed. */
+const FAILED_ALLOCATED = [
+  'ControllerResizeInfeasible',
+  'NodeResizeInfeasible',
+  'ControllerResizeFailed',
+  'NodeResizeFailed',
+];
 const FAILED_CONDITIONS = ['ControllerResizeError', 'NodeResizeError'];
 
 /** Percent used like df: used / (used + available), root-reserved blocks excluded. */
@@ -115,6 +121,13 @@ function aboveThreshold(fs: FilesystemFacts, threshold: number): boolean {
   // threshold may be fractional; scale by 1e6 to stay in integers.
   const t = BigInt(Math.round(threshold * 1_000_000));
   return fs.usedBytes * 100_000_000n > t * denom;
+}
+
+/** The larger of two optional sizes; undefined only when both are. */
+function largerOf(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a > b ? a : b;
 }
 
 export function walSafetyApplies(volume: VolumeRef, cluster: ClusterShape): boolean {
@@ -156,12 +169,7 @@ export function decide(input: DecisionInput): Decision {
   const warnings: DecisionWarning[] = [];
   const walSafety = walSafetyApplies(volume, cluster);
   const budget = budgetOf(input.ledger, policy.strategy.maxActionsPerDay, now);
-  const currentBytes =
-    pvc.requestBytes === undefined && pvc.capacityBytes === undefined
-      ? undefined
-      : (pvc.requestBytes ?? 0n) > (pvc.capacityBytes ?? 0n)
-        ? pvc.requestBytes
-        : pvc.capacityBytes;
+  const currentBytes = largerOf(pvc.requestBytes, pvc.capacityBytes);
   const base = {
     walSafetyApplies: walSafety,
     budget,
@@ -410,10 +418,20 @@ function checkWalSafety(
       'WAL lives on this data volume and acknowledgeWALRisk is not set: growing it could hide a WAL problem',
     );
   }
-  if (!walHealth) {
-    const msg = 'no WAL health data: resize allowed anyway (fail-open), because a full disk is the greater danger';
+  // Each instance is judged on its own WAL health (a replica on its own
+  // archiver and slots): figures from another instance are not used.
+  if (!walHealth || walHealth.instance !== volume.instance) {
+    const what = walHealth
+      ? `the WAL health given is for ${walHealth.instance}, not ${volume.instance}, so there is none for this instance`
+      : 'no WAL health data';
+    const msg = `${what}: resize allowed anyway (fail-open), because a full disk is the greater danger`;
     warnings.push({ code: 'wal-health-unavailable', message: msg });
-    trace.push({ check: 'wal-safety', outcome: 'warn', inputs: { walHealth: null }, message: msg });
+    trace.push({
+      check: 'wal-safety',
+      outcome: 'warn',
+      inputs: { walHealth: walHealth ? walHealth.instance : null, instance: volume.instance },
+      message: msg,
+    });
     return undefined;
   }
 
