@@ -135,15 +135,16 @@ export function decodeFilesystemFacts(u: unknown, root = ''): Decoded<Filesystem
   return r.result(facts);
 }
 
-function decodeSlot(r: Reader, u: unknown, path: string): ReplicationSlot | undefined {
+/** `path` is relative to `root`, like every Reader path (the Reader adds the root itself). */
+function decodeSlot(r: Reader, root: string, u: unknown, path: string): ReplicationSlot | undefined {
   const o = r.obj(u, path);
   if (!o) return undefined;
   const name = r.str(o, 'name', path);
   const type = r.str(o, 'type', path);
   const active = r.bool(o, 'active', path);
-  if (name === undefined) r.problems.push(`${path}.name: missing`);
-  if (type !== 'physical' && type !== 'logical') r.problems.push(`${path}.type: expected physical or logical`);
-  if (active === undefined) r.problems.push(`${path}.active: missing`);
+  if (name === undefined) r.problems.push(`${root}${path}.name: missing`);
+  if (type !== 'physical' && type !== 'logical') r.problems.push(`${root}${path}.type: expected physical or logical`);
+  if (active === undefined) r.problems.push(`${root}${path}.active: missing`);
   return defined({
     name: name ?? '',
     type: (type === 'logical' ? 'logical' : 'physical') as ReplicationSlot['type'],
@@ -178,9 +179,7 @@ export function decodeWalHealth(u: unknown, root = ''): Decoded<WalHealth> {
   if (o['slots'] !== undefined && o['slots'] !== null) {
     if (!Array.isArray(o['slots'])) r.problems.push(`${root}.slots: expected a list`);
     else
-      slots = o['slots']
-        .map((s, i) => decodeSlot(r, s, `${root}.slots[${i}]`))
-        .filter((s): s is ReplicationSlot => !!s);
+      slots = o['slots'].map((s, i) => decodeSlot(r, root, s, `.slots[${i}]`)).filter((s): s is ReplicationSlot => !!s);
   }
   const health: WalHealth = defined({
     instance: instance ?? '',
