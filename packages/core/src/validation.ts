@@ -362,7 +362,8 @@ export function validateResizeBlock(raw: unknown, path: string, ctx: VolumeConte
       'this cluster has a separate WAL volume: acknowledgeWALRisk has no effect.',
     );
   }
-  if (walRaw && !ctx.walSafetyApplies && ctx.type !== 'data') {
+  // Data is only known not to hold WAL when the cluster is known to have a WAL volume.
+  if (walRaw && !ctx.walSafetyApplies && (ctx.type !== 'data' || ctx.hasWalVolume === true)) {
     c.warn(
       'WAL_SAFETY_NOT_APPLICABLE',
       wPath,
