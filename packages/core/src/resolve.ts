@@ -8,7 +8,10 @@
  *   2. the Cluster's own fields (operator builds that have them);
  *   3. the policy annotation on the Cluster;
  *   4. the defaults (resize disabled).
- * docs/policy.md explains why the file comes first.
+ * A source with an error outside every resize block (an unknown top-level
+ * key such as a misspelt `walStorge`, a holder that is not a mapping) is
+ * rejected as a whole: it wins for every volume, with no policy.
+ * docs/engine.md explains why the file comes first.
  */
 import type { VolumeType } from './model.js';
 import type { PolicySource, ResizePolicy } from './policy.js';
@@ -34,10 +37,27 @@ const ORDER: ReadonlyArray<readonly [keyof PolicySources, PolicySource]> = [
   ['annotation', 'annotation'],
 ];
 
+const issueKey = (i: PolicyIssue): string => `${i.severity}\u0000${i.code}\u0000${i.path}\u0000${i.message}`;
+
+/** The errors of a source that belong to no resize block (compared by value: sets may be copies). */
+function documentErrors(set: PolicySetResult): PolicyIssue[] {
+  const inBlocks = new Set<string>(
+    [
+      ...(set.data?.issues ?? []),
+      ...(set.wal?.issues ?? []),
+      ...Object.values(set.tablespaces).flatMap((b) => b.issues),
+    ].map(issueKey),
+  );
+  return set.issues.filter((i) => i.severity === 'error' && !inBlocks.has(issueKey(i)));
+}
+
 export function resolvePolicy(sources: PolicySources, type: VolumeType, tablespace?: string): ResolvedPolicy {
   for (const [key, source] of ORDER) {
     const set = sources[key];
-    const block = type === 'data' ? set?.data : type === 'wal' ? set?.wal : set?.tablespaces[tablespace ?? ''];
+    if (!set) continue;
+    const docErrors = documentErrors(set);
+    if (docErrors.length > 0) return { source, errors: docErrors };
+    const block = type === 'data' ? set.data : type === 'wal' ? set.wal : set.tablespaces[tablespace ?? ''];
     if (!block) continue;
     if (block.policy) return { policy: block.policy, source, errors: [] };
     return { source, errors: block.issues.filter((i) => i.severity === 'error') };
