@@ -1,0 +1,217 @@
+/**
+ * Prometheus text exposition (format 0.0.4) of a ProbeReport, with the metric
+ * names and labels of spec/engine.md §Metrics.
+ *
+ * Why not prom-client: it models long-lived metric objects that are mutated
+ * and then collected from a global registry, and it adds process metrics and
+ * dependencies. Here the exposition is a pure function of one report (the
+ * same report `once` prints), series come and go with slots and tablespaces,
+ * and byte counts are BigInt: a small formatter renders that exactly, and its
+ * output is checked by promtool in the tests.
+ *
+ * Labels: namespace, cluster, pod on every series; volume_type and tablespace
+ * (empty for data and wal) on volume series; slot_name on slot series. Never
+ * `instance`, which Prometheus sets itself.
+ */
+import { archiveHealthy, percentUsed, type BlockReason, type ProbeReport } from '@cnpg-disk/core';
+
+/** Every reason a resize can be blocked (core's BlockReason), so each series exists with 0 or 1. */
+export const BLOCK_REASONS: readonly BlockReason[] = [
+  'rate-limit',
+  'ledger-unreadable',
+  'wal-risk-not-acknowledged',
+  'archive-unhealthy',
+  'pending-wal',
+  'slot-retention',
+];
+
+/** What the policy and ledger say about one volume (see resize.ts); keyed by volumeKey(). */
+export interface VolumeResizeMetrics {
+  budgetRemaining: number;
+  /** undefined when the volume's current size is unknown. */
+  atLimit?: boolean;
+  /** undefined when the engine could not decide (facts missing). */
+  blocked?: BlockReason | null;
+}
+
+export function volumeKey(v: { type: string; tablespace?: string }): string {
+  return v.type === 'tablespace' ? `tablespace/${v.tablespace ?? ''}` : v.type;
+}
+
+/** Escapes a label value: backslash, double quote and line feed. */
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Escapes HELP text: backslash and line feed. */
+function escapeHelp(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+type Labels = Record<string, string>;
+type Value = number | bigint;
+
+interface Family {
+  name: string;
+  type: 'gauge' | 'counter';
+  help: string;
+  samples: { labels: Labels; value: Value }[];
+}
+
+function formatValue(v: Value): string {
+  if (typeof v === 'bigint') return v.toString();
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+function formatLabels(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+class Exposition {
+  private readonly families = new Map<string, Family>();
+
+  add(name: string, type: Family['type'], help: string, labels: Labels, value: Value): void {
+    let f = this.families.get(name);
+    if (!f) {
+      f = { name, type, help, samples: [] };
+      this.families.set(name, f);
+    }
+    f.samples.push({ labels, value });
+  }
+
+  render(): string {
+    const lines: string[] = [];
+    for (const f of this.families.values()) {
+      lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
+      for (const s of f.samples) lines.push(`${f.name}${formatLabels(s.labels)} ${formatValue(s.value)}`);
+    }
+    return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+  }
+}
+
+export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export interface MetricsOptions {
+  /** Policy/ledger-derived figures per volume; omitted metrics when absent. */
+  resize?: ReadonlyMap<string, VolumeResizeMetrics>;
+}
+
+export function renderMetrics(report: ProbeReport, opts: MetricsOptions = {}): string {
+  const x = new Exposition();
+  const base: Labels = { namespace: report.namespace ?? '', cluster: report.cluster ?? '', pod: report.instance };
+
+  for (const v of report.volumes) {
+    const labels: Labels = { ...base, volume_type: v.type, tablespace: v.tablespace ?? '' };
+    const fs = v.filesystem;
+    if (fs) {
+      x.add('cnpg_disk_total_bytes', 'gauge', 'Size of the filesystem (f_blocks × f_frsize).', labels, fs.totalBytes);
+      x.add('cnpg_disk_used_bytes', 'gauge', 'Used bytes ((f_blocks − f_bfree) × f_frsize).', labels, fs.usedBytes);
+      x.add(
+        'cnpg_disk_available_bytes',
+        'gauge',
+        'Bytes available to unprivileged users (f_bavail × f_frsize).',
+        labels,
+        fs.availableBytes,
+      );
+      x.add(
+        'cnpg_disk_percent_used',
+        'gauge',
+        'Percent used like df: used / (used + available) × 100.',
+        labels,
+        percentUsed(fs),
+      );
+      if (fs.inodesTotal !== undefined) {
+        x.add('cnpg_disk_inodes_total', 'gauge', 'Inodes of the filesystem.', labels, fs.inodesTotal);
+        x.add('cnpg_disk_inodes_used', 'gauge', 'Inodes in use.', labels, fs.inodesUsed ?? 0n);
+        x.add('cnpg_disk_inodes_free', 'gauge', 'Free inodes.', labels, fs.inodesFree ?? 0n);
+      }
+    }
+    const r = opts.resize?.get(volumeKey(v));
+    if (r) {
+      if (r.atLimit !== undefined) {
+        x.add(
+          'cnpg_disk_at_limit',
+          'gauge',
+          '1 when the volume is at or above its resize limit.',
+          labels,
+          r.atLimit ? 1 : 0,
+        );
+      }
+      if (r.blocked !== undefined) {
+        for (const reason of BLOCK_REASONS) {
+          x.add(
+            'cnpg_disk_resize_blocked',
+            'gauge',
+            '1 when a resize is needed but blocked for this reason.',
+            { ...labels, reason },
+            r.blocked === reason ? 1 : 0,
+          );
+        }
+      }
+      x.add(
+        'cnpg_disk_resize_budget_remaining',
+        'gauge',
+        'Automatic resizes left in the rolling 24 h window.',
+        labels,
+        r.budgetRemaining,
+      );
+    }
+  }
+
+  const w = report.wal;
+  if (w.archivingConfigured === true && w.archiver) {
+    x.add(
+      'cnpg_wal_archive_healthy',
+      'gauge',
+      '1 when WAL archiving works: a success exists and no failure is later than it.',
+      base,
+      archiveHealthy(w.archiver).healthy ? 1 : 0,
+    );
+  }
+  if (w.readyFiles !== undefined) {
+    x.add(
+      'cnpg_wal_pending_archive_files',
+      'gauge',
+      'WAL files waiting to be archived (.ready in pg_wal/archive_status).',
+      base,
+      w.readyFiles,
+    );
+  }
+  if (w.walDirBytes !== undefined) {
+    x.add('cnpg_wal_dir_bytes', 'gauge', 'Size of the files in pg_wal.', base, w.walDirBytes);
+  }
+  if (w.slots) {
+    x.add(
+      'cnpg_wal_inactive_slots',
+      'gauge',
+      'Replication slots not in use.',
+      base,
+      w.slots.filter((s) => !s.active).length,
+    );
+    for (const s of w.slots) {
+      const labels = { ...base, slot_name: s.name };
+      if (s.retainedBytes !== undefined) {
+        x.add(
+          'cnpg_wal_slot_retention_bytes',
+          'gauge',
+          'WAL the slot holds back, from the current (primary) or replay (replica) position.',
+          labels,
+          s.retainedBytes,
+        );
+      }
+      x.add('cnpg_wal_slot_active', 'gauge', '1 when the replication slot is in use.', labels, s.active ? 1 : 0);
+    }
+  }
+  x.add(
+    'cnpg_disk_probe_errors',
+    'gauge',
+    'Parts of the last measurement that could not be made (see /status).',
+    base,
+    report.errors.length,
+  );
+  return x.render();
+}
