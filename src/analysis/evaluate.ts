@@ -1,0 +1,267 @@
+/**
+ * From a snapshot to reports: per cluster, per instance, per volume — the
+ * facts, the policy in force and where it came from, the engine's decision,
+ * and findings. Pure: no I/O; `now` is an input.
+ */
+import YAML from 'yaml';
+import {
+  decide,
+  parseLedger,
+  percentUsed,
+  resolvePolicy,
+  validateClusterSpecPolicy,
+  validatePolicyDocument,
+  POLICY_ANNOTATION,
+  LEDGER_ANNOTATION,
+  type ClusterShape,
+  type Decision,
+  type FilesystemFacts,
+  type LedgerEntry,
+  type PolicyIssue,
+  type PolicySetResult,
+  type PolicySource,
+  type PvcFacts,
+  type ResizePolicy,
+  type VolumeRef,
+  type VolumeSizes,
+  type WalHealth,
+} from '@cnpg-disk/core';
+import type { ClusterSnapshot, KubeObject, Snapshot } from '../snapshot/types.js';
+import {
+  annotations,
+  arr,
+  clusterShape,
+  get,
+  nameOf,
+  primaryOf,
+  pvcFacts,
+  str,
+  volumeRefOf,
+  INSTANCE_LABEL,
+  CLUSTER_LABEL,
+  labels,
+} from './kube-objects.js';
+import { findingsForCluster, type Finding } from './findings.js';
+
+export interface VolumeReport extends VolumeRef {
+  pvc: PvcFacts;
+  filesystem?: FilesystemFacts & { percentUsed: number };
+  policy: { source: PolicySource; enabled: boolean; errors: PolicyIssue[] };
+  /** The resolved policy, when valid. */
+  resolvedPolicy?: ResizePolicy;
+  decision?: Decision;
+  lastResizes: LedgerEntry[];
+  ledgerProblem?: string;
+}
+
+export interface InstanceReport {
+  pod: string;
+  role: 'primary' | 'replica' | 'unknown';
+  phase?: string;
+  ready: boolean;
+  node?: string;
+  restarts: number;
+  /** Exit code of the postgres container's last termination, if any. */
+  lastExitCode?: number;
+  lastTerminationReason?: string;
+  waiting?: string;
+  wal?: WalHealth;
+  errors: string[];
+}
+
+export interface ClusterReport {
+  namespace: string;
+  name: string;
+  shape: ClusterShape;
+  phase?: string;
+  primary?: string;
+  instances: InstanceReport[];
+  volumes: VolumeReport[];
+  findings: Finding[];
+  /** Policy issues from every source, for display. */
+  policyIssues: { source: PolicySource; issues: PolicyIssue[] }[];
+  problems: string[];
+}
+
+export interface EvaluateOptions {
+  now: number;
+  /** Parsed --policy file, when given. */
+  policyFile?: unknown;
+}
+
+function instanceReport(pod: KubeObject, primary: string | undefined): Omit<InstanceReport, 'wal' | 'errors'> {
+  const name = nameOf(pod);
+  const statuses = arr(pod, 'status', 'containerStatuses');
+  const pg = statuses.find((s) => str(s, 'name') === 'postgres') ?? statuses[0];
+  const restarts = Number(get(pg, 'restartCount') ?? 0) || 0;
+  const lastExit = get(pg, 'lastState', 'terminated', 'exitCode') ?? get(pg, 'state', 'terminated', 'exitCode');
+  const lastReason = str(pg, 'lastState', 'terminated', 'reason') ?? str(pg, 'state', 'terminated', 'reason');
+  const waiting = str(pg, 'state', 'waiting', 'reason');
+  const ready = arr(pod, 'status', 'conditions').some((c) => str(c, 'type') === 'Ready' && str(c, 'status') === 'True');
+  const role = labels(pod)['cnpg.io/instanceRole'] ?? labels(pod)['role'];
+  return {
+    pod: name,
+    role: primary
+      ? name === primary
+        ? 'primary'
+        : 'replica'
+      : role === 'primary'
+        ? 'primary'
+        : role === 'replica'
+          ? 'replica'
+          : 'unknown',
+    ready,
+    restarts,
+    ...(str(pod, 'status', 'phase') ? { phase: str(pod, 'status', 'phase') } : {}),
+    ...(str(pod, 'spec', 'nodeName') ? { node: str(pod, 'spec', 'nodeName') } : {}),
+    ...(typeof lastExit === 'number' ? { lastExitCode: lastExit } : {}),
+    ...(lastReason ? { lastTerminationReason: lastReason } : {}),
+    ...(waiting ? { waiting } : {}),
+  };
+}
+
+function policySourcesFor(
+  cs: ClusterSnapshot,
+  shape: ClusterShape,
+  sizes: VolumeSizes,
+  opts: EvaluateOptions,
+  problems: string[],
+): { file?: PolicySetResult; clusterSpec?: PolicySetResult; annotation?: PolicySetResult } {
+  const out: { file?: PolicySetResult; clusterSpec?: PolicySetResult; annotation?: PolicySetResult } = {};
+  if (opts.policyFile !== undefined) out.file = validatePolicyDocument(opts.policyFile, shape, sizes);
+  const spec = validateClusterSpecPolicy(get(cs.cluster, 'spec'), shape, sizes);
+  if (spec.data || spec.wal || Object.keys(spec.tablespaces).length > 0) out.clusterSpec = spec;
+  const text = annotations(cs.cluster)[POLICY_ANNOTATION];
+  if (text !== undefined) {
+    let doc: unknown;
+    try {
+      doc = YAML.parse(text);
+      out.annotation = validatePolicyDocument(doc, shape, sizes);
+    } catch (e) {
+      problems.push(
+        `the ${POLICY_ANNOTATION} annotation is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`,
+      );
+      out.annotation = {
+        tablespaces: {},
+        issues: [
+          {
+            severity: 'error',
+            code: 'DOCUMENT_INVALID',
+            path: `metadata.annotations[${POLICY_ANNOTATION}]`,
+            message: 'the policy annotation is not valid YAML/JSON; no volume uses it.',
+          },
+        ],
+        // A broken annotation governs every volume, so none silently falls back to defaults.
+        data: { issues: [] },
+        wal: { issues: [] },
+      };
+      for (const t of shape.tablespaces) out.annotation.tablespaces[t] = { issues: [] };
+    }
+  }
+  return out;
+}
+
+export function evaluateCluster(
+  cs: ClusterSnapshot,
+  storageClasses: KubeObject[],
+  opts: EvaluateOptions,
+): ClusterReport {
+  const problems: string[] = [];
+  const shape = clusterShape(cs.cluster);
+  const primary = primaryOf(cs.cluster);
+  const measurements = new Map(cs.measurements.map((m) => [m.pod, m]));
+
+  const pods = cs.pods.filter((p) => labels(p)[CLUSTER_LABEL] === cs.name || nameOf(p).startsWith(`${cs.name}-`));
+  const instances: InstanceReport[] = pods
+    .filter((p) => labels(p)[INSTANCE_LABEL] !== undefined || /-\d+$/.test(nameOf(p)))
+    .map((p) => {
+      const m = measurements.get(nameOf(p));
+      return { ...instanceReport(p, primary), ...(m?.wal ? { wal: m.wal } : {}), errors: m?.errors ?? [] };
+    })
+    .sort((a, b) => a.pod.localeCompare(b.pod, undefined, { numeric: true }));
+
+  const vols: { ref: VolumeRef; pvc: PvcFacts; raw: KubeObject }[] = [];
+  for (const raw of cs.pvcs) {
+    const ref = volumeRefOf(raw, cs.name);
+    if (!ref) continue;
+    vols.push({ ref, pvc: pvcFacts(raw, storageClasses, problems), raw });
+  }
+  const sizes: VolumeSizes = { tablespaces: {} };
+  for (const v of vols) {
+    const size = [v.pvc.requestBytes, v.pvc.capacityBytes].reduce<bigint | undefined>(
+      (m, b) => (b !== undefined && (m === undefined || b > m) ? b : m),
+      undefined,
+    );
+    if (size === undefined) continue;
+    if (v.ref.type === 'data') sizes.data = sizes.data !== undefined && sizes.data > size ? sizes.data : size;
+    else if (v.ref.type === 'wal') sizes.wal = sizes.wal !== undefined && sizes.wal > size ? sizes.wal : size;
+    else {
+      const t = v.ref.tablespace ?? '';
+      const cur = sizes.tablespaces?.[t];
+      (sizes.tablespaces as Record<string, bigint>)[t] = cur !== undefined && cur > size ? cur : size;
+    }
+  }
+  const sources = policySourcesFor(cs, shape, sizes, opts, problems);
+  const policyIssues = (['file', 'clusterSpec', 'annotation'] as const)
+    .filter((k) => sources[k])
+    .map((k) => ({
+      source: (k === 'clusterSpec' ? 'cluster-spec' : k) as PolicySource,
+      issues: sources[k]?.issues ?? [],
+    }));
+
+  const volumes: VolumeReport[] = vols
+    .map(({ ref, pvc, raw }) => {
+      const m = measurements.get(ref.instance);
+      const fs = m?.filesystems[ref.pvcName];
+      const ledger = parseLedger(annotations(raw)[LEDGER_ANNOTATION]);
+      const resolved = resolvePolicy(sources, ref.type, ref.tablespace);
+      const report: VolumeReport = {
+        ...ref,
+        pvc,
+        policy: { source: resolved.source, enabled: resolved.policy?.enabled ?? false, errors: resolved.errors },
+        lastResizes: [...ledger.entries].sort((a, b) => Date.parse(b.at) - Date.parse(a.at)),
+        ...(ledger.corrupt !== undefined ? { ledgerProblem: ledger.corrupt } : {}),
+        ...(fs ? { filesystem: { ...fs, percentUsed: percentUsed(fs) } } : {}),
+      };
+      if (resolved.policy) {
+        report.resolvedPolicy = resolved.policy;
+        report.decision = decide({
+          volume: ref,
+          cluster: shape,
+          policy: resolved.policy,
+          pvc,
+          ...(fs ? { filesystem: fs } : {}),
+          ledger,
+          ...(m?.wal ? { walHealth: m.wal } : {}),
+          now: opts.now,
+        });
+      }
+      return report;
+    })
+    .sort(
+      (a, b) =>
+        a.instance.localeCompare(b.instance, undefined, { numeric: true }) ||
+        ['data', 'wal', 'tablespace'].indexOf(a.type) - ['data', 'wal', 'tablespace'].indexOf(b.type) ||
+        (a.tablespace ?? '').localeCompare(b.tablespace ?? ''),
+    );
+
+  const phase = str(cs.cluster, 'status', 'phase');
+  const report: ClusterReport = {
+    namespace: cs.namespace,
+    name: cs.name,
+    shape,
+    ...(phase ? { phase } : {}),
+    ...(primary ? { primary } : {}),
+    instances,
+    volumes,
+    findings: [],
+    policyIssues,
+    problems,
+  };
+  report.findings = findingsForCluster(report, cs, storageClasses);
+  return report;
+}
+
+export function evaluateSnapshot(snapshot: Snapshot, opts: EvaluateOptions): ClusterReport[] {
+  return snapshot.clusters.map((c) => evaluateCluster(c, snapshot.storageClasses, opts));
+}

@@ -1,0 +1,196 @@
+/**
+ * disk status: how full is every volume, what policy is in force, and what
+ * the engine would do. gather → evaluate → render → exit code.
+ */
+import { formatBytes } from '@cnpg-disk/core';
+import type { Deps } from '../cli/deps.js';
+import type { ExitCode } from '../cli/errors.js';
+import { cannotEvaluate, exitCodeForSeverities } from '../cli/errors.js';
+import { document, printDocument, type OutputFormat } from '../cli/output.js';
+import { evaluateSnapshot, type ClusterReport, type VolumeReport } from '../analysis/evaluate.js';
+import { gatherSnapshot, type ScopeOptions } from './gather.js';
+import { human, pct, renderFindings, sourcesLine } from '../render/common.js';
+import { renderTable } from '../render/table.js';
+import type { Snapshot } from '../snapshot/types.js';
+
+export interface DiskStatusOptions extends ScopeOptions {
+  output: OutputFormat;
+  verbose: boolean;
+  policyFile?: unknown;
+}
+
+export function volumeLabel(v: Pick<VolumeReport, 'type' | 'tablespace'>): string {
+  return v.type === 'tablespace' ? `tbs:${v.tablespace ?? ''}` : v.type;
+}
+
+function verdictText(v: VolumeReport): string {
+  if (v.policy.errors.length > 0) return 'policy-invalid';
+  const d = v.decision;
+  if (!d) return '-';
+  if (d.verdict === 'blocked') return `blocked/${d.reason}`;
+  if (d.verdict === 'resize' && d.newBytes !== undefined) return `resize→${formatBytes(d.newBytes)}`;
+  return d.verdict;
+}
+
+/** Fails with "could not evaluate" when nothing could be measured and sources were denied. */
+export function requireSomeFacts(snapshot: Snapshot, reports: ClusterReport[]): void {
+  const volumes = reports.flatMap((r) => r.volumes);
+  if (volumes.length === 0 || volumes.some((v) => v.filesystem)) return;
+  const denied = snapshot.sources.filter((s) => s.outcome === 'denied');
+  if (snapshot.origin.kind === 'live' && denied.length > 0 && !snapshot.sources.some((s) => s.outcome === 'used')) {
+    throw cannotEvaluate(
+      'no source of filesystem facts is permitted, so no volume could be measured',
+      'NO_SOURCE_PERMITTED',
+      ...denied.map((d) => `grant "${d.permission}" (enables ${d.source})`),
+    );
+  }
+}
+
+export function statusDocument(
+  snapshot: Snapshot,
+  reports: ClusterReport[],
+  verbose: boolean,
+): Record<string, unknown> {
+  const findings = reports.flatMap((r) => r.findings);
+  return document('DiskStatus', {
+    collectedAt: snapshot.collectedAt,
+    origin: snapshot.origin,
+    sources: snapshot.sources,
+    problems: snapshot.problems,
+    summary: {
+      clusters: reports.length,
+      volumes: reports.reduce((n, r) => n + r.volumes.length, 0),
+      critical: findings.filter((f) => f.severity === 'critical').length,
+      warning: findings.filter((f) => f.severity === 'warning').length,
+      info: findings.filter((f) => f.severity === 'info').length,
+    },
+    clusters: reports.map((r) => ({
+      namespace: r.namespace,
+      name: r.name,
+      phase: r.phase,
+      primary: r.primary,
+      singleVolume: r.shape.singleVolume,
+      tablespaces: r.shape.tablespaces,
+      archiving: r.shape.archiving,
+      instances: r.instances,
+      volumes: r.volumes.map((v) => ({
+        instance: v.instance,
+        pvc: v.pvcName,
+        type: v.type,
+        tablespace: v.tablespace,
+        storageClass: v.pvc.storageClass,
+        expandable: v.pvc.allowVolumeExpansion,
+        requestBytes: v.pvc.requestBytes,
+        capacityBytes: v.pvc.capacityBytes,
+        conditions: v.pvc.conditions,
+        filesystem: v.filesystem,
+        policy: v.policy,
+        decision: v.decision && {
+          verdict: v.decision.verdict,
+          reason: v.decision.reason,
+          message: v.decision.message,
+          currentBytes: v.decision.currentBytes,
+          newBytes: v.decision.newBytes,
+          budget: v.decision.budget,
+          warnings: v.decision.warnings,
+          ...(verbose ? { trace: v.decision.trace } : {}),
+        },
+        lastResizes: v.lastResizes,
+        ledgerProblem: v.ledgerProblem,
+      })),
+      policyIssues: r.policyIssues,
+      findings: r.findings,
+    })),
+  });
+}
+
+export function statusTable(reports: ClusterReport[], wide: boolean, allNamespaces: boolean): string {
+  const head = [
+    'CLUSTER',
+    'INSTANCE',
+    'ROLE',
+    'VOLUME',
+    'PVC SIZE',
+    'FS SIZE',
+    'USED',
+    'AVAIL',
+    'USE%',
+    'POLICY',
+    'VERDICT',
+  ];
+  if (wide)
+    head.push('PVC', 'STORAGECLASS', 'EXPAND', 'REQUEST', 'INODE%', 'BUDGET', 'NEXT SLOT', 'LAST RESIZE', 'SOURCE');
+  const rows: string[][] = [];
+  for (const r of reports) {
+    const roles = new Map(r.instances.map((i) => [i.pod, i.role]));
+    for (const v of r.volumes) {
+      const fs = v.filesystem;
+      const row = [
+        allNamespaces ? `${r.namespace}/${r.name}` : r.name,
+        v.instance,
+        roles.get(v.instance) ?? '-',
+        volumeLabel(v),
+        human(v.pvc.capacityBytes ?? v.pvc.requestBytes),
+        human(fs?.totalBytes),
+        human(fs?.usedBytes),
+        human(fs?.availableBytes),
+        pct(fs?.percentUsed),
+        `${v.policy.enabled ? 'on' : 'off'} (${v.policy.source})`,
+        verdictText(v),
+      ];
+      if (wide) {
+        const b = v.decision?.budget;
+        const inodePct =
+          fs?.inodesTotal && fs.inodesFree !== undefined && fs.inodesTotal > 0n
+            ? pct(Number(((fs.inodesTotal - fs.inodesFree) * 1000n) / fs.inodesTotal) / 10)
+            : '-';
+        const last = v.lastResizes[0];
+        row.push(
+          v.pvcName,
+          v.pvc.storageClass ?? '-',
+          v.pvc.allowVolumeExpansion === undefined ? '?' : v.pvc.allowVolumeExpansion ? 'yes' : 'no',
+          human(v.pvc.requestBytes),
+          inodePct,
+          b ? `${b.remaining}/${b.max}` : '-',
+          b ? (b.nextSlotAt ?? (b.remaining > 0 ? 'now' : '-')) : '-',
+          last ? `${last.at} ${formatBytes(last.fromBytes)}→${formatBytes(last.toBytes)}` : '-',
+          fs?.source ?? '-',
+        );
+      }
+      rows.push(row);
+    }
+  }
+  return renderTable(head, rows);
+}
+
+export async function runDiskStatus(opts: DiskStatusOptions, deps: Deps): Promise<ExitCode> {
+  const snapshot = await gatherSnapshot({ ...opts, measure: true }, deps);
+  const reports = evaluateSnapshot(snapshot, {
+    now: deps.now().getTime(),
+    ...(opts.policyFile !== undefined ? { policyFile: opts.policyFile } : {}),
+  });
+  requireSomeFacts(snapshot, reports);
+  const findings = reports.flatMap((r) => r.findings);
+  const { io } = deps;
+  if (opts.output === 'json' || opts.output === 'yaml') {
+    printDocument(io, opts.output, statusDocument(snapshot, reports, opts.verbose));
+  } else {
+    io.stderr(sourcesLine(snapshot, opts.verbose));
+    if (reports.length === 0) {
+      io.stderr('no CloudNativePG clusters found\n');
+    } else {
+      io.stdout(statusTable(reports, opts.output === 'wide', opts.allNamespaces || snapshot.origin.kind === 'bundle'));
+      const shown = opts.verbose ? findings : findings.filter((f) => f.severity !== 'info');
+      if (shown.length > 0) io.stdout('\n' + renderFindings(io, shown));
+      if (opts.verbose) {
+        for (const r of reports)
+          for (const v of r.volumes) {
+            if (!v.decision) continue;
+            io.stdout(`\n${r.namespace}/${r.name} ${v.pvcName} (${volumeLabel(v)}): ${v.decision.verdict}\n`);
+            for (const t of v.decision.trace) io.stdout(`  ${t.outcome.padEnd(4)} ${t.check}: ${t.message}\n`);
+          }
+      }
+    }
+  }
+  return exitCodeForSeverities(findings.map((f) => f.severity));
+}

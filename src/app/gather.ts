@@ -1,0 +1,72 @@
+/**
+ * The first half of every read command: options → a Snapshot, from the live
+ * cluster or from a bundle.
+ */
+import type { Deps } from '../cli/deps.js';
+import { collectSnapshot } from '../snapshot/collect.js';
+import { readBundle } from '../snapshot/bundle.js';
+import type { Snapshot, SourceName } from '../snapshot/types.js';
+import { labels } from '../analysis/kube-objects.js';
+import { usageError } from '../cli/errors.js';
+
+export interface ScopeOptions {
+  namespace?: string | undefined;
+  allNamespaces: boolean;
+  selector?: string | undefined;
+  cluster?: string | undefined;
+  fromBundle?: string | undefined;
+  source: SourceName | 'auto';
+  concurrency: number;
+  context?: string | undefined;
+  /** Measure filesystems and WAL (false for commands that only need objects). */
+  measure: boolean;
+}
+
+/** Matches a simple equality label selector (a=b,c!=d,e) against labels, for bundles. */
+export function matchesSelector(selector: string | undefined, l: Record<string, string>): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const t = term.trim();
+    if (!t) return true;
+    const ne = /^([^!=]+)!=(.*)$/.exec(t);
+    if (ne) return l[ne[1]!.trim()] !== ne[2]!.trim();
+    const eq = /^([^!=]+)==?(.*)$/.exec(t);
+    if (eq) return l[eq[1]!.trim()] === eq[2]!.trim();
+    if (t.startsWith('!')) return l[t.slice(1)] === undefined;
+    return l[t] !== undefined;
+  });
+}
+
+export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Snapshot> {
+  if (opts.allNamespaces && opts.namespace) {
+    throw usageError('--namespace and --all-namespaces cannot be used together');
+  }
+  if (opts.fromBundle) {
+    const snap = await readBundle(opts.fromBundle);
+    snap.clusters = snap.clusters.filter(
+      (c) =>
+        (!opts.cluster || c.name === opts.cluster) &&
+        (!opts.namespace || c.namespace === opts.namespace) &&
+        matchesSelector(opts.selector, labels(c.cluster)),
+    );
+    return snap;
+  }
+  const client = deps.kube();
+  const spinner = deps.io.spinner('connecting');
+  try {
+    return await collectSnapshot(client, {
+      namespaces: opts.allNamespaces ? 'all' : [opts.namespace ?? client.currentNamespace],
+      cluster: opts.cluster,
+      selector: opts.selector,
+      source: opts.source,
+      measure: opts.measure,
+      concurrency: opts.concurrency,
+      execTimeoutMs: Math.max(client.timeoutMs, 15_000),
+      context: client.kc.getCurrentContext(),
+      now: deps.now,
+      onProgress: (t) => spinner.update(t),
+    });
+  } finally {
+    spinner.stop();
+  }
+}

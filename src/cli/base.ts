@@ -1,0 +1,41 @@
+/**
+ * The base of every command: the one place that turns errors into messages
+ * and exit codes. Commands stay thin: parse flags into options, call a plain
+ * run function with the dependency bag, exit with the code it returns.
+ */
+import { Command, Errors } from '@oclif/core';
+import { CliError, ExitCode } from './errors.js';
+
+export abstract class BaseCommand extends Command {
+  /** Set by commands after parsing, so errors can show stacks with -v. */
+  protected verbose = false;
+
+  /** Ends the command with a documented exit code (0 returns normally). */
+  protected finish(code: ExitCode): void {
+    if (code !== ExitCode.OK) this.exit(code);
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    // oclif's own exit (this.exit) and parse errors.
+    if (err instanceof Errors.ExitError) throw err;
+    const write = (t: string) => process.stderr.write(t);
+    if (err instanceof CliError) {
+      write(`error: ${err.message}\n`);
+      for (const s of err.suggestions) write(`  hint: ${s}\n`);
+      if (this.verbose && err.stack) write(`${err.stack}\n`);
+      this.exit(err.exitCode);
+    }
+    // Flag parsing errors from oclif are usage errors.
+    if (
+      err.oclif?.exit === 2 ||
+      /Unexpected argument|Nonexistent flag|Expected --|Missing required flag|Parsing --/.test(err.message)
+    ) {
+      write(`error: ${err.message.split('\n')[0]}\n  hint: see --help\n`);
+      this.exit(ExitCode.USAGE);
+    }
+    write(`internal error: ${err.message}\n`);
+    if (this.verbose && err.stack) write(`${err.stack}\n`);
+    else write('  hint: run again with -v for details, and please report it\n');
+    this.exit(ExitCode.INTERNAL);
+  }
+}

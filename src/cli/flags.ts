@@ -1,0 +1,81 @@
+/**
+ * Flags every command shares (kubectl's names), registered once.
+ */
+import { Flags } from '@oclif/core';
+import { OUTPUT_FORMATS } from './output.js';
+import { SOURCE_NAMES } from '../snapshot/types.js';
+import { usageError } from './errors.js';
+
+export const outputFlags = {
+  output: Flags.string({
+    char: 'o',
+    summary: `Output format: ${OUTPUT_FORMATS.join('|')}.`,
+    helpGroup: 'OUTPUT',
+  }),
+  json: Flags.boolean({ summary: 'Same as -o json.', helpGroup: 'OUTPUT' }),
+  'no-color': Flags.boolean({
+    summary: 'No colour (also when NO_COLOR is set or stdout is not a terminal).',
+    helpGroup: 'OUTPUT',
+  }),
+  verbose: Flags.boolean({
+    char: 'v',
+    summary: 'More detail: decision traces, every source tried, stack traces of errors.',
+    helpGroup: 'OUTPUT',
+  }),
+};
+
+export const kubeFlags = {
+  namespace: Flags.string({
+    char: 'n',
+    summary: 'Namespace (default: the current context namespace).',
+    helpGroup: 'KUBERNETES',
+  }),
+  'all-namespaces': Flags.boolean({ char: 'A', summary: 'Every namespace.', helpGroup: 'KUBERNETES' }),
+  selector: Flags.string({
+    char: 'l',
+    summary: 'Label selector on Clusters (e.g. team=payments).',
+    helpGroup: 'KUBERNETES',
+  }),
+  context: Flags.string({ summary: 'kubeconfig context to use.', helpGroup: 'KUBERNETES' }),
+  kubeconfig: Flags.string({ summary: 'Path to the kubeconfig file.', helpGroup: 'KUBERNETES' }),
+  'request-timeout': Flags.string({
+    summary: 'Timeout of each API request, e.g. 30s, 1m, 0 for none.',
+    default: '30s',
+    helpGroup: 'KUBERNETES',
+  }),
+};
+
+export const sourceFlags = {
+  source: Flags.string({
+    summary: `Where filesystem and WAL facts come from: auto|${SOURCE_NAMES.join('|')}.`,
+    default: 'auto',
+    helpGroup: 'SOURCES',
+  }),
+  concurrency: Flags.integer({
+    summary: 'At most this many instances are measured at once.',
+    default: 8,
+    min: 1,
+    max: 64,
+    helpGroup: 'SOURCES',
+  }),
+  'from-bundle': Flags.string({
+    summary: 'Read a support bundle (.tar.gz) instead of a live cluster.',
+    helpGroup: 'SOURCES',
+  }),
+};
+
+/** Parses kubectl-style durations: 0, 5, 5s, 2m, 1h, 500ms. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw usageError(`--${flag} ${JSON.stringify(text)} is not a duration`, 'use e.g. 30s, 2m or 0');
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
+  return Math.round(n * factor);
+}
+
+export function parseSource(text: string): (typeof SOURCE_NAMES)[number] | 'auto' {
+  if (text === 'auto' || (SOURCE_NAMES as readonly string[]).includes(text))
+    return text as (typeof SOURCE_NAMES)[number] | 'auto';
+  throw usageError(`unknown source ${JSON.stringify(text)}`, `allowed: auto, ${SOURCE_NAMES.join(', ')}`);
+}

@@ -1,0 +1,21 @@
+/**
+ * How we were invoked. kubectl dispatches `kubectl cnpg disk status` to the
+ * longest matching plugin binary: to `kubectl-cnpg-disk status` when that
+ * exists (beside the official kubectl-cnpg), otherwise to our
+ * `kubectl-cnpg disk status`. When the binary's name ends in `-disk`, the
+ * `disk` topic is implied, so put it back. `wal` and `diagnose` are reached
+ * as `kubectl cnpg disk wal health` / `kubectl cnpg disk diagnose` in that
+ * layout too (see docs/distribution.md).
+ */
+import { basename } from 'node:path';
+
+const DISK_COMMANDS = new Set(['status', 'resize', 'policy']);
+
+export function argvForInvocation(argv: string[], binaryPath = argv[1] ?? ''): string[] {
+  const args = argv.slice(2);
+  const name = basename(binaryPath).replace(/\.(exe|js|cmd)$/i, '');
+  if (!/-disk$/.test(name)) return args;
+  const first = args[0];
+  if (first !== undefined && DISK_COMMANDS.has(first)) return ['disk', ...args];
+  return args;
+}

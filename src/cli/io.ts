@@ -1,0 +1,82 @@
+/**
+ * The one place that knows about the terminal: TTY, colour, width, and where
+ * data (stdout) and progress/status (stderr) go.
+ */
+import ora, { type Ora } from 'ora';
+
+export interface IOStreams {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** stdout is a terminal: tables for people, spinners and prompts allowed. */
+  isStdoutTTY: boolean;
+  isStderrTTY: boolean;
+  isStdinTTY: boolean;
+  color: boolean;
+  width: number;
+  /** A progress spinner on stderr when it is a terminal; otherwise a no-op. */
+  spinner(text: string): Spinner;
+  /** Asks a yes/no question on the terminal. */
+  confirm(question: string): Promise<boolean>;
+}
+
+export interface Spinner {
+  update(text: string): void;
+  stop(): void;
+}
+
+const NO_SPINNER: Spinner = { update: () => undefined, stop: () => undefined };
+
+export function systemIO(opts: { noColor?: boolean } = {}): IOStreams {
+  const env = process.env;
+  const isStdoutTTY = Boolean(process.stdout.isTTY);
+  const isStderrTTY = Boolean(process.stderr.isTTY);
+  const color = isStdoutTTY && !opts.noColor && env['NO_COLOR'] === undefined && env['TERM'] !== 'dumb';
+  return {
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    isStdoutTTY,
+    isStderrTTY,
+    isStdinTTY: Boolean(process.stdin.isTTY),
+    color,
+    width: process.stdout.columns ?? 120,
+    spinner(text: string): Spinner {
+      if (!isStderrTTY || env['CI']) return NO_SPINNER;
+      const s: Ora = ora({ text, stream: process.stderr }).start();
+      return { update: (t) => void (s.text = t), stop: () => void s.stop() };
+    },
+    async confirm(question: string): Promise<boolean> {
+      const { createInterface } = await import('node:readline/promises');
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        const answer = await rl.question(`${question} [y/N] `);
+        return /^y(es)?$/i.test(answer.trim());
+      } finally {
+        rl.close();
+      }
+    },
+  };
+}
+
+/** IO that records everything, for tests. */
+export function bufferIO(
+  opts: Partial<Pick<IOStreams, 'isStdoutTTY' | 'color' | 'width' | 'isStdinTTY'>> & {
+    answers?: boolean[];
+  } = {},
+): IOStreams & { out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const answers = [...(opts.answers ?? [])];
+  return {
+    out,
+    err,
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    isStdoutTTY: opts.isStdoutTTY ?? false,
+    isStderrTTY: false,
+    isStdinTTY: opts.isStdinTTY ?? false,
+    color: opts.color ?? false,
+    width: opts.width ?? 160,
+    spinner: () => NO_SPINNER,
+    confirm: async () => answers.shift() ?? false,
+  };
+}

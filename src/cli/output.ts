@@ -1,0 +1,39 @@
+/**
+ * One -o flag for every command; each format is a small printer. Machine
+ * output is always a versioned document (apiVersion/kind) whose schema is
+ * documented in docs/output-schema.md; the table is for people.
+ */
+import YAML from 'yaml';
+import { toPlain } from '@cnpg-disk/core';
+import { usageError } from './errors.js';
+import type { IOStreams } from './io.js';
+
+export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export const API_VERSION = 'disk.cnpg-plugin.dev/v1alpha1';
+
+export function parseOutputFormat(value: string | undefined, json: boolean): OutputFormat {
+  if (json) return 'json';
+  if (value === undefined) return 'table';
+  if ((OUTPUT_FORMATS as readonly string[]).includes(value)) return value as OutputFormat;
+  throw usageError(`unknown output format ${JSON.stringify(value)}; allowed: ${OUTPUT_FORMATS.join(', ')}`);
+}
+
+/** A machine-readable document: versioned, with BigInt byte counts as decimal strings. */
+export function document(kind: string, body: Record<string, unknown>): Record<string, unknown> {
+  return toPlain({ apiVersion: API_VERSION, kind, ...body }) as Record<string, unknown>;
+}
+
+export function printDocument(io: IOStreams, format: 'json' | 'yaml', doc: Record<string, unknown>): void {
+  if (format === 'json') io.stdout(JSON.stringify(doc, null, 2) + '\n');
+  else io.stdout(YAML.stringify(doc, { lineWidth: 0 }));
+}
+
+/** Minimal ANSI colouring, only when the terminal allows it. */
+export function paint(io: IOStreams, style: 'red' | 'yellow' | 'green' | 'dim' | 'bold', text: string): string {
+  if (!io.color) return text;
+  const codes = { red: [31, 39], yellow: [33, 39], green: [32, 39], dim: [2, 22], bold: [1, 22] } as const;
+  const [open, close] = codes[style];
+  return `\u001b[${open}m${text}\u001b[${close}m`;
+}

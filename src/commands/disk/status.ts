@@ -1,0 +1,63 @@
+import { Args } from '@oclif/core';
+import { BaseCommand } from '../../cli/base.js';
+import { defaultDeps } from '../../cli/deps.js';
+import { kubeFlags, outputFlags, parseDuration, parseSource, sourceFlags } from '../../cli/flags.js';
+import { parseOutputFormat } from '../../cli/output.js';
+import { Flags } from '@oclif/core';
+import { readPolicyFile } from '../../cli/policy-file.js';
+import { runDiskStatus } from '../../app/disk-status.js';
+
+export default class DiskStatus extends BaseCommand {
+  static override summary =
+    'How full every data, WAL and tablespace volume is, and what the autoresize engine would do.';
+  static override description = `Per cluster, instance and volume: PVC size, filesystem size, used, available, percent used,
+the resize policy in force (and where it came from), the budget left, and the engine's verdict.
+Findings (volume near full, filesystem smaller than the PVC, resize stuck, ...) follow the table.
+
+Exit codes: 0 healthy, 1 warning findings, 2 critical findings, 3 could not evaluate, 64 usage error.`;
+  static override examples = [
+    '<%= config.bin %> disk status',
+    '<%= config.bin %> disk status main -n payments -o wide',
+    '<%= config.bin %> disk status -A -o json',
+    '<%= config.bin %> disk status --from-bundle examples/wal-archive-failing.tar.gz',
+  ];
+  static override args = { cluster: Args.string({ description: 'Cluster name (default: every cluster in scope).' }) };
+  static override flags = {
+    ...kubeFlags,
+    ...sourceFlags,
+    ...outputFlags,
+    policy: Flags.string({
+      summary: 'Judge with this policy file instead of the cluster policy (try before adopting).',
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(DiskStatus);
+    this.verbose = flags.verbose;
+    const requestTimeoutMs = parseDuration(flags['request-timeout'], 'request-timeout');
+    const deps = defaultDeps({
+      kubeconfig: flags.kubeconfig,
+      context: flags.context,
+      requestTimeoutMs,
+      noColor: flags['no-color'],
+    });
+    const code = await runDiskStatus(
+      {
+        cluster: args.cluster,
+        namespace: flags.namespace,
+        allNamespaces: flags['all-namespaces'],
+        selector: flags.selector,
+        fromBundle: flags['from-bundle'],
+        source: parseSource(flags.source),
+        concurrency: flags.concurrency,
+        context: flags.context,
+        measure: true,
+        output: parseOutputFormat(flags.output, flags.json),
+        verbose: flags.verbose,
+        ...(flags.policy ? { policyFile: await readPolicyFile(flags.policy) } : {}),
+      },
+      deps,
+    );
+    this.finish(code);
+  }
+}
