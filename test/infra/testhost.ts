@@ -24,8 +24,7 @@
 // nothing listens on the root-namespace side (10.213.<N>.1).
 // Requires root and iproute2 (see install-deps.sh).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -163,13 +162,13 @@ export async function createTestNetwork(): Promise<TestNetwork> {
   let nextHostByte = 2;
   let closed = false;
 
+  const sockDir = mkdtempSync(join(tmpdir(), 'cnpg-disk-net-'));
   const teardownSync = (): void => {
     cleanupSync(octet);
     rmSync(lock, { force: true });
+    rmSync(sockDir, { recursive: true, force: true });
   };
   const unregister = onExit(teardownSync);
-
-  const sockDir = await mkdtemp(join(tmpdir(), 'cnpg-disk-net-'));
   try {
     await run('ip', ['netns', 'add', n.ns]);
     await run('ip', ['link', 'add', n.hostIf, 'type', 'veth', 'peer', 'name', n.nsIf]);
@@ -181,7 +180,6 @@ export async function createTestNetwork(): Promise<TestNetwork> {
   } catch (e) {
     teardownSync();
     unregister();
-    await rm(sockDir, { recursive: true, force: true });
     throw e;
   }
 
@@ -286,7 +284,6 @@ export async function createTestNetwork(): Promise<TestNetwork> {
       await Promise.all([...hosts].map((h) => h.close()));
       teardownSync();
       unregister();
-      await rm(sockDir, { recursive: true, force: true });
     })();
     return closing;
   };
