@@ -77,5 +77,5 @@ export function parseDuration(text: string, flag: string): number {
 export function parseSource(text: string): (typeof SOURCE_NAMES)[number] | 'auto' {
   if (text === 'auto' || (SOURCE_NAMES as readonly string[]).includes(text))
     return text as (typeof SOURCE_NAMES)[number] | 'auto';
-  throw usageError(`unknown source ${JSON.stringify(text)}`, `allowed: auto, ${SOURCE_NAMES.join(', ')}`);
+  throw usageError(`unknown source ${JSON.stringify(text)}; allowed: auto, ${SOURCE_NAMES.join(', ')}`);
 }

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateCluster } from '../../src/analysis/evaluate.js';
+import { cluster, clusterSnapshot, fs, pod, pvc, storageClasses, wal, GiB } from './fixtures.js';
+
+const NOW = Date.parse('2026-11-26T00:00:00Z');
+const POLICY = 'disk.cnpg-plugin.dev/resize-policy';
+
+const enabledEverywhere = `
+storage:
+  resize: { enabled: true }
+walStorage:
+  resize: { enabled: true, strategy: { walSafetyPolicy: { maxSlotRetentionBytes: 1Gi } } }
+tablespaces:
+  idx:
+    resize: { enabled: true, expansion: { step: 1Gi } }
+`;
+
+describe('evaluateCluster', () => {
+  const c = cluster({
+    walStorage: true,
+    tablespaces: ['idx'],
+    archiving: true,
+    annotations: { [POLICY]: enabledEverywhere },
+  });
+  const pvcs = [
+    pvc({ instance: 'pg-1', role: 'PG_DATA', request: '10Gi' }),
+    pvc({ instance: 'pg-1', role: 'PG_WAL', request: '2Gi' }),
+    pvc({ instance: 'pg-1', role: 'PG_TABLESPACE', tablespace: 'idx', request: '5Gi', storageClass: 'fixed' }),
+  ];
+  const measurements = [
+    {
+      pod: 'pg-1',
+      filesystems: { 'pg-1': fs(10, 50), 'pg-1-wal': fs(2, 85), 'pg-1-tbs-idx': fs(5, 95) },
+      wal: wal('pg-1', {
+        slots: [{ name: 'forgotten', type: 'physical' as const, active: false, retainedBytes: 3n * GiB }],
+      }),
+      errors: [],
+    },
+  ];
+  const report = evaluateCluster(clusterSnapshot(c, [pod({ name: 'pg-1' })], pvcs, measurements), storageClasses, {
+    now: NOW,
+  });
+
+  it('reads the shape, roles and the annotation policy', () => {
+    expect(report.shape).toMatchObject({
+      singleVolume: false,
+      tablespaces: ['idx'],
+      archiving: { configured: true, method: 'barmanObjectStore' },
+    });
+    expect(report.instances).toMatchObject([{ pod: 'pg-1', role: 'primary', ready: true }]);
+    expect(report.volumes.map((v) => [v.pvcName, v.type, v.policy.source, v.policy.enabled])).toEqual([
+      ['pg-1', 'data', 'annotation', true],
+      ['pg-1-wal', 'wal', 'annotation', true],
+      ['pg-1-tbs-idx', 'tablespace', 'annotation', true],
+    ]);
+  });
+
+  it('decides per volume: none below the threshold, WAL blocked by the forgotten slot, tablespace grows by its step', () => {
+    const [data, walVol, tbs] = report.volumes;
+    expect(data!.decision!.verdict).toBe('none');
+    expect(walVol!.decision).toMatchObject({ verdict: 'blocked', reason: 'slot-retention' });
+    expect(tbs!.decision).toMatchObject({ verdict: 'resize', newBytes: 6n * GiB });
+  });
+
+  it('ranks findings with a command each', () => {
+    const codes = report.findings.map((f) => `${f.severity}:${f.code}`);
+    expect(codes).toEqual([
+      'critical:VOLUME_NEAR_FULL', // tablespace at 95%
+      // then warnings by subject: the instance (db/pg/pg-1) before its volumes
+      'warning:INACTIVE_SLOT',
+      'warning:RESIZE_RECOMMENDED',
+      'warning:STORAGE_CLASS_NOT_EXPANDABLE',
+      'warning:RESIZE_BLOCKED',
+      'warning:VOLUME_NEAR_FULL', // wal at 85%
+    ]);
+    expect(report.findings.every((f) => f.command)).toBe(true);
+  });
+
+  it('flags exit code 4, a failed expansion and a shrunken filesystem', () => {
+    const c2 = cluster({ walStorage: true });
+    const r = evaluateCluster(
+      clusterSnapshot(
+        c2,
+        [pod({ name: 'pg-1', lastExitCode: 4, waiting: 'CrashLoopBackOff', ready: false, restarts: 7 })],
+        [
+          pvc({ instance: 'pg-1', role: 'PG_DATA', request: '20Gi', capacity: '20Gi' }),
+          pvc({
+            instance: 'pg-1',
+            role: 'PG_WAL',
+            request: '4Gi',
+            capacity: '2Gi',
+            conditions: [{ type: 'ControllerResizeError', status: 'True', message: 'quota exceeded' }],
+          }),
+        ],
+        [{ pod: 'pg-1', filesystems: { 'pg-1': fs(10, 40) }, errors: [] }],
+      ),
+      storageClasses,
+      { now: NOW },
+    );
+    const codes = r.findings.map((f) => f.code);
+    expect(codes).toContain('WAL_DISK_FULL_EXIT');
+    expect(codes).toContain('FILESYSTEM_SMALLER_THAN_PVC');
+    expect(codes).toContain('RESIZE_IN_PROGRESS');
+    expect(r.findings.find((f) => f.code === 'WAL_DISK_FULL_EXIT')!.command).toBe(
+      'kubectl cnpg disk resize pg -n db --instance pg-1 --volume wal --apply',
+    );
+  });
+
+  it('an unreadable policy annotation governs every volume: no silent fallback to defaults', () => {
+    const r = evaluateCluster(
+      clusterSnapshot(
+        cluster({ annotations: { [POLICY]: 'storage: [unclosed' } }),
+        [pod({ name: 'pg-1' })],
+        [pvc({ instance: 'pg-1', role: 'PG_DATA', request: '10Gi' })],
+      ),
+      storageClasses,
+      { now: NOW },
+    );
+    expect(r.volumes[0]!.policy.source).toBe('annotation');
+    expect(r.volumes[0]!.decision).toBeUndefined();
+    expect(r.problems[0]).toMatch(/not valid YAML/);
+  });
+
+  it('a --policy file wins over the annotation', () => {
+    const r = evaluateCluster(
+      clusterSnapshot(
+        cluster({ annotations: { [POLICY]: 'storage: { resize: { enabled: false } }' } }),
+        [pod({ name: 'pg-1' })],
+        [pvc({ instance: 'pg-1', role: 'PG_DATA', request: '10Gi' })],
+        [{ pod: 'pg-1', filesystems: { 'pg-1': fs(10, 90) }, errors: [] }],
+      ),
+      storageClasses,
+      {
+        now: NOW,
+        policyFile: {
+          storage: { resize: { enabled: true, strategy: { walSafetyPolicy: { acknowledgeWALRisk: true } } } },
+        },
+      },
+    );
+    expect(r.volumes[0]!.policy.source).toBe('file');
+    // single-volume data: WAL safety applies; no WAL facts → fail-open with a warning
+    expect(r.volumes[0]!.decision).toMatchObject({ verdict: 'resize', newBytes: 12n * GiB });
+    expect(r.volumes[0]!.decision!.warnings.map((w) => w.code)).toContain('wal-health-unavailable');
+  });
+});

@@ -1,0 +1,143 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { argvForInvocation } from '../../src/cli/invocation.js';
+import { parseDuration, parseSource } from '../../src/cli/flags.js';
+import { parseOutputFormat } from '../../src/cli/output.js';
+import type { CliError } from '../../src/cli/errors.js';
+import { exitCodeForSeverities, ExitCode } from '../../src/cli/errors.js';
+import { matchesSelector } from '../../src/app/gather.js';
+import { toKubeError } from '../../src/kube/errors.js';
+import { loadKubeConfig } from '../../src/kube/client.js';
+
+describe('invocation', () => {
+  it('puts the implied disk topic back when called as kubectl-cnpg-disk', () => {
+    expect(argvForInvocation(['node', '/usr/local/bin/kubectl-cnpg-disk', 'status', '-A'])).toEqual([
+      'disk',
+      'status',
+      '-A',
+    ]);
+    expect(argvForInvocation(['node', 'C:\\bin\\kubectl-cnpg-disk.exe', 'resize', 'x'])).toEqual([
+      'disk',
+      'resize',
+      'x',
+    ]);
+    expect(argvForInvocation(['node', '/x/kubectl-cnpg-disk', 'diagnose'])).toEqual(['diagnose']);
+    expect(argvForInvocation(['node', '/x/kubectl-cnpg', 'disk', 'status'])).toEqual(['disk', 'status']);
+  });
+});
+
+describe('flags', () => {
+  it('parses kubectl durations', () => {
+    expect(parseDuration('0', 't')).toBe(0);
+    expect(parseDuration('5', 't')).toBe(5000);
+    expect(parseDuration('500ms', 't')).toBe(500);
+    expect(parseDuration('2m', 't')).toBe(120_000);
+    expect(parseDuration('1h', 't')).toBe(3_600_000);
+    expect(() => parseDuration('soon', 't')).toThrow(/not a duration/);
+  });
+  it('validates sources and output formats with the allowed list', () => {
+    expect(parseSource('kubelet-summary')).toBe('kubelet-summary');
+    expect(() => parseSource('ssh')).toThrow(/allowed: auto, cluster-status/);
+    expect(parseOutputFormat(undefined, false)).toBe('table');
+    expect(parseOutputFormat('yaml', false)).toBe('yaml');
+    expect(parseOutputFormat('table', true)).toBe('json');
+    try {
+      parseOutputFormat('xml', false);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as CliError).exitCode).toBe(ExitCode.USAGE);
+      expect((e as Error).message).toMatch(/allowed: table, wide, json, yaml/);
+    }
+  });
+});
+
+describe('exit codes', () => {
+  it('the worst severity wins', () => {
+    expect(exitCodeForSeverities([])).toBe(0);
+    expect(exitCodeForSeverities(['info'])).toBe(0);
+    expect(exitCodeForSeverities(['info', 'warning'])).toBe(1);
+    expect(exitCodeForSeverities(['warning', 'critical', 'info'])).toBe(2);
+    expect(exitCodeForSeverities(['unknown'])).toBe(3);
+    expect(exitCodeForSeverities(['unknown', 'warning'])).toBe(1);
+  });
+});
+
+describe('label selectors on bundles', () => {
+  const l = { team: 'pay', tier: 'db' };
+  it('matches equality, inequality and existence terms', () => {
+    expect(matchesSelector(undefined, l)).toBe(true);
+    expect(matchesSelector('team=pay', l)).toBe(true);
+    expect(matchesSelector('team==pay,tier=db', l)).toBe(true);
+    expect(matchesSelector('team!=pay', l)).toBe(false);
+    expect(matchesSelector('tier', l)).toBe(true);
+    expect(matchesSelector('!tier', l)).toBe(false);
+    expect(matchesSelector('zone', l)).toBe(false);
+  });
+});
+
+describe('Kubernetes errors', () => {
+  it('parses a Status body into status, reason and message', () => {
+    const e = toKubeError('list pods', {
+      code: 403,
+      body: JSON.stringify({ kind: 'Status', reason: 'Forbidden', message: 'pods is forbidden: User "x" cannot list' }),
+    });
+    expect([e.status, e.reason, e.message, e.isForbidden]).toEqual([
+      403,
+      'Forbidden',
+      'pods is forbidden: User "x" cannot list',
+      true,
+    ]);
+    const c = toKubeError('patch pvc', {
+      code: 409,
+      body: { reason: 'Conflict', message: 'the object has been modified' },
+    });
+    expect(c.isConflict).toBe(true);
+    const u = toKubeError('list', { code: 500, body: 'Unknown API Status Code!' });
+    expect(u.message).toBe('Unknown API Status Code!');
+  });
+  it('recognises network failures and timeouts', () => {
+    expect(toKubeError('list', new Error('connect ECONNREFUSED 127.0.0.1:1')).isUnreachable).toBe(true);
+    const t = toKubeError('list', Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }));
+    expect(t.reason).toBe('Timeout');
+  });
+});
+
+describe('kubeconfig loading', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+  const good = join(dir, 'good');
+  writeFileSync(
+    good,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+contexts: [{name: a, context: {cluster: c, user: u, namespace: team}}, {name: b, context: {cluster: c, user: u}}]
+current-context: a
+users: [{name: u, user: {token: t}}]
+`,
+  );
+  it('selects --context and keeps its namespace', () => {
+    expect(loadKubeConfig({ kubeconfig: good }).getCurrentContext()).toBe('a');
+    expect(loadKubeConfig({ kubeconfig: good, context: 'b' }).getCurrentContext()).toBe('b');
+  });
+  it('unknown context, missing file and garbage are usage errors with a hint', () => {
+    const codes = [
+      () => loadKubeConfig({ kubeconfig: good, context: 'zz' }),
+      () => loadKubeConfig({ kubeconfig: join(dir, 'missing') }),
+      () => {
+        const bad = join(dir, 'bad');
+        writeFileSync(bad, '{{{ not yaml');
+        return loadKubeConfig({ kubeconfig: bad });
+      },
+    ].map((f) => {
+      try {
+        f();
+        return 'no error';
+      } catch (e) {
+        return `${(e as CliError).exitCode}:${(e as CliError).suggestions.length > 0}`;
+      }
+    });
+    expect(codes).toEqual(['64:true', '64:true', '64:true']);
+  });
+});
