@@ -98,8 +98,8 @@ export function parseQuantity(text: string): Quantity {
   }
   const suffix = text.slice(whole.length);
 
-  // mantissa = digits as an integer, scaled by 10^-frac.length
-  let num = BigInt(intDigits + frac || '0');
+  // mantissa = digits as an integer (at least one digit, checked above), scaled by 10^-frac.length
+  let num = BigInt(intDigits + frac);
   let den = 10n ** BigInt(frac.length);
   let format: QuantityFormat;
 
