@@ -94,9 +94,18 @@ export class KubeClient {
     }
   }
 
-  /** Number of requests that are not reads (create/update/patch/delete). */
+  /**
+   * Requests that change something (create/update/patch/delete). A
+   * SelfSubjectAccessReview is a POST that stores nothing, and exec only runs
+   * read-only commands (stat, psql SELECT), so neither counts.
+   */
   get mutatingRequests(): RequestLog[] {
-    return this.requests.filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method));
+    return this.requests.filter(
+      (r) =>
+        !['GET', 'HEAD', 'OPTIONS'].includes(r.method) &&
+        !r.url.includes('/selfsubjectaccessreviews') &&
+        !r.url.startsWith('exec '),
+    );
   }
 }
 
