@@ -1,0 +1,403 @@
+/**
+ * Properties of decide() over arbitrary inputs (fast-check): it never
+ * shrinks, never passes the limit, keeps a percentage step within its
+ * bounds, never spends more than maxActionsPerDay in any 24 h whatever the
+ * sequence of passes, and is deterministic.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  MiB,
+  addLedgerEntry,
+  decide,
+  parseLedger,
+  roundUpTo,
+  serializeLedger,
+  type CheckName,
+  type ClusterShape,
+  type DecisionInput,
+  type FilesystemFacts,
+  type Ledger,
+  type PvcFacts,
+  type ResizePolicy,
+  type Step,
+  type VolumeRef,
+  type WalHealth,
+} from '@cnpg-disk/core';
+import { DAY, HOUR, NOW, SECOND, fs, iso, policy as enabledPolicy, pvc as boundPvc, volume } from './fixtures.js';
+
+const GiB = 1024n * MiB;
+const CHECK_ORDER: CheckName[] = [
+  'enabled',
+  'facts',
+  'trigger',
+  'in-progress',
+  'budget',
+  'limit',
+  'wal-safety',
+  'new-size',
+];
+
+/** Sizes from a byte to 2^62, biased towards the interesting: whole MiB/GiB and small values. */
+const bytes = fc.oneof(
+  fc.bigInt({ min: 0n, max: 2n ** 62n }),
+  fc.bigInt({ min: 0n, max: 4n * MiB }),
+  fc.bigInt({ min: 0n, max: 1n << 20n }).map((n) => n * GiB),
+  fc.bigInt({ min: 1n, max: 100_000n }).map((n) => n * MiB),
+);
+const positive = bytes.map((b) => (b === 0n ? 1n : b));
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.integer({ min: 100, max: 10000 }).map((basisPoints) => ({ kind: 'percent' as const, basisPoints })),
+  positive.map((b) => ({ kind: 'absolute' as const, bytes: b })),
+);
+
+/** Policies as validation yields them (steps > 0, 1..100%, minStep ≤ maxStep, 0..10 actions). */
+const policyArb: fc.Arbitrary<ResizePolicy> = fc
+  .record({
+    enabled: fc.oneof({ arbitrary: fc.constant(true), weight: 9 }, { arbitrary: fc.constant(false), weight: 1 }),
+    usageThreshold: fc.oneof(fc.integer({ min: 1, max: 99 }), fc.double({ min: 1, max: 99, noNaN: true })),
+    minAvailableBytes: fc.option(bytes, { nil: undefined }),
+    step,
+    bounds: fc.tuple(bytes, bytes).map(([a, b]) => (a <= b ? [a, b] : [b, a])),
+    limitBytes: fc.option(bytes, { nil: undefined }),
+    maxActionsPerDay: fc.integer({ min: 0, max: 10 }),
+    acknowledgeWALRisk: fc.boolean(),
+    requireArchiveHealthy: fc.boolean(),
+    maxPendingWALFiles: fc.integer({ min: 0, max: 200 }),
+    maxSlotRetentionBytes: fc.oneof(fc.constant(0n), bytes),
+    alertOnResize: fc.boolean(),
+  })
+  .map((r) => ({
+    enabled: r.enabled,
+    triggers: {
+      usageThreshold: r.usageThreshold,
+      ...(r.minAvailableBytes !== undefined ? { minAvailableBytes: r.minAvailableBytes } : {}),
+    },
+    expansion: {
+      step: r.step,
+      minStepBytes: r.bounds[0] as bigint,
+      maxStepBytes: r.bounds[1] as bigint,
+      ...(r.limitBytes !== undefined ? { limitBytes: r.limitBytes } : {}),
+    },
+    strategy: {
+      maxActionsPerDay: r.maxActionsPerDay,
+      walSafetyPolicy: {
+        acknowledgeWALRisk: r.acknowledgeWALRisk,
+        requireArchiveHealthy: r.requireArchiveHealthy,
+        maxPendingWALFiles: r.maxPendingWALFiles,
+        maxSlotRetentionBytes: r.maxSlotRetentionBytes,
+        alertOnResize: r.alertOnResize,
+      },
+    },
+  }));
+
+const pvcArb: fc.Arbitrary<PvcFacts> = fc.record(
+  {
+    requestBytes: bytes,
+    capacityBytes: bytes,
+    conditions: fc.array(
+      fc.record({
+        type: fc.constantFrom(
+          'Resizing',
+          'FileSystemResizePending',
+          'ControllerResizeError',
+          'NodeResizeError',
+          'Other',
+        ),
+        status: fc.constantFrom('True', 'False', 'Unknown'),
+        message: fc.string(),
+      }),
+      { maxLength: 2 },
+    ),
+    allocatedResourceStatus: fc.constantFrom(
+      'ControllerResizeInProgress',
+      'ControllerResizeInfeasible',
+      'NodeResizePending',
+      'NodeResizeInProgress',
+      'NodeResizeInfeasible',
+      'Something',
+    ),
+  },
+  { requiredKeys: ['conditions'] },
+);
+
+const fsArb: fc.Arbitrary<FilesystemFacts> = fc.oneof(
+  fc.record({ totalBytes: bytes, usedBytes: bytes, availableBytes: bytes }),
+  // consistent filesystems, mostly full enough to trigger
+  fc
+    .tuple(positive, fc.integer({ min: 0, max: 1000 }))
+    .map(([total, permille]) => fs(total, (total * BigInt(permille)) / 1000n)),
+);
+
+const now = fc.integer({ min: NOW - 365 * DAY, max: NOW + 365 * DAY });
+
+const ledgerArb = (at: number): fc.Arbitrary<Ledger> =>
+  fc.record(
+    {
+      entries: fc.array(
+        fc.record({
+          at: fc.integer({ min: at - 2 * DAY, max: at + HOUR }).map(iso),
+          fromBytes: bytes,
+          toBytes: bytes,
+          by: fc.constantFrom('engine' as const, 'manual' as const),
+        }),
+        { maxLength: 14 },
+      ),
+      corrupt: fc.constant('unreadable entry at index 0'),
+    },
+    { requiredKeys: ['entries'] },
+  );
+
+const walArb = (instance: string): fc.Arbitrary<WalHealth> =>
+  fc.record(
+    {
+      instance: fc.oneof(
+        { arbitrary: fc.constant(instance), weight: 9 },
+        { arbitrary: fc.constant('pg-9'), weight: 1 },
+      ),
+      archivingConfigured: fc.boolean(),
+      archiver: fc.record(
+        {
+          archivedCount: fc.nat(),
+          failedCount: fc.nat(),
+          lastArchivedTime: fc.integer({ min: NOW - 2 * DAY, max: NOW }).map(iso),
+          lastFailedTime: fc.integer({ min: NOW - 2 * DAY, max: NOW }).map(iso),
+        },
+        { requiredKeys: ['archivedCount', 'failedCount'] },
+      ),
+      readyFiles: fc.nat({ max: 300 }),
+      slots: fc.array(
+        fc.record(
+          {
+            name: fc.string({ minLength: 1, maxLength: 8 }),
+            type: fc.constantFrom('physical' as const, 'logical' as const),
+            active: fc.boolean(),
+            retainedBytes: bytes,
+          },
+          { requiredKeys: ['name', 'type', 'active'] },
+        ),
+        { maxLength: 3 },
+      ),
+    },
+    { requiredKeys: ['instance'] },
+  );
+
+const clusterArb: fc.Arbitrary<ClusterShape> = fc.record({
+  namespace: fc.constant('db'),
+  name: fc.constant('pg'),
+  singleVolume: fc.boolean(),
+  tablespaces: fc.constant(['tbs1']),
+  archiving: fc.record({ configured: fc.constantFrom(true, false, undefined) }),
+});
+
+const volumeArb: fc.Arbitrary<VolumeRef> = fc
+  .tuple(fc.constantFrom('data' as const, 'wal' as const, 'tablespace' as const), fc.constantFrom('pg-1', 'pg-2'))
+  .map(([type, instance]) => volume(type, instance, type === 'tablespace' ? 'tbs1' : undefined));
+
+const inputArb: fc.Arbitrary<DecisionInput> = fc.tuple(volumeArb, now).chain(([vol, at]) =>
+  fc.record(
+    {
+      volume: fc.constant(vol),
+      cluster: clusterArb,
+      policy: policyArb,
+      pvc: pvcArb,
+      filesystem: fsArb,
+      ledger: ledgerArb(at),
+      walHealth: walArb(vol.instance),
+      now: fc.constant(at),
+    },
+    { requiredKeys: ['volume', 'cluster', 'policy', 'pvc', 'ledger', 'now'] },
+  ),
+);
+
+const RUNS = { numRuns: 3000 };
+
+describe('decide() over arbitrary inputs', () => {
+  it('a resize always grows, never past the limit, and only when allowed', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const d = decide(input);
+        if (d.verdict !== 'resize') {
+          expect(d.newBytes).toBeUndefined();
+          return;
+        }
+        const current = d.currentBytes as bigint;
+        const next = d.newBytes as bigint;
+        expect(next).toBeGreaterThan(current);
+        expect(d.stepBytes).toBe(next - current);
+        const limit = input.policy.expansion.limitBytes;
+        if (limit !== undefined) expect(next).toBeLessThanOrEqual(limit);
+        // Whole MiB, unless it stopped exactly at the limit.
+        if (next !== limit) expect(next % MiB).toBe(0n);
+        expect(input.policy.enabled).toBe(true);
+        expect(input.ledger.corrupt).toBeUndefined();
+        expect(d.budget.remaining).toBeGreaterThan(0);
+        expect(d.budget.used).toBeLessThan(input.policy.strategy.maxActionsPerDay);
+        if (input.volume.type === 'data' && input.cluster.singleVolume) {
+          expect(input.policy.strategy.walSafetyPolicy.acknowledgeWALRisk).toBe(true);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('keeps a percentage step within [minStep, maxStep] unless the limit caps it (MiB rounding aside)', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const d = decide(input);
+        const s = input.policy.expansion.step;
+        if (d.verdict !== 'resize' || s.kind !== 'percent') return;
+        const current = d.currentBytes as bigint;
+        const next = d.newBytes as bigint;
+        const { minStepBytes, maxStepBytes } = input.policy.expansion;
+        if (d.warnings.some((w) => w.code === 'capped-at-limit')) {
+          expect(next).toBe(input.policy.expansion.limitBytes);
+          expect(next - current).toBeLessThan(roundUpTo(current + maxStepBytes, MiB) - current + 1n);
+          return;
+        }
+        expect(next - current).toBeGreaterThanOrEqual(minStepBytes);
+        // Rounding the new size up to a whole MiB may add less than 1 MiB to maxStep.
+        expect(next).toBeLessThanOrEqual(roundUpTo(current + maxStepBytes, MiB));
+      }),
+      RUNS,
+    );
+  });
+
+  it('with whole-MiB sizes and bounds, a percentage step is exactly within [minStep, maxStep]', () => {
+    const mib = fc.bigInt({ min: 1n, max: 1n << 30n }).map((n) => n * MiB);
+    fc.assert(
+      fc.property(mib, fc.tuple(mib, mib), fc.integer({ min: 100, max: 10000 }), (current, [a, b], bp) => {
+        const [min, max] = a <= b ? [a, b] : [b, a];
+        const p = enabledPolicy((x) => {
+          x.expansion.step = { kind: 'percent', basisPoints: bp };
+          x.expansion.minStepBytes = min;
+          x.expansion.maxStepBytes = max;
+        });
+        const d = decide({
+          volume: volume('data'),
+          cluster: {
+            namespace: 'db',
+            name: 'pg',
+            singleVolume: false,
+            tablespaces: [],
+            archiving: { configured: true },
+          },
+          policy: p,
+          pvc: boundPvc(current),
+          filesystem: fs(current, current),
+          ledger: { entries: [] },
+          now: NOW,
+        });
+        expect(d.verdict).toBe('resize');
+        expect(d.stepBytes).toBeGreaterThanOrEqual(min);
+        expect(d.stepBytes).toBeLessThanOrEqual(max);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('is deterministic: the same input gives a deep-equal decision', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        expect(decide(input)).toEqual(decide(structuredClone(input)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('traces the checks in the spec order, ending where it decided', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const d = decide(input);
+        const order = d.trace.map((t) => CHECK_ORDER.indexOf(t.check));
+        expect(order[0]).toBe(0);
+        for (let i = 1; i < order.length; i++) expect(order[i]).toBe((order[i - 1] as number) + 1);
+        const last = d.trace[d.trace.length - 1];
+        if (d.verdict === 'resize') {
+          expect(last?.check).toBe('new-size');
+          expect(['pass', 'warn']).toContain(last?.outcome);
+        } else {
+          expect(last?.outcome).toBe('stop');
+        }
+        expect(d.verdict === 'blocked').toBe(d.reason !== undefined);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('the budget over any sequence of passes', () => {
+  /**
+   * Simulates a controller: at each time decide; when the answer is resize,
+   * record it with addLedgerEntry (and, on some passes, write the ledger to
+   * its annotation and read it back), and grow the volume.
+   */
+  const passes = fc.record({
+    max: fc.integer({ min: 0, max: 10 }),
+    start: fc.integer({ min: NOW, max: NOW + DAY }),
+    steps: fc.array(
+      fc.record({
+        gap: fc.oneof(
+          fc.integer({ min: 0, max: 2 * SECOND }),
+          fc.integer({ min: 0, max: 3 * HOUR }),
+          fc.integer({ min: 0, max: 30 * HOUR }),
+          fc.constantFrom(DAY, DAY - 1, DAY + 1),
+        ),
+        roundTrip: fc.boolean(),
+      }),
+      { minLength: 1, maxLength: 80 },
+    ),
+  });
+
+  it('never spends more than maxActionsPerDay in any 24 h, and never blocks without cause', () => {
+    fc.assert(
+      fc.property(passes, ({ max, start, steps }) => {
+        const p = enabledPolicy((x) => (x.strategy.maxActionsPerDay = max));
+        let ledger: Ledger = { entries: [] };
+        let size = 100n * GiB;
+        let t = start;
+        const resizes: number[] = [];
+        for (const s of steps) {
+          t += s.gap;
+          const d = decide({
+            volume: volume('data'),
+            cluster: {
+              namespace: 'db',
+              name: 'pg',
+              singleVolume: false,
+              tablespaces: [],
+              archiving: { configured: true },
+            },
+            policy: p,
+            pvc: boundPvc(size),
+            filesystem: fs(size, (size * 95n) / 100n),
+            ledger,
+            now: t,
+          });
+          if (d.verdict === 'resize') {
+            resizes.push(t);
+            ledger = addLedgerEntry(
+              ledger,
+              { at: iso(t), fromBytes: size, toBytes: d.newBytes as bigint, by: 'engine' },
+              t,
+            );
+            size = d.newBytes as bigint;
+          } else {
+            expect(d).toMatchObject({ verdict: 'blocked', reason: 'rate-limit' });
+            // Blocked only when the window (give or take the stored second) really holds max resizes.
+            const recent = resizes.filter((r) => r > t - DAY - SECOND).length;
+            expect(recent).toBeGreaterThanOrEqual(max);
+            if (max > 0) expect(Date.parse(d.budget.nextSlotAt as string)).toBeGreaterThan(t);
+          }
+          if (s.roundTrip) ledger = parseLedger(serializeLedger(ledger));
+        }
+        // Every 24 h window (the worst one starts at a resize) holds at most max resizes.
+        for (const r of resizes) {
+          expect(resizes.filter((x) => x >= r && x < r + DAY).length).toBeLessThanOrEqual(max);
+        }
+      }),
+      { numRuns: 1500 },
+    );
+  });
+});
