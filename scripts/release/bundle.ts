@@ -1,0 +1,194 @@
+/**
+ * Bundling: one JavaScript file per program, the input of every
+ * `bun build --compile` (compile.ts).
+ *
+ * The CLI's entry is generated: it imports, statically, the package.json data
+ * and every module oclif would otherwise load by path (commands index, hooks,
+ * help class) of the CLI and of each oclif plugin it declares, and hands them
+ * to boot.ts. The probe needs nothing of the sort: its `bin` is bundled as is.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { run } from './proc.js';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+type Json = Record<string, unknown>;
+
+interface OclifSection {
+  commands?: string | { strategy?: string; target?: string; identifier?: string };
+  hooks?: Record<string, HookSpec | HookSpec[]>;
+  helpClass?: string;
+  plugins?: string[];
+  [key: string]: unknown;
+}
+type HookSpec = string | { target: string; identifier?: string };
+
+export class BundleError extends Error {}
+
+function readJson(file: string): Json {
+  return JSON.parse(readFileSync(file, 'utf8')) as Json;
+}
+
+/** A module path as written in package.json (maybe without extension, maybe a directory) → the file. */
+function resolveModuleFile(root: string, rel: string): string {
+  const base = resolve(root, rel);
+  const candidates = [base, `${base}.js`, `${base}.mjs`, `${base}.cjs`, join(base, 'index.js')];
+  const found = candidates.find((c) => existsSync(c) && statSync(c).isFile());
+  if (!found) throw new BundleError(`${rel} (from ${join(root, 'package.json')}) does not exist: build first`);
+  return found;
+}
+
+/** Command ids of a `commands: "./lib/commands"` directory, as oclif's pattern strategy names them. */
+function scanCommands(dir: string): Array<{ id: string; file: string }> {
+  const out: Array<{ id: string; file: string }> = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const full = join(d, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else if (/\.(m|c)?js$/.test(name) && !/\.(test|spec)\.(m|c)?js$/.test(name)) {
+        const parts = relative(dir, full).split(sep);
+        const last = (parts.pop() as string).replace(/\.(m|c)?js$/, '');
+        const id = [...parts, last === 'index' ? '' : last].filter(Boolean).join(':');
+        out.push({ id, file: full });
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** package.json fields oclif reads; dependencies, scripts and the like stay out of the binary. */
+const PJSON_FIELDS = ['name', 'version', 'description', 'type', 'license', 'homepage', 'repository', 'bugs', 'oclif'];
+
+interface PluginPlan {
+  pjson: Json;
+  /** relative module path (as oclif will join it onto the root) → absolute file or generated code */
+  modules: Array<{ rel: string; file?: string; commands?: Array<{ id: string; file: string }> }>;
+}
+
+const COMMANDS_MODULE = './__bundled_commands__.js';
+
+function planPlugin(root: string, isCli: boolean): PluginPlan {
+  const full = readJson(join(root, 'package.json'));
+  const oclif = { ...((full.oclif as OclifSection | undefined) ?? {}) };
+  const pjson: Json = Object.fromEntries(PJSON_FIELDS.filter((k) => k in full).map((k) => [k, full[k]]));
+  const modules: PluginPlan['modules'] = [];
+  const commands = oclif.commands;
+  if (typeof commands === 'string') {
+    // pattern strategy: list the directory now, serve the list as an explicit index.
+    const dir = resolve(root, commands);
+    modules.push({ rel: COMMANDS_MODULE, commands: existsSync(dir) ? scanCommands(dir) : [] });
+    oclif.commands = { strategy: 'explicit', target: COMMANDS_MODULE, identifier: 'COMMANDS' };
+  } else if (commands && commands.strategy === 'explicit' && commands.target) {
+    modules.push({ rel: commands.target, file: resolveModuleFile(root, commands.target) });
+  } else if (commands) {
+    throw new BundleError(
+      `${join(root, 'package.json')}: oclif.commands must be a directory or use the "explicit" strategy to be bundled (found ${JSON.stringify(commands)})`,
+    );
+  } else if (isCli) {
+    throw new BundleError(`${join(root, 'package.json')} declares no oclif.commands`);
+  }
+  for (const specs of Object.values(oclif.hooks ?? {})) {
+    for (const spec of Array.isArray(specs) ? specs : [specs]) {
+      const target = typeof spec === 'string' ? spec : spec.target;
+      modules.push({ rel: target, file: resolveModuleFile(root, target) });
+    }
+  }
+  if (oclif.helpClass) modules.push({ rel: oclif.helpClass, file: resolveModuleFile(root, oclif.helpClass) });
+  pjson.oclif = oclif;
+  return { pjson, modules };
+}
+
+/** The root of an installed package, found from the CLI's root like Node would. */
+function packageRoot(fromRoot: string, name: string): string {
+  const req = createRequire(join(fromRoot, 'package.json'));
+  let dir: string;
+  try {
+    dir = dirname(req.resolve(name));
+  } catch {
+    throw new BundleError(`oclif plugin ${name} is not installed (npm ci)`);
+  }
+  // Walk up to the package.json that names it (exports may hide package.json itself).
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj) && readJson(pj).name === name) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new BundleError(`cannot find the package.json of ${name}`);
+    dir = up;
+  }
+}
+
+/** Source of the generated entry of the CLI binary. */
+export function cliEntrySource(cliRoot: string = REPO): string {
+  const cli = planPlugin(cliRoot, true);
+  const names = ((cli.pjson.oclif as OclifSection).plugins ?? []).filter((n) => !n.includes('*'));
+  const plans = [cli, ...names.map((n) => planPlugin(packageRoot(cliRoot, n), false))];
+  const lines: string[] = [
+    '// Generated by scripts/release/bundle.ts: the entry of the single-file kubectl-cnpg binary.',
+    `import { boot } from ${JSON.stringify(join(REPO, 'scripts/release/boot.ts'))};`,
+  ];
+  let n = 0;
+  const pluginExprs = plans.map((plan) => {
+    const entries = plan.modules.map((m) => {
+      if (m.file) {
+        const v = `m${n++}`;
+        lines.push(`import * as ${v} from ${JSON.stringify(m.file)};`);
+        return `${JSON.stringify(m.rel)}: ${v}`;
+      }
+      const cmds = (m.commands ?? []).map((c) => {
+        const v = `m${n++}`;
+        lines.push(`import * as ${v} from ${JSON.stringify(c.file)};`);
+        // oclif's pattern strategy takes the default export, else the first Command-like export.
+        return `${JSON.stringify(c.id)}: ${v}.default ?? Object.values(${v}).find((x) => typeof x === 'function' && 'run' in x)`;
+      });
+      return `${JSON.stringify(m.rel)}: { COMMANDS: { ${cmds.join(', ')} } }`;
+    });
+    return `{ pjson: ${JSON.stringify(plan.pjson)}, modules: { ${entries.join(', ')} } }`;
+  });
+  lines.push(`await boot([${pluginExprs.join(', ')}], process.argv.slice(2), process.argv0);`);
+  return lines.join('\n') + '\n';
+}
+
+export interface BundleOptions {
+  /** Bun executable that runs on this machine (runtimes.ts). */
+  bun: string;
+  outFile: string;
+  minify?: boolean;
+}
+
+/** Bundles the CLI into one ES module for Bun. Returns the output path. */
+export async function bundleCli(opts: BundleOptions, cliRoot: string = REPO): Promise<string> {
+  const work = join(dirname(opts.outFile), '.entry');
+  mkdirSync(work, { recursive: true });
+  const entry = join(work, 'kubectl-cnpg.entry.ts');
+  writeFileSync(entry, cliEntrySource(cliRoot));
+  await bunBuild(opts, entry, []);
+  return opts.outFile;
+}
+
+/** The probe's command, from packages/probe/package.json "bin". */
+export function probeEntry(root: string = join(REPO, 'packages/probe')): string {
+  const pj = readJson(join(root, 'package.json'));
+  const bin = pj.bin;
+  const rel = typeof bin === 'string' ? bin : (bin as Record<string, string> | undefined)?.['cnpg-disk-probe'];
+  if (!rel) throw new BundleError(`${join(root, 'package.json')} has no "bin" for cnpg-disk-probe`);
+  return resolveModuleFile(root, rel);
+}
+
+export async function bundleProbe(opts: BundleOptions, root?: string): Promise<string> {
+  // pg loads its optional native binding (pg-native) only when asked for `pg.native`: not bundled.
+  await bunBuild(opts, probeEntry(root), ['pg-native']);
+  return opts.outFile;
+}
+
+async function bunBuild(opts: BundleOptions, entry: string, externals: string[]): Promise<void> {
+  mkdirSync(dirname(opts.outFile), { recursive: true });
+  const args = ['build', entry, '--target=bun', '--format=esm', `--outfile=${opts.outFile}`];
+  for (const e of externals) args.push(`--external=${e}`);
+  if (opts.minify) args.push('--minify-syntax', '--minify-whitespace');
+  await run(opts.bun, args, { cwd: REPO });
+}

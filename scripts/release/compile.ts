@@ -1,0 +1,37 @@
+/**
+ * `bun build --compile`: a bundle + the Bun runtime of a target → one executable.
+ * Cross-compiling needs nothing but that target's runtime (runtimes.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import { run } from './proc.js';
+import { REPO } from './bundle.js';
+import { hostBun, runtimeFor } from './runtimes.js';
+import type { Target } from './targets.js';
+
+export interface CompileOptions {
+  bundle: string;
+  target: Target;
+  outFile: string;
+}
+
+export async function compile(opts: CompileOptions): Promise<string> {
+  const [bun, runtime] = await Promise.all([hostBun(), runtimeFor(opts.target)]);
+  mkdirSync(dirname(opts.outFile), { recursive: true });
+  const args = [
+    'build',
+    opts.bundle,
+    '--compile',
+    `--target=${opts.target.bunTarget}`,
+    `--compile-executable-path=${runtime}`,
+    // A kubectl plugin must not pick up .env or bunfig.toml from whatever
+    // directory it is run in (a .env could set KUBECONFIG behind the user's back).
+    '--no-compile-autoload-dotenv',
+    '--no-compile-autoload-bunfig',
+    `--outfile=${opts.outFile}`,
+  ];
+  // No --windows-title/--windows-version: Bun edits those resources only when it runs on Windows.
+  await run(bun, args, { cwd: REPO });
+  return opts.outFile;
+}
