@@ -18,16 +18,15 @@
 //   await api.stop();
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binaryPath, cacheDir, cnpgCrdDir, INFRA_DIR, pinnedVersions, type PinnedVersions } from './paths.js';
 import { CertificateAuthority, type IssuedCert, type TlsMaterial } from './pki.js';
-import { onExit, run, sleep, spawnManaged, type ManagedProcess } from './proc.js';
+import { onExit, ownedTempDirSync, run, sleep, spawnManaged, type ManagedProcess } from './proc.js';
 
 export type { TlsMaterial } from './pki.js';
 
@@ -357,7 +356,7 @@ async function startOnce(opts: ApiServerOptions): Promise<ApiServerHandle> {
   };
   const keep = opts.keepTempDir ?? process.env['CNPG_DISK_KEEP_TMP'] === '1';
 
-  const tempDir = await mkdtemp(join(tmpdir(), 'cnpg-disk-apiserver-'));
+  const tempDir = ownedTempDirSync('cnpg-disk-apiserver-', keep);
   const unregisterTmp = onExit(() => {
     if (!keep) rmSync(tempDir, { recursive: true, force: true });
   });

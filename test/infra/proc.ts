@@ -1,6 +1,8 @@
 // Child processes that cannot outlive the test process, and cleanup at exit.
 import { spawn, execFile, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // ---------------------------------------------------------------------------
 // Exit cleanup: synchronous callbacks run on 'exit' and on fatal signals, so a
@@ -153,4 +155,40 @@ export function spawnManaged(
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const OWNER_FILE = '.owner-pid';
+
+/**
+ * mkdtemp in the OS temp dir, recording our pid. Dirs with the same prefix
+ * whose owner is dead (a SIGKILLed test run cannot clean up) are removed first.
+ * With keep, the new dir records no owner, so it survives later sweeps (debugging).
+ */
+export function ownedTempDirSync(prefix: string, keep = false): string {
+  const base = tmpdir();
+  for (const name of readdirSync(base)) {
+    if (!name.startsWith(prefix)) continue;
+    const dir = join(base, name);
+    let owner: number;
+    try {
+      owner = Number.parseInt(readFileSync(join(dir, OWNER_FILE), 'utf8'), 10);
+    } catch {
+      continue; // not ours to judge (or still being created)
+    }
+    if (Number.isFinite(owner) && owner !== process.pid && !pidAlive(owner)) {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const dir = mkdtempSync(join(base, prefix));
+  if (!keep) writeFileSync(join(dir, OWNER_FILE), String(process.pid));
+  return dir;
 }

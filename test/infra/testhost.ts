@@ -24,13 +24,12 @@
 // nothing listens on the root-namespace side (10.213.<N>.1).
 // Requires root and iproute2 (see install-deps.sh).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TlsMaterial } from './pki.js';
-import { onExit, run, spawnManaged, type ManagedProcess } from './proc.js';
+import { onExit, ownedTempDirSync, pidAlive, run, spawnManaged, type ManagedProcess } from './proc.js';
 
 export type { TlsMaterial } from './pki.js';
 
@@ -114,40 +113,75 @@ function cleanupSync(octet: number): void {
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Runs fn while holding a short-lived cross-process mutex (an atomic mkdir). */
+function withMutex<T>(fn: () => T): T {
+  const dir = join(LOCK_DIR, '.mutex');
+  const until = Date.now() + 15_000;
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let age = 0;
+      try {
+        age = Date.now() - statSync(dir).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      // Held only for a few ip(8) calls: an old one belongs to a killed process.
+      if (age > 10_000) rmSync(dir, { recursive: true, force: true });
+      else if (Date.now() > until) throw new Error(`${dir} stays locked`);
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return fn();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function lockOwner(lock: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(lock, 'utf8'), 10);
+    return Number.isFinite(pid) ? pid : undefined;
+  } catch {
+    return undefined;
   }
 }
 
 /**
- * Claims a free /24 in 10.213.0.0/16. The lock file makes concurrent test
- * processes (vitest workers, CI next to a developer) pick different subnets;
- * a lock whose owner is dead is taken over after removing its leftovers.
+ * Claims a free /24 in 10.213.0.0/16. Lock files make concurrent test
+ * processes (vitest workers, CI next to a developer) pick different subnets.
+ * Networks whose owner died (SIGKILL leaves no chance to clean up) are
+ * removed on the way.
  */
 function claimOctet(): number {
   mkdirSync(LOCK_DIR, { recursive: true });
-  const start = 1 + Math.floor(Math.random() * 254);
-  for (let i = 0; i < 254; i++) {
-    const octet = 1 + ((start - 1 + i) % 254);
-    const lock = join(LOCK_DIR, `${octet}.pid`);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        writeFileSync(lock, String(process.pid), { flag: 'wx' });
-        cleanupSync(octet); // leftovers of a crashed owner, if any
-        return octet;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const owner = Number.parseInt(readFileSync(lock, 'utf8'), 10);
-        if (Number.isFinite(owner) && (owner === process.pid || pidAlive(owner))) break;
-        rmSync(lock, { force: true });
-      }
+  return withMutex(() => {
+    for (const f of readdirSync(LOCK_DIR)) {
+      const m = /^(\d+)\.pid$/.exec(f);
+      if (!m?.[1]) continue;
+      const owner = lockOwner(join(LOCK_DIR, f));
+      if (owner !== undefined && (owner === process.pid || pidAlive(owner))) continue;
+      cleanupSync(Number(m[1]));
+      rmSync(join(LOCK_DIR, f), { force: true });
     }
-  }
-  throw new Error(`no free test subnet in ${SUBNET_PREFIX}.0.0/16 (see ${LOCK_DIR})`);
+    const start = 1 + Math.floor(Math.random() * 254);
+    for (let i = 0; i < 254; i++) {
+      const octet = 1 + ((start - 1 + i) % 254);
+      try {
+        writeFileSync(join(LOCK_DIR, `${octet}.pid`), String(process.pid), { flag: 'wx' });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw e;
+      }
+      cleanupSync(octet); // leftovers not covered by a lock, if any
+      return octet;
+    }
+    throw new Error(`no free test subnet in ${SUBNET_PREFIX}.0.0/16 (see ${LOCK_DIR})`);
+  });
 }
 
 export async function createTestNetwork(): Promise<TestNetwork> {
@@ -162,7 +196,7 @@ export async function createTestNetwork(): Promise<TestNetwork> {
   let nextHostByte = 2;
   let closed = false;
 
-  const sockDir = mkdtempSync(join(tmpdir(), 'cnpg-disk-net-'));
+  const sockDir = ownedTempDirSync('cnpg-disk-net-');
   const teardownSync = (): void => {
     cleanupSync(octet);
     rmSync(lock, { force: true });
