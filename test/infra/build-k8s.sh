@@ -21,6 +21,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 
+# go needs HOME (GOPATH, GOCACHE); CI environments may lack it.
+export HOME="${HOME:-$(cd ~ && pwd)}"
 cache=${CNPG_DISK_CACHE:-$HOME/.cache/cnpg-disk}
 bin=$cache/bin
 work=$cache/work

@@ -10,6 +10,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 
+# go needs HOME (GOPATH, GOCACHE); CI environments may lack it.
+export HOME="${HOME:-$(cd ~ && pwd)}"
 cache=${CNPG_DISK_CACHE:-$HOME/.cache/cnpg-disk}
 out=$cache/crds/cnpg-$CNPG_VERSION
 
