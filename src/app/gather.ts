@@ -20,6 +20,8 @@ export interface ScopeOptions {
   context?: string | undefined;
   /** Measure filesystems and WAL (false for commands that only need objects). */
   measure: boolean;
+  /** --prometheus-url: adds the prometheus source. */
+  prometheusUrl?: string | undefined;
 }
 
 /** Matches a simple equality label selector (a=b,c!=d,e) against labels, for bundles. */
@@ -65,6 +67,7 @@ export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Sn
       context: client.kc.getCurrentContext(),
       now: deps.now,
       onProgress: (t) => spinner.update(t),
+      prometheusUrl: opts.prometheusUrl,
     });
   } finally {
     spinner.stop();

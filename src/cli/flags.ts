@@ -58,6 +58,10 @@ export const sourceFlags = {
     max: 64,
     helpGroup: 'SOURCES',
   }),
+  'prometheus-url': Flags.string({
+    summary: 'Prometheus base URL: kubelet_volume_stats_* and cnpg_* series become a source (after the others).',
+    helpGroup: 'SOURCES',
+  }),
   'from-bundle': Flags.string({
     summary: 'Read a support bundle (.tar.gz) instead of a live cluster.',
     helpGroup: 'SOURCES',
