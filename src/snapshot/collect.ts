@@ -3,8 +3,14 @@
  *
  * Requests grow with namespaces and nodes, not with PVCs: Clusters, pods,
  * PVCs and events are listed per namespace (or once across all namespaces),
- * the kubelet summary is read once per node; only exec is per pod. Work runs
+ * the kubelet summary is read once per node, Prometheus is asked twice in
+ * all; only the pod proxy and exec are per pod (two requests each). Work runs
  * concurrently with a bound (--concurrency).
+ *
+ * Sources are tried in the spec's order (auto mode): cluster-status,
+ * pod-proxy, exec, kubelet-summary, prometheus (with --prometheus-url). Each
+ * fills only what the earlier ones left unmeasured, and every attempt is
+ * recorded (used / denied with the permission / unreachable / unavailable).
  */
 import pLimit from 'p-limit';
 import { mountPathFor, type FilesystemFacts, type WalHealth } from '@cnpg-disk/core';
@@ -12,19 +18,28 @@ import { cannotEvaluate } from '../cli/errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { execInPod } from '../kube/exec.js';
-import {
-  clusterShape,
-  labels,
-  nameOf,
-  namespaceOf,
-  slim,
-  str,
-  volumeRefOf,
-  CLUSTER_LABEL,
-} from '../analysis/kube-objects.js';
+import { get, labels, nameOf, namespaceOf, slim, str, volumeRefOf, CLUSTER_LABEL } from '../analysis/kube-objects.js';
 import { checkAccess, ruleText, type Access } from '../sources/permissions.js';
 import { parseKubeletSummary, parseStatF, parseWalHealthJson, WAL_HEALTH_SQL } from '../sources/parse.js';
-import type { ClusterSnapshot, InstanceMeasurement, KubeObject, Snapshot, SourceAttempt, SourceName } from './types.js';
+import { parseClusterDiskStatus } from '../sources/cluster-status.js';
+import { readInstance, STATUS_ONLY_SOURCE } from '../sources/pod-proxy.js';
+import {
+  filesystemsFromSamples,
+  kubeletVolumeStats,
+  prometheusQueries,
+  PrometheusError,
+  queryPrometheus,
+  walHealthFromSamples,
+} from '../sources/prometheus.js';
+import type {
+  ClusterSnapshot,
+  FactKind,
+  InstanceMeasurement,
+  KubeObject,
+  Snapshot,
+  SourceAttempt,
+  SourceName,
+} from './types.js';
 
 export const CNPG_GROUP = 'postgresql.cnpg.io';
 export const CNPG_VERSION = 'v1';
@@ -45,6 +60,10 @@ export interface CollectOptions {
   context: string;
   now: () => Date;
   onProgress?: (text: string) => void;
+  /** Prometheus base URL (--prometheus-url): adds the prometheus source to auto mode. */
+  prometheusUrl?: string | undefined;
+  /** Raw instance payloads read through the pod proxy (support bundles keep them). */
+  onPayload?: (namespace: string, pod: string, kind: 'pg-status' | 'metrics', body: string) => void;
 }
 
 function items(list: unknown): KubeObject[] {
@@ -184,39 +203,44 @@ async function execMeasure(
   pod: string,
   mounts: Map<string, string>,
   opts: CollectOptions,
+  want: { filesystem: boolean; wal: boolean },
 ): Promise<{ filesystems: Record<string, FilesystemFacts>; wal?: WalHealth; errors: string[] }> {
   const observedAt = opts.now().toISOString();
   const errors: string[] = [];
   const filesystems: Record<string, FilesystemFacts> = {};
-  const fsRun = await execInPod(client, ns, pod, 'postgres', statScript([...mounts.keys()]), opts.execTimeoutMs);
-  const parsed = parseStatF(fsRun.stdout, 'exec', observedAt);
-  errors.push(...parsed.problems);
-  if (fsRun.exitCode !== 0)
-    errors.push(`stat -f in ${pod} exited ${fsRun.exitCode}: ${fsRun.stderr.trim().slice(0, 200)}`);
-  for (const [path, pvc] of mounts) {
-    const f = parsed.facts.get(path);
-    if (f) filesystems[pvc] = f;
+  if (want.filesystem && mounts.size > 0) {
+    const fsRun = await execInPod(client, ns, pod, 'postgres', statScript([...mounts.keys()]), opts.execTimeoutMs);
+    const parsed = parseStatF(fsRun.stdout, 'exec', observedAt);
+    errors.push(...parsed.problems);
+    if (fsRun.exitCode !== 0)
+      errors.push(`stat -f in ${pod} exited ${fsRun.exitCode}: ${fsRun.stderr.trim().slice(0, 200)}`);
+    for (const [path, pvc] of mounts) {
+      const f = parsed.facts.get(path);
+      if (f) filesystems[pvc] = f;
+    }
   }
   let wal: WalHealth | undefined;
-  const sql = await execInPod(
-    client,
-    ns,
-    pod,
-    'postgres',
-    ['psql', '-XAtq', '-d', 'postgres', '-c', WAL_HEALTH_SQL],
-    opts.execTimeoutMs,
-  );
-  if (sql.exitCode === 0) {
-    const r = parseWalHealthJson(sql.stdout, pod, 'exec', observedAt);
-    if (r.health) wal = r.health;
-    if (r.problem) errors.push(r.problem);
-  } else {
-    errors.push(`psql in ${pod} exited ${sql.exitCode}: ${sql.stderr.trim().split('\n')[0]?.slice(0, 200) ?? ''}`);
+  if (want.wal) {
+    const sql = await execInPod(
+      client,
+      ns,
+      pod,
+      'postgres',
+      ['psql', '-XAtq', '-d', 'postgres', '-c', WAL_HEALTH_SQL],
+      opts.execTimeoutMs,
+    );
+    if (sql.exitCode === 0) {
+      const r = parseWalHealthJson(sql.stdout, pod, 'exec', observedAt);
+      if (r.health) wal = r.health;
+      if (r.problem) errors.push(r.problem);
+    } else {
+      errors.push(`psql in ${pod} exited ${sql.exitCode}: ${sql.stderr.trim().split('\n')[0]?.slice(0, 200) ?? ''}`);
+    }
   }
   return { filesystems, ...(wal ? { wal } : {}), errors };
 }
 
-/** Permission each source needs, per namespace (or cluster-wide for nodes). */
+/** Permission each source needs, per namespace (or cluster-wide for nodes); undefined: none beyond reading Clusters. */
 function accessFor(source: SourceName, ns: string): Access | undefined {
   switch (source) {
     case 'exec':
@@ -228,6 +252,20 @@ function accessFor(source: SourceName, ns: string): Access | undefined {
     default:
       return undefined;
   }
+}
+
+/** Which facts each source can give. */
+const SOURCE_FACTS: Record<SourceName, FactKind[]> = {
+  'cluster-status': ['filesystem', 'wal'],
+  'pod-proxy': ['wal', 'filesystem'],
+  exec: ['filesystem', 'wal'],
+  'kubelet-summary': ['filesystem'],
+  prometheus: ['filesystem', 'wal'],
+};
+
+/** The automatic order (spec: least privilege first); Prometheus only when a URL is given. */
+export function autoSources(prometheusUrl: string | undefined): SourceName[] {
+  return ['cluster-status', 'pod-proxy', 'exec', 'kubelet-summary', ...(prometheusUrl ? ['prometheus' as const] : [])];
 }
 
 export async function collectSnapshot(client: KubeClient, opts: CollectOptions): Promise<Snapshot> {
@@ -274,6 +312,25 @@ export async function collectSnapshot(client: KubeClient, opts: CollectOptions):
   };
 }
 
+interface Instance {
+  cs: ClusterSnapshot;
+  podObj: KubeObject;
+  pod: string;
+  node: string | undefined;
+  running: boolean;
+  /** Mount path in the pod → PVC name. */
+  mounts: Map<string, string>;
+  /** PVC name per volume key (type/tablespace). */
+  pvcByVolume: Map<string, string>;
+}
+
+/** WAL facts complete enough that a later source would add nothing the engine uses. */
+function walComplete(w: WalHealth | undefined): boolean {
+  if (!w) return false;
+  if (w.source === STATUS_ONLY_SOURCE) return false;
+  return w.readyFiles !== undefined && w.slots !== undefined && (w.archiver !== undefined || w.isPrimary === false);
+}
+
 async function measure(
   client: KubeClient,
   snaps: ClusterSnapshot[],
@@ -283,142 +340,304 @@ async function measure(
 ): Promise<void> {
   const limit = pLimit(Math.max(1, opts.concurrency));
   const namespaces = [...new Set(snaps.map((s) => s.namespace))];
-  const candidates: SourceName[] = opts.source === 'auto' ? ['exec', 'kubelet-summary'] : [opts.source];
-  for (const s of candidates) {
-    if (s === 'cluster-status' || s === 'pod-proxy' || s === 'prometheus') {
-      sources.push({
-        source: s,
-        fact: 'filesystem',
-        outcome: 'unavailable',
-        detail: 'this source does not report filesystem usage in this version',
-      });
-    }
-  }
+  const candidates: SourceName[] = opts.source === 'auto' ? autoSources(opts.prometheusUrl) : [opts.source];
   const checks = candidates.flatMap((s) => namespaces.map((ns) => accessFor(s, ns))).filter((a): a is Access => !!a);
   opts.onProgress?.('checking permissions');
-  const allowed = await checkAccess(client, checks);
+  const allowed = checks.length > 0 ? await checkAccess(client, checks) : new Map<string, boolean>();
   const may = (s: SourceName, ns: string) => {
     const a = accessFor(s, ns);
-    return a ? allowed.get(ruleText(a)) === true : false;
+    return a ? allowed.get(ruleText(a)) === true : true;
   };
   for (const s of candidates) {
     for (const ns of s === 'kubelet-summary' ? [''] : namespaces) {
       const a = accessFor(s, ns);
       if (a && !allowed.get(ruleText(a))) {
-        sources.push({
-          source: s,
-          fact: 'filesystem',
-          outcome: 'denied',
-          permission: ruleText(a),
-          ...(ns ? { scope: ns } : {}),
-        });
+        for (const fact of SOURCE_FACTS[s]) {
+          sources.push({ source: s, fact, outcome: 'denied', permission: ruleText(a), ...(ns ? { scope: ns } : {}) });
+        }
       }
     }
   }
 
-  // Per-instance mounts: path in the pod → PVC name.
-  const instances = snaps.flatMap((cs) => {
-    const shape = clusterShape(cs.cluster);
-    return cs.pods
-      .filter((p) => str(p, 'status', 'phase') === 'Running')
-      .map((p) => {
-        const pod = nameOf(p);
-        const mounts = new Map<string, string>();
-        for (const pvc of cs.pvcs) {
-          const ref = volumeRefOf(pvc, cs.name);
-          if (ref?.instance === pod) mounts.set(mountPathFor(ref.type, ref.tablespace), ref.pvcName);
-        }
-        return { cs, pod, node: str(p, 'spec', 'nodeName'), mounts, shape };
-      });
-  });
+  const instances: Instance[] = snaps.flatMap((cs) =>
+    cs.pods.map((p) => {
+      const pod = nameOf(p);
+      const mounts = new Map<string, string>();
+      const pvcByVolume = new Map<string, string>();
+      for (const pvc of cs.pvcs) {
+        const ref = volumeRefOf(pvc, cs.name);
+        if (ref?.instance !== pod) continue;
+        mounts.set(mountPathFor(ref.type, ref.tablespace), ref.pvcName);
+        pvcByVolume.set(`${ref.type}/${ref.tablespace ?? ''}`, ref.pvcName);
+      }
+      return {
+        cs,
+        podObj: p,
+        pod,
+        node: str(p, 'spec', 'nodeName'),
+        running: str(p, 'status', 'phase') === 'Running' && get(p, 'metadata', 'deletionTimestamp') === undefined,
+        mounts,
+        pvcByVolume,
+      };
+    }),
+  );
   const results = new Map<string, InstanceMeasurement>();
   const key = (ns: string, pod: string) => `${ns}/${pod}`;
   for (const i of instances) results.set(key(i.cs.namespace, i.pod), { pod: i.pod, filesystems: {}, errors: [] });
+  const m = (i: Instance) => results.get(key(i.cs.namespace, i.pod)) as InstanceMeasurement;
+  const needsFs = (i: Instance) => [...i.mounts.values()].some((pvc) => !m(i).filesystems[pvc]);
+  const needsWal = (i: Instance) => !walComplete(m(i).wal);
+  const setWal = (i: Instance, w: WalHealth | undefined) => {
+    if (!w) return false;
+    const cur = m(i).wal;
+    // A fuller answer replaces a partial one; a partial one never replaces a fuller one.
+    if (!cur || walComplete(w) || (!walComplete(cur) && (w.archiver !== undefined || cur.archiver === undefined))) {
+      m(i).wal = w;
+      return true;
+    }
+    return false;
+  };
+  const record = (source: SourceName, fact: FactKind, outcome: SourceAttempt['outcome'], detail?: string) =>
+    sources.push({ source, fact, outcome, ...(detail ? { detail } : {}) });
 
-  // exec: filesystems and WAL health, one pod at a time per slot.
-  if (candidates.includes('exec')) {
-    let used = 0;
-    let failed = 0;
-    await Promise.all(
-      instances
-        .filter((i) => may('exec', i.cs.namespace))
-        .map((i) =>
-          limit(async () => {
-            opts.onProgress?.(`exec into ${i.cs.namespace}/${i.pod}`);
-            const m = results.get(key(i.cs.namespace, i.pod)) as InstanceMeasurement;
-            try {
-              const r = await execMeasure(client, i.cs.namespace, i.pod, i.mounts, opts);
-              Object.assign(m.filesystems, r.filesystems);
-              if (r.wal) m.wal = r.wal;
-              m.errors.push(...r.errors);
-              used++;
-            } catch (e) {
-              failed++;
-              m.errors.push(`exec into ${i.pod} failed: ${e instanceof KubeApiError ? e.message : String(e)}`);
+  for (const source of candidates) {
+    const pending = instances.filter((i) => needsFs(i) || needsWal(i));
+    if (pending.length === 0) break;
+    switch (source) {
+      case 'cluster-status': {
+        let fsUsed = 0;
+        let walUsed = 0;
+        let published = 0;
+        for (const cs of snaps) {
+          const ds = parseClusterDiskStatus(cs.cluster, opts.now().toISOString());
+          problems.push(...ds.problems);
+          if (!ds.present) continue;
+          published++;
+          for (const si of ds.instances) {
+            const i = pending.find((x) => x.cs === cs && x.pod === si.pod);
+            if (!i) continue;
+            for (const v of si.volumes) {
+              const pvc = i.pvcByVolume.get(`${v.type}/${v.tablespace ?? ''}`);
+              if (pvc && !m(i).filesystems[pvc]) {
+                m(i).filesystems[pvc] = v.facts;
+                fsUsed++;
+              }
             }
-          }),
-        ),
-    );
-    if (used > 0) sources.push({ source: 'exec', fact: 'filesystem', outcome: 'used', detail: `${used} pod(s)` });
-    if (failed > 0)
-      sources.push({ source: 'exec', fact: 'filesystem', outcome: 'unreachable', detail: `${failed} pod(s) failed` });
-  }
-
-  // kubelet summary: one request per node, for whatever exec did not measure.
-  if (candidates.includes('kubelet-summary') && may('kubelet-summary', '')) {
-    const needed = instances.filter((i) => {
-      const m = results.get(key(i.cs.namespace, i.pod)) as InstanceMeasurement;
-      return [...i.mounts.values()].some((pvc) => !m.filesystems[pvc]);
-    });
-    const nodes = [...new Set(needed.map((i) => i.node).filter((n): n is string => !!n))].sort();
-    let used = 0;
-    await Promise.all(
-      nodes.map((node) =>
-        limit(async () => {
-          opts.onProgress?.(`reading the kubelet summary of node ${node}`);
-          try {
-            const text = await client.call(`get nodes/proxy ${node}`, () =>
-              client.core.connectGetNodeProxyWithPath({ name: node, path: 'stats/summary' }),
-            );
-            let doc: unknown;
-            try {
-              doc = typeof text === 'string' ? JSON.parse(text) : text;
-            } catch {
-              problems.push(`kubelet summary of node ${node} is not JSON`);
-              return;
-            }
-            const r = parseKubeletSummary(doc, node, opts.now().toISOString());
-            problems.push(...r.problems);
-            for (const v of r.volumes) {
-              const m = results.get(key(v.namespace, v.pod));
-              if (m && !m.filesystems[v.pvcName]) m.filesystems[v.pvcName] = v.facts;
-            }
-            used++;
-          } catch (e) {
-            problems.push(`kubelet summary of node ${node} unavailable (${describeApiError(e)})`);
-            sources.push({
-              source: 'kubelet-summary',
-              fact: 'filesystem',
-              outcome: 'unreachable',
-              scope: node,
-              detail: describeApiError(e),
-            });
+            if (needsWal(i) && setWal(i, si.wal)) walUsed++;
           }
-        }),
-      ),
-    );
-    if (used > 0) {
-      sources.push({
-        source: 'kubelet-summary',
-        fact: 'filesystem',
-        outcome: 'used',
-        detail: `${used} node(s); note: get nodes/proxy is equivalent to exec on the node`,
-      });
+        }
+        if (published === 0) {
+          record(
+            source,
+            'filesystem',
+            'unavailable',
+            'the operator does not publish status.diskStatus (released CloudNativePG does not)',
+          );
+        } else {
+          if (fsUsed > 0) record(source, 'filesystem', 'used', `${fsUsed} volume(s)`);
+          if (walUsed > 0) record(source, 'wal', 'used', `${walUsed} instance(s), .ready backlog only`);
+          if (fsUsed === 0 && walUsed === 0) record(source, 'filesystem', 'unavailable', 'status.diskStatus is empty');
+        }
+        break;
+      }
+      case 'pod-proxy': {
+        const todo = pending.filter((i) => i.running && may(source, i.cs.namespace));
+        let walUsed = 0;
+        let fsUsed = 0;
+        let failed = 0;
+        const failures: string[] = [];
+        await Promise.all(
+          todo.map((i) =>
+            limit(async () => {
+              opts.onProgress?.(`reading /pg/status of ${i.cs.namespace}/${i.pod}`);
+              const r = await readInstance(
+                client,
+                i.cs.namespace,
+                i.podObj,
+                i.cs.cluster,
+                opts.now().toISOString(),
+                Math.max(client.timeoutMs, 10_000),
+              );
+              if (r.statusBody !== undefined) opts.onPayload?.(i.cs.namespace, i.pod, 'pg-status', r.statusBody);
+              if (r.metricsBody !== undefined) opts.onPayload?.(i.cs.namespace, i.pod, 'metrics', r.metricsBody);
+              if (r.unreachable) {
+                failed++;
+                if (failures.length < 3) failures.push(r.errors[r.errors.length - 1] ?? i.pod);
+                if (needsWal(i)) m(i).errors.push(...r.errors.slice(-1));
+                return;
+              }
+              if (needsWal(i) && setWal(i, r.wal)) walUsed++;
+              for (const v of r.volumes) {
+                const pvc = i.pvcByVolume.get(`${v.type}/${v.tablespace ?? ''}`);
+                if (pvc && !m(i).filesystems[pvc]) {
+                  m(i).filesystems[pvc] = v.facts;
+                  fsUsed++;
+                }
+              }
+              if (r.errors.length > 0) problems.push(...r.errors);
+            }),
+          ),
+        );
+        if (walUsed > 0) record(source, 'wal', 'used', `${walUsed} instance(s)`);
+        if (fsUsed > 0) record(source, 'filesystem', 'used', `${fsUsed} volume(s) from cnpg_disk metrics`);
+        if (failed > 0) {
+          record(
+            source,
+            'wal',
+            'unreachable',
+            `${failed} pod(s) did not answer through the pod proxy (port-forward fallback is not implemented): ${failures.join('; ')}`,
+          );
+        }
+        break;
+      }
+      case 'exec': {
+        let fsUsed = 0;
+        let walUsed = 0;
+        let failed = 0;
+        await Promise.all(
+          pending
+            .filter((i) => i.running && may(source, i.cs.namespace))
+            .map((i) =>
+              limit(async () => {
+                opts.onProgress?.(`exec into ${i.cs.namespace}/${i.pod}`);
+                try {
+                  const want = { filesystem: needsFs(i), wal: needsWal(i) };
+                  const r = await execMeasure(client, i.cs.namespace, i.pod, i.mounts, opts, want);
+                  for (const [pvc, f] of Object.entries(r.filesystems)) {
+                    if (!m(i).filesystems[pvc]) {
+                      m(i).filesystems[pvc] = f;
+                      fsUsed++;
+                    }
+                  }
+                  if (r.wal && setWal(i, r.wal)) walUsed++;
+                  m(i).errors.push(...r.errors);
+                } catch (e) {
+                  failed++;
+                  m(i).errors.push(`exec into ${i.pod} failed: ${e instanceof KubeApiError ? e.message : String(e)}`);
+                }
+              }),
+            ),
+        );
+        if (fsUsed > 0) record(source, 'filesystem', 'used', `${fsUsed} volume(s)`);
+        if (walUsed > 0) record(source, 'wal', 'used', `${walUsed} instance(s)`);
+        if (failed > 0) record(source, 'filesystem', 'unreachable', `${failed} pod(s) failed`);
+        break;
+      }
+      case 'kubelet-summary': {
+        if (!may(source, '')) break;
+        const needed = pending.filter((i) => needsFs(i));
+        const nodes = [...new Set(needed.map((i) => i.node).filter((n): n is string => !!n))].sort();
+        let used = 0;
+        await Promise.all(
+          nodes.map((node) =>
+            limit(async () => {
+              opts.onProgress?.(`reading the kubelet summary of node ${node}`);
+              try {
+                const text = await client.call(`get nodes/proxy ${node}`, () =>
+                  client.core.connectGetNodeProxyWithPath({ name: node, path: 'stats/summary' }),
+                );
+                let doc: unknown;
+                try {
+                  doc = typeof text === 'string' ? JSON.parse(text) : text;
+                } catch {
+                  problems.push(`kubelet summary of node ${node} is not JSON`);
+                  return;
+                }
+                const r = parseKubeletSummary(doc, node, opts.now().toISOString());
+                problems.push(...r.problems);
+                for (const v of r.volumes) {
+                  const res = results.get(key(v.namespace, v.pod));
+                  if (res && !res.filesystems[v.pvcName]) res.filesystems[v.pvcName] = v.facts;
+                }
+                used++;
+              } catch (e) {
+                problems.push(`kubelet summary of node ${node} unavailable (${describeApiError(e)})`);
+                sources.push({
+                  source,
+                  fact: 'filesystem',
+                  outcome: 'unreachable',
+                  scope: node,
+                  detail: describeApiError(e),
+                });
+              }
+            }),
+          ),
+        );
+        if (used > 0) {
+          record(
+            source,
+            'filesystem',
+            'used',
+            `${used} node(s); note: get nodes/proxy is equivalent to exec on the node`,
+          );
+        }
+        break;
+      }
+      case 'prometheus': {
+        if (!opts.prometheusUrl) {
+          record(source, 'filesystem', 'unavailable', 'no --prometheus-url given');
+          break;
+        }
+        const nss = [...new Set(pending.map((i) => i.cs.namespace))];
+        const q = prometheusQueries(nss);
+        const timeout = Math.max(client.timeoutMs, 10_000);
+        try {
+          opts.onProgress?.('querying Prometheus');
+          const [kubelet, cnpg] = await Promise.all([
+            queryPrometheus(opts.prometheusUrl, q.kubelet, timeout),
+            queryPrometheus(opts.prometheusUrl, q.cnpg, timeout),
+          ]);
+          const observedAt = opts.now().toISOString();
+          const kv = kubeletVolumeStats(kubelet, observedAt);
+          problems.push(...kv.problems);
+          let fsUsed = 0;
+          let walUsed = 0;
+          for (const i of pending) {
+            for (const pvc of i.mounts.values()) {
+              const v = kv.volumes.find((x) => x.namespace === i.cs.namespace && x.pvcName === pvc);
+              if (v && !m(i).filesystems[pvc]) {
+                m(i).filesystems[pvc] = v.facts;
+                fsUsed++;
+              }
+            }
+            const mine = cnpg.filter((s) => s.labels['namespace'] === i.cs.namespace && s.labels['pod'] === i.pod);
+            if (mine.length === 0) continue;
+            const fs = filesystemsFromSamples(mine, i.pod, 'prometheus', observedAt);
+            problems.push(...fs.problems);
+            for (const v of fs.volumes) {
+              const pvc = i.pvcByVolume.get(`${v.type}/${v.tablespace ?? ''}`);
+              if (pvc && !m(i).filesystems[pvc]) {
+                m(i).filesystems[pvc] = v.facts;
+                fsUsed++;
+              }
+            }
+            if (needsWal(i)) {
+              const w = walHealthFromSamples(mine, i.pod, 'prometheus', observedAt);
+              problems.push(...w.problems);
+              if (setWal(i, w.health)) walUsed++;
+            }
+          }
+          if (fsUsed > 0) record(source, 'filesystem', 'used', `${fsUsed} volume(s)`);
+          if (walUsed > 0) record(source, 'wal', 'used', `${walUsed} instance(s)`);
+          if (fsUsed === 0 && walUsed === 0) {
+            record(
+              source,
+              'filesystem',
+              'unavailable',
+              'Prometheus has no kubelet_volume_stats or cnpg series for these pods',
+            );
+          }
+        } catch (e) {
+          const unreachable = e instanceof PrometheusError ? e.unreachable : true;
+          record(source, 'filesystem', unreachable ? 'unreachable' : 'failed', (e as Error).message);
+        }
+        break;
+      }
     }
   }
   for (const cs of snaps) {
-    cs.measurements = [...results.values()].filter((m) =>
-      cs.pods.some((p) => nameOf(p) === m.pod && namespaceOf(p) === cs.namespace),
+    cs.measurements = [...results.values()].filter((r) =>
+      cs.pods.some((p) => nameOf(p) === r.pod && namespaceOf(p) === cs.namespace),
     );
   }
 }
