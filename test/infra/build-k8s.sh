@@ -122,6 +122,8 @@ build_k8s() {
   meta=$(download_json "k8s.io/kubernetes@$K8S_VERSION")
   gomod=$(printf '%s\n' "$meta" | json_field GoMod)
   [ -f "$gomod" ] || die "no go.mod for k8s.io/kubernetes@$K8S_VERSION"
+  # The commit is known only when the proxy reports the module's VCS origin
+  # (it does not for k8s.io/kubernetes v1.34.12): gitCommit may stay empty.
   commit=$(printf '%s\n' "$meta" | json_field Hash)
   date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "${gomod%.mod}.info")
   minor=$(printf '%s' "$K8S_VERSION" | cut -d. -f2)
