@@ -258,7 +258,7 @@ export function evaluateCluster(
     policyIssues,
     problems,
   };
-  report.findings = findingsForCluster(report, cs, storageClasses);
+  report.findings = findingsForCluster(report, cs, storageClasses, opts.now);
   return report;
 }
 
