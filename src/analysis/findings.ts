@@ -13,6 +13,7 @@ import {
 } from '@cnpg-disk/core';
 import type { Severity } from '../cli/errors.js';
 import type { ClusterSnapshot, KubeObject } from '../snapshot/types.js';
+import { parseAutoResizeEvents, parseClusterDiskStatus } from '../sources/cluster-status.js';
 import type { ClusterReport, VolumeReport } from './evaluate.js';
 import { get, nameOf, str } from './kube-objects.js';
 
@@ -32,6 +33,31 @@ export const NEAR_FULL_WARNING = 80;
 export const NEAR_FULL_CRITICAL = 90;
 /** An inactive slot retaining more than this is a warning even without a policy. */
 export const SLOT_RETENTION_WARNING = 1n * GiB;
+/** `.ready` files (WAL waiting to be archived) above which the backlog is a warning / critical. */
+export const READY_BACKLOG_WARNING = 16;
+export const READY_BACKLOG_CRITICAL = 100;
+/** A Resizing / FileSystemResizePending condition older than this is a stuck resize. */
+export const RESIZE_STUCK_AFTER_MS = 10 * 60 * 1000;
+/** Failed automatic resizes in status.autoResizeEvents younger than this are reported. */
+export const AUTORESIZE_EVENT_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** Finding codes about an instance's WAL (what `wal health` judges an instance on). */
+export const WAL_FINDING_CODES: ReadonlySet<string> = new Set([
+  'ARCHIVE_FAILING',
+  'READY_BACKLOG',
+  'INACTIVE_SLOT',
+  'SLOT_WAL_AT_RISK',
+  'WAL_DISK_FULL_EXIT',
+]);
+
+const STUCK_CONDITIONS = new Set(['Resizing', 'FileSystemResizePending']);
+const FAILED_CONDITIONS = new Set(['ControllerResizeError', 'NodeResizeError']);
+const FAILED_ALLOCATED = new Set([
+  'ControllerResizeInfeasible',
+  'NodeResizeInfeasible',
+  'ControllerResizeFailed',
+  'NodeResizeFailed',
+]);
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
@@ -55,7 +81,7 @@ const VOLUME_EVENT_REASONS = new Set([
   'ExternalExpanding',
 ]);
 
-function volumeFindings(c: ClusterReport, v: VolumeReport): Finding[] {
+function volumeFindings(c: ClusterReport, v: VolumeReport, now: number | undefined): Finding[] {
   const out: Finding[] = [];
   const ns = c.namespace;
   const subject = `${ns}/${c.name}/${v.pvcName}`;
@@ -128,6 +154,45 @@ function volumeFindings(c: ClusterReport, v: VolumeReport): Finding[] {
       command: `kubectl describe pvc ${v.pvcName} -n ${ns}`,
     });
   }
+  const describe = `kubectl describe pvc ${v.pvcName} -n ${ns}`;
+  const failedCond = v.pvc.conditions.find((k) => FAILED_CONDITIONS.has(k.type) && k.status === 'True');
+  const failedAlloc =
+    v.pvc.allocatedResourceStatus && FAILED_ALLOCATED.has(v.pvc.allocatedResourceStatus)
+      ? v.pvc.allocatedResourceStatus
+      : undefined;
+  if ((failedCond || failedAlloc) && v.decision?.verdict !== 'resize-failed') {
+    out.push({
+      severity: 'critical',
+      code: 'RESIZE_FAILED',
+      subject,
+      message: `the expansion of ${v.pvcName} failed (${failedCond ? `${failedCond.type}${failedCond.message ? `: ${failedCond.message}` : ''}` : failedAlloc})`,
+      command: describe,
+    });
+  }
+  if (now !== undefined) {
+    for (const k of v.pvc.conditions) {
+      if (!STUCK_CONDITIONS.has(k.type) || k.status !== 'True' || !k.lastTransitionTime) continue;
+      const since = Date.parse(k.lastTransitionTime);
+      if (Number.isNaN(since) || now - since <= RESIZE_STUCK_AFTER_MS) continue;
+      const minutes = Math.floor((now - since) / 60_000);
+      out.push({
+        severity: fs && fs.percentUsed >= NEAR_FULL_CRITICAL ? 'critical' : 'warning',
+        code: 'RESIZE_STUCK',
+        subject,
+        message: `${v.pvcName} has been ${k.type} for ${minutes} min (since ${k.lastTransitionTime})${k.type === 'FileSystemResizePending' ? ': the filesystem grows only when a pod mounts the volume again' : ''}${k.message ? `: ${k.message}` : ''}`,
+        command: describe,
+      });
+    }
+  }
+  if (v.pvc.phase === 'Pending') {
+    out.push({
+      severity: 'warning',
+      code: 'PVC_PENDING',
+      subject,
+      message: `PVC ${v.pvcName} is Pending (not bound to a volume)`,
+      command: describe,
+    });
+  }
   if (v.pvc.allowVolumeExpansion === false) {
     out.push({
       severity: v.policy.enabled || (fs && fs.percentUsed > NEAR_FULL_WARNING) ? 'warning' : 'info',
@@ -189,9 +254,11 @@ function volumeFindings(c: ClusterReport, v: VolumeReport): Finding[] {
   return out;
 }
 
-function instanceFindings(c: ClusterReport): Finding[] {
+function instanceFindings(c: ClusterReport, cs: ClusterSnapshot): Finding[] {
   const out: Finding[] = [];
   const ns = c.namespace;
+  const statusByPod = new Map(parseClusterDiskStatus(cs.cluster, '').instances.map((x) => [x.pod, x]));
+  const walCommand = `kubectl cnpg wal health ${c.name} -n ${ns}`;
   for (const i of c.instances) {
     const subject = `${ns}/${c.name}/${i.pod}`;
     if (i.lastExitCode === 4) {
@@ -221,23 +288,64 @@ function instanceFindings(c: ClusterReport): Finding[] {
       });
     }
     const w = i.wal;
-    if (w?.archiver && (c.shape.archiving.configured ?? w.archivingConfigured) !== false) {
+    const st = statusByPod.get(i.pod);
+    const archivingOn = (c.shape.archiving.configured ?? w?.archivingConfigured) !== false;
+    let archiveFailing = false;
+    if (w?.archiver && archivingOn) {
       const h = archiveHealthy(w.archiver);
       if (!h.healthy) {
+        archiveFailing = true;
         out.push({
           severity: 'critical',
           code: 'ARCHIVE_FAILING',
           subject,
           message: `WAL archiving is failing on ${i.pod}: ${h.why}${w.readyFiles !== undefined ? `; ${w.readyFiles} WAL files wait (.ready)` : ''}`,
-          command: `kubectl cnpg wal health ${c.name} -n ${ns}`,
+          command: walCommand,
         });
       }
+    } else if (st?.archiveHealthy === false && archivingOn) {
+      archiveFailing = true;
+      out.push({
+        severity: 'critical',
+        code: 'ARCHIVE_FAILING',
+        subject,
+        message: `the operator reports WAL archiving unhealthy on ${i.pod} (status.diskStatus)${w?.readyFiles !== undefined ? `; ${w.readyFiles} WAL files wait (.ready)` : ''}`,
+        command: walCommand,
+      });
+    }
+    if (!archiveFailing && w?.readyFiles !== undefined && w.readyFiles > READY_BACKLOG_WARNING && archivingOn) {
+      out.push({
+        severity: w.readyFiles > READY_BACKLOG_CRITICAL ? 'critical' : 'warning',
+        code: 'READY_BACKLOG',
+        subject,
+        message: `${w.readyFiles} WAL files wait to be archived on ${i.pod} (.ready); archiving is falling behind`,
+        command: walCommand,
+      });
+    }
+    for (const s of w?.slots ?? []) {
+      if (!s.active || (s.walStatus !== 'unreserved' && s.walStatus !== 'lost')) continue;
+      out.push({
+        severity: 'warning',
+        code: 'SLOT_WAL_AT_RISK',
+        subject,
+        message: `replication slot ${s.name} on ${i.pod} is ${s.walStatus === 'lost' ? 'past max_slot_wal_keep_size: its WAL is lost and the standby must be re-cloned' : 'unreserved: its WAL will be removed at the next checkpoint'}`,
+        command: walCommand,
+      });
+    }
+    if (!w?.slots && st?.inactiveSlots && st.inactiveSlots.length > 0) {
+      out.push({
+        severity: 'warning',
+        code: 'INACTIVE_SLOT',
+        subject,
+        message: `the operator reports inactive replication slots on ${i.pod}: ${st.inactiveSlots.join(', ')} (retention unknown)`,
+        command: walCommand,
+      });
     }
     for (const s of w?.slots ?? []) {
       if (s.active) continue;
       const big = s.retainedBytes !== undefined && s.retainedBytes > SLOT_RETENTION_WARNING;
       out.push({
-        severity: big || s.walStatus === 'lost' ? 'warning' : 'info',
+        severity: big || s.walStatus === 'lost' || s.walStatus === 'unreserved' ? 'warning' : 'info',
         code: 'INACTIVE_SLOT',
         subject,
         message: `inactive ${s.type} replication slot ${s.name} on ${i.pod}${s.retainedBytes !== undefined ? ` retains ${formatBytesHuman(s.retainedBytes)} of WAL` : ''}${s.walStatus ? ` (wal_status ${s.walStatus})` : ''}`,
@@ -274,10 +382,58 @@ function eventFindings(c: ClusterReport, cs: ClusterSnapshot): Finding[] {
   return out;
 }
 
-export function findingsForCluster(c: ClusterReport, cs: ClusterSnapshot, _storageClasses: KubeObject[]): Finding[] {
+function clusterFindings(c: ClusterReport, cs: ClusterSnapshot, now: number | undefined): Finding[] {
+  const out: Finding[] = [];
+  const ns = c.namespace;
+  const subject = `${ns}/${c.name}`;
+  if (c.shape.archiving.configured === false) {
+    out.push({
+      severity: 'info',
+      code: 'ARCHIVING_NOT_CONFIGURED',
+      subject,
+      message: `${c.name} has no WAL archive (no backup.barmanObjectStore, no WAL-archiver plugin): no point-in-time recovery`,
+      command: `kubectl get cluster ${c.name} -n ${ns} -o yaml`,
+    });
+  }
+  const unmeasured = c.volumes.filter((v) => !v.filesystem).length;
+  if (unmeasured > 0) {
+    out.push({
+      severity: 'info',
+      code: 'NOT_MEASURED',
+      subject,
+      message: `${unmeasured} of ${c.volumes.length} volume(s) could not be measured (no source answered for them)`,
+      command: `kubectl cnpg disk status ${c.name} -n ${ns} -v`,
+    });
+  }
+  const { events } = parseAutoResizeEvents(cs.cluster);
+  for (const e of events) {
+    if (e.result !== 'failed' || !e.time) continue;
+    if (now !== undefined && now - Date.parse(e.time) > AUTORESIZE_EVENT_WINDOW_MS) continue;
+    out.push({
+      severity: 'warning',
+      code: 'AUTORESIZE_FAILED',
+      subject: `${subject}/${e.pvc ?? e.pod ?? ''}`.replace(/\/$/, ''),
+      message: `the operator's automatic resize of ${e.pvc ?? e.pod ?? 'a volume'} failed at ${e.time}${e.reason ? `: ${e.reason}` : ''}`,
+      command: `kubectl get cluster ${c.name} -n ${ns} -o jsonpath='{.status.autoResizeEvents}'`,
+    });
+  }
+  return out;
+}
+
+/**
+ * Every finding of one cluster, ranked. `now` (epoch ms) enables the checks
+ * that depend on age (stuck resizes, recent failed automatic resizes).
+ */
+export function findingsForCluster(
+  c: ClusterReport,
+  cs: ClusterSnapshot,
+  _storageClasses: KubeObject[],
+  now?: number,
+): Finding[] {
   return sortFindings([
-    ...c.volumes.flatMap((v) => volumeFindings(c, v)),
-    ...instanceFindings(c),
+    ...c.volumes.flatMap((v) => volumeFindings(c, v, now)),
+    ...instanceFindings(c, cs),
+    ...clusterFindings(c, cs, now),
     ...eventFindings(c, cs),
     ...c.problems.map((p) => ({
       severity: 'info' as const,
