@@ -235,11 +235,11 @@ describe('a streaming replica', () => {
   });
 });
 
-describe('the command as an unprivileged user', () => {
+describe('the command without the right to read PGDATA', () => {
   it('falls back to SQL for a pg_wal it may not read', async () => {
-    const res = await shAsync('runuser', [
-      '-u',
-      'nobody',
+    // Root without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH: may read its own checkout, not postgres's 0700 PGDATA.
+    const res = await shAsync('setpriv', [
+      '--bounding-set=-dac_override,-dac_read_search',
       '--',
       process.execPath,
       '--import',
