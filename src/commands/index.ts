@@ -3,7 +3,11 @@
  * into a single file, and starts faster than scanning directories.
  */
 import DiskStatus from './disk/status.js';
+import DiskResize from './disk/resize.js';
+import DiskPolicyValidate from './disk/policy/validate.js';
 
 export const COMMANDS = {
   'disk:status': DiskStatus,
+  'disk:resize': DiskResize,
+  'disk:policy:validate': DiskPolicyValidate,
 };
