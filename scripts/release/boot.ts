@@ -10,15 +10,14 @@
  *  - oclif's module loader is asked first for those virtual paths and answers
  *    with modules that were bundled statically (anything else falls through
  *    to the normal loader and fails as it would);
- *  - the name the binary was started under restores the words kubectl
- *    consumed (invocation.ts) before oclif parses the arguments.
+ *  - the arguments arrive already rewritten by the CLI's own
+ *    argvForInvocation (src/cli/invocation.ts), which the generated entry
+ *    calls with the name the binary was started under (invokedName).
  */
 import { join } from 'node:path';
 
 import { Config, ModuleLoader, Plugin, execute, settings } from '@oclif/core';
 import type { Interfaces } from '@oclif/core';
-
-import { argvForInvocation, invocationPrefix } from './invocation.js';
 
 /** What the generated entry knows about one plugin (the CLI itself first). */
 export interface BundledPlugin {
@@ -31,7 +30,21 @@ export interface BundledPlugin {
 /** A directory that exists nowhere: oclif only joins paths onto it. */
 const VIRTUAL_ROOT = '/$cnpg-disk-bundle';
 
-export async function boot(plugins: readonly BundledPlugin[], argv: readonly string[], argv0: string): Promise<void> {
+/**
+ * The path the executable was started under, as the CLI's argvForInvocation
+ * expects it. In a Bun executable process.argv[1] is a virtual path
+ * (/$bunfs/root/…); process.argv0 keeps what kubectl executed, symlink name
+ * included. kubectl turns `_` in a plugin's file name into `-` (krew installs
+ * the plugin "cnpg-disk" as kubectl-cnpg_disk, run as `kubectl cnpg-disk`), so
+ * that name is handed on as kubectl-cnpg-disk.
+ */
+export function invokedName(argv0: string): string {
+  const parts = argv0.split(/([\\/])/);
+  const base = parts.pop() ?? '';
+  return [...parts, base.startsWith('kubectl-') ? base.replaceAll('_', '-') : base].join('');
+}
+
+export async function boot(plugins: readonly BundledPlugin[], args: string[]): Promise<void> {
   // Paths must stay exactly as we registered them: no ts-node / tsx lookup.
   settings.enableAutoTranspile = false;
 
@@ -66,7 +79,5 @@ export async function boot(plugins: readonly BundledPlugin[], argv: readonly str
     plugins: loaded,
     root: join(VIRTUAL_ROOT, '0'),
   });
-  const exists = (id: string): boolean => config.findCommand(id) !== undefined || config.findTopic(id) !== undefined;
-  const args = argvForInvocation(invocationPrefix(argv0), argv, exists);
   await execute({ args, loadOptions: config });
 }

@@ -1,0 +1,147 @@
+// The linux-x64 single-file binary, built the way the release builds it and
+// run for real: it must behave exactly like `node bin/run.js` (same output,
+// same exit codes), answer to every name kubectl and krew start it under,
+// ignore .env files, and contain nothing of the probe.
+// Part of `npm test` because it is cheap (one bundle + one compile, ~5 s with
+// a warm cache); the other five platforms, krew and kubectl are in the smoke
+// suite (npm run release:smoke).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { bundleInputs, probeInputs } from '../../scripts/release/bundle.js';
+import { build, version } from '../../scripts/release/build.js';
+import type { BuildResult } from '../../scripts/release/build.js';
+import { target } from '../../scripts/release/targets.js';
+import { cleanEnv, linkFarm, runBin, runNode, tempDir, withoutRuntime, writeSampleBundle } from './helpers.js';
+
+const tmp = tempDir('cli-binary');
+let built: BuildResult;
+let bin: string;
+let names: Record<string, string>;
+let sample: { tgz: string; json: string };
+
+beforeAll(async () => {
+  // dist/ is current: `npm test` type-checks (tsc -b) before vitest runs.
+  built = await build({ targets: [target('linux-x64')], programs: ['cli'], out: join(tmp.dir, 'build'), tsc: false });
+  bin = built.binaries[0]?.file as string;
+  names = linkFarm(join(tmp.dir, 'path'), bin, ['kubectl-cnpg', 'kubectl-cnpg-disk', 'kubectl-cnpg_disk']);
+  sample = await writeSampleBundle(tmp.dir);
+}, 300_000);
+afterAll(() => tmp.remove());
+
+describe('kubectl-cnpg for linux-x64', () => {
+  it('is an x86-64 ELF executable of a sane size', () => {
+    const b = built.binaries[0];
+    expect(b?.bytes).toBeGreaterThan(40 * 2 ** 20);
+    expect(b?.bytes).toBeLessThan(250 * 2 ** 20);
+  });
+
+  it('prints the same --help as the Node CLI, with its version', async () => {
+    const [b, n] = await Promise.all([runBin(bin, ['--help']), runNode(['--help'])]);
+    expect(b.status).toBe(0);
+    expect(b.stdout).toContain(`kubectl-cnpg-disk/${version()} linux-x64`);
+    expect(b.stdout).toMatch(/TOPICS[\s\S]*disk/);
+    expect(withoutRuntime(b.stdout)).toBe(withoutRuntime(n.stdout));
+  });
+
+  it('prints the same help for disk status', async () => {
+    const [b, n] = await Promise.all([
+      runBin(bin, ['disk', 'status', '--help']),
+      runNode(['disk', 'status', '--help']),
+    ]);
+    expect(b.status).toBe(0);
+    expect(b.stdout).toContain('--from-bundle');
+    expect(b.stdout).toBe(n.stdout);
+  });
+
+  it('reads a support bundle offline with the same JSON and exit code as the Node CLI', async () => {
+    for (const file of [sample.tgz, sample.json]) {
+      const args = ['disk', 'status', '--from-bundle', file, '-o', 'json'];
+      const [b, n] = await Promise.all([runBin(bin, args), runNode(args)]);
+      expect(b.stderr).toBe(n.stderr);
+      expect(b.status).toBe(n.status);
+      expect(b.stdout).toBe(n.stdout);
+      expect(b.stdout).toContain('"ledger"');
+      expect(b.stdout).toContain('"orders"');
+    }
+  });
+
+  it('renders the table for the bundle like the Node CLI', async () => {
+    const args = ['disk', 'status', '--from-bundle', sample.tgz];
+    const [b, n] = await Promise.all([runBin(bin, args), runNode(args)]);
+    expect(b.status).toBe(n.status);
+    expect(b.stdout).toBe(n.stdout);
+    expect(b.stdout).toMatch(/ledger/);
+  });
+
+  it('fails on bad input with the same one-line error and exit code as the Node CLI', async () => {
+    for (const args of [
+      ['disk', 'status', '--from-bundle', join(tmp.dir, 'missing.tar.gz')],
+      ['disk', 'status', '--from-bundle', sample.tgz, '-o', 'xml'],
+      ['disk', 'nonsense'],
+    ]) {
+      const [b, n] = await Promise.all([runBin(bin, args), runNode(args)]);
+      expect(b.status, args.join(' ')).not.toBe(0);
+      expect(b.status, args.join(' ')).toBe(n.status);
+      expect(b.stderr, args.join(' ')).toBe(n.stderr);
+      expect(b.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+
+  it('answers to kubectl-cnpg-disk and krew\'s kubectl-cnpg_disk as if "disk" had been typed', async () => {
+    const reference = await runBin(names['kubectl-cnpg'] as string, ['disk', 'status', '--help']);
+    expect(reference.status).toBe(0);
+    for (const name of ['kubectl-cnpg-disk', 'kubectl-cnpg_disk']) {
+      const r = await runBin(names[name] as string, ['status', '--help']);
+      expect(r.status, name).toBe(0);
+      expect(r.stdout, name).toBe(reference.stdout);
+    }
+  });
+
+  it('ignores a .env file in the working directory (Bun would load it by default)', async () => {
+    const cwd = join(tmp.dir, 'with-dotenv');
+    linkFarm(cwd, bin, []);
+    writeFileSync(join(cwd, '.env'), 'DEBUG=*\n');
+    const plain = await runBin(bin, ['--help'], { cwd });
+    expect(plain.status).toBe(0);
+    expect(plain.stderr).toBe('');
+    // The same variable really set does print oclif's debug lines: the check above can fail.
+    const debug = await runBin(bin, ['--help'], { cwd, env: cleanEnv({ DEBUG: '*' }) });
+    expect(debug.stderr).not.toBe('');
+  });
+
+  it('holds nothing of the probe: no packages/probe module, no pg driver', () => {
+    const inputs = bundleInputs(built.bundles.cli as string);
+    expect(inputs.length).toBeGreaterThan(100);
+    expect(inputs.some((i) => i.startsWith('dist/commands/'))).toBe(true);
+    expect(probeInputs(inputs)).toEqual([]);
+  });
+});
+
+describe('probeInputs', () => {
+  it('flags the probe package and the PostgreSQL driver, and nothing else', () => {
+    expect(
+      probeInputs([
+        'packages/probe/dist/sql.js',
+        'node_modules/pg/lib/client.js',
+        'node_modules/pg-protocol/dist/parser.js',
+        'node_modules/pgpass/lib/index.js',
+        'node_modules/postgres-array/index.js',
+        'node_modules/@cnpg-disk/probe/dist/index.js',
+        'packages/core/dist/engine.js',
+        'node_modules/@kubernetes/client-node/dist/index.js',
+        'dist/kube/exec.js',
+        'node_modules/pgp-utils/index.js',
+      ]),
+    ).toEqual([
+      'packages/probe/dist/sql.js',
+      'node_modules/pg/lib/client.js',
+      'node_modules/pg-protocol/dist/parser.js',
+      'node_modules/pgpass/lib/index.js',
+      'node_modules/postgres-array/index.js',
+      'node_modules/@cnpg-disk/probe/dist/index.js',
+    ]);
+  });
+});

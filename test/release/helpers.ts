@@ -1,0 +1,110 @@
+/** Shared by the distribution tests: building binaries into temp dirs and running them. */
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { toPlain } from '@cnpg-disk/core';
+
+import { REPO } from '../../scripts/release/bundle.js';
+import { run } from '../../scripts/release/proc.js';
+import type { RunResult } from '../../scripts/release/proc.js';
+import { tarGz } from '../../scripts/release/archive.js';
+import { cluster, clusterSnapshot, fs, pod, pvc, snapshot, wal } from '../cli/fixtures.js';
+
+export { REPO, run };
+export type { RunResult };
+
+export function tempDir(prefix: string): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `cnpg-disk-${prefix}-`));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A directory holding `names`, each a symlink to `target` (how kubectl and krew expose a plugin). */
+export function linkFarm(dir: string, target: string, names: readonly string[]): Record<string, string> {
+  mkdirSync(dir, { recursive: true });
+  return Object.fromEntries(
+    names.map((n) => {
+      const p = join(dir, n);
+      symlinkSync(target, p);
+      return [n, p];
+    }),
+  );
+}
+
+/** The environment a user's shell would give: no colours, no debug, no inherited kubeconfig. */
+export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR']) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+/** Runs the CLI from the repository with Node: the reference the binaries must match. */
+export function runNode(
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<RunResult> {
+  return run(process.execPath, [join(REPO, 'bin/run.js'), ...args], {
+    env: opts.env ?? cleanEnv(),
+    cwd: opts.cwd ?? REPO,
+    allowFailure: true,
+    timeoutMs: 60_000,
+  });
+}
+
+export function runBin(
+  file: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return run(file, args, {
+    env: opts.env ?? cleanEnv(),
+    cwd: opts.cwd ?? tmpdir(),
+    allowFailure: true,
+    timeoutMs: opts.timeoutMs ?? 60_000,
+  });
+}
+
+/** The first line of `--help` names the runtime (node-v20… vs Bun's node-v2x…): everything else must match. */
+export function withoutRuntime(text: string): string {
+  return text.replace(/^(\s*kubectl-cnpg-disk\/\S+ \S+) node-v\S+$/m, '$1 <runtime>');
+}
+
+/**
+ * A support bundle as `--from-bundle` reads it (snapshot.json in a .tar.gz),
+ * made from the CLI's test fixtures: one healthy 3-instance cluster with a WAL
+ * volume and one whose data volume is nearly full.
+ */
+export async function writeSampleBundle(dir: string): Promise<{ tgz: string; json: string }> {
+  const healthy = cluster({ name: 'orders', instances: 3, walStorage: true, archiving: true });
+  const full = cluster({ name: 'ledger', instances: 1 });
+  const pods = (name: string, n: number) =>
+    Array.from({ length: n }, (_, i) => pod({ name: `${name}-${i + 1}`, cluster: name }));
+  const snap = snapshot([
+    clusterSnapshot(
+      healthy,
+      pods('orders', 3),
+      [1, 2, 3].flatMap((i) => [
+        pvc({ cluster: 'orders', instance: `orders-${i}`, role: 'PG_DATA', request: '10Gi' }),
+        pvc({ cluster: 'orders', instance: `orders-${i}`, role: 'PG_WAL', request: '2Gi' }),
+      ]),
+      [1, 2, 3].map((i) => ({
+        pod: `orders-${i}`,
+        filesystems: { [`orders-${i}`]: fs(10, 41.5), [`orders-${i}-wal`]: fs(2, 12) },
+        errors: [],
+        wal: wal(`orders-${i}`),
+      })),
+    ),
+    clusterSnapshot(
+      full,
+      pods('ledger', 1),
+      [pvc({ cluster: 'ledger', instance: 'ledger-1', role: 'PG_DATA', request: '10Gi' })],
+      [{ pod: 'ledger-1', filesystems: { 'ledger-1': fs(10, 97.2) }, errors: [] }],
+    ),
+  ]);
+  const doc = Buffer.from(JSON.stringify({ kind: 'Snapshot', ...(toPlain(snap) as object) }, null, 2));
+  const json = join(dir, 'sample-snapshot.json');
+  const tgz = join(dir, 'sample-bundle.tar.gz');
+  writeFileSync(json, doc);
+  writeFileSync(tgz, await tarGz([{ name: 'snapshot.json', data: doc, mode: 0o644 }]));
+  return { tgz, json };
+}
