@@ -61,16 +61,30 @@ export async function proxyGet(
   timeoutMs: number,
   maxBytes = MAX_PROXY_BODY,
 ): Promise<ProxyResponse> {
-  const base = new URL(client.server);
-  const urlPath = `${base.pathname.replace(/\/$/, '')}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${target
+  const apiPath = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${target
     .split(':')
     .map(encodeURIComponent)
     .join(':')}/proxy/${path.replace(/^\//, '')}`;
-  const url = new URL(urlPath, base);
+  return apiGet(client, apiPath, `get pods/proxy ${namespace}/${target}`, timeoutMs, maxBytes);
+}
+
+/**
+ * A raw GET to the API server with the kubeconfig's credentials (counted
+ * like every other request). HTTP errors are returned; network errors,
+ * timeouts and oversized bodies are thrown as KubeApiError.
+ */
+export async function apiGet(
+  client: KubeClient,
+  apiPath: string,
+  action: string,
+  timeoutMs: number,
+  maxBytes = MAX_PROXY_BODY,
+): Promise<ProxyResponse> {
+  const base = new URL(client.server);
+  const url = new URL(`${base.pathname.replace(/\/$/, '')}${apiPath}`, base);
   client.requests.push({ method: 'GET', url: url.toString() });
   const opts: https.RequestOptions = { method: 'GET', headers: { accept: '*/*' } };
   await client.kc.applyToHTTPSOptions(opts);
-  const action = `get pods/proxy ${namespace}/${target}`;
   return new Promise<ProxyResponse>((resolve, reject) => {
     const mod = url.protocol === 'http:' ? http : https;
     const req = mod.request(url, opts, (res) => {
@@ -87,9 +101,7 @@ export async function proxyGet(
       res.on('error', (e) => reject(new KubeApiError(action, undefined, 'Closed', e.message)));
       res.on('close', () => {
         if (tooBig) {
-          reject(
-            new KubeApiError(action, undefined, 'TooLarge', `${path} of ${target} is larger than ${maxBytes} bytes`),
-          );
+          reject(new KubeApiError(action, undefined, 'TooLarge', `${apiPath} is larger than ${maxBytes} bytes`));
           return;
         }
         resolve({
@@ -100,7 +112,7 @@ export async function proxyGet(
       });
     });
     req.setTimeout(timeoutMs > 0 ? timeoutMs : 15_000, () =>
-      req.destroy(new KubeApiError(action, undefined, 'Timeout', `${path} of ${target} timed out`)),
+      req.destroy(new KubeApiError(action, undefined, 'Timeout', `${apiPath} timed out`)),
     );
     req.on('error', (e) =>
       reject(
