@@ -1,0 +1,328 @@
+/**
+ * wal health: per instance, is WAL leaving the machine and is anything
+ * holding it back? Archiving configured?, last archived / failed WAL and
+ * when, failed count, `.ready` backlog, pg_wal size, replication slots, and
+ * a verdict with remediation hints. gather → evaluate → render → exit code.
+ *
+ * The verdict is the worst of the instance's WAL findings (findings.ts, the
+ * same checks `diagnose` runs), so the two commands never disagree.
+ */
+import { archiveHealthy, formatBytesHuman, type WalHealth } from '@cnpg-disk/core';
+import type { Deps } from '../cli/deps.js';
+import { cannotEvaluate, exitCodeForSeverities, usageError, type ExitCode, type Severity } from '../cli/errors.js';
+import { document, paint, printDocument, type OutputFormat } from '../cli/output.js';
+import { evaluateSnapshot, type ClusterReport, type InstanceReport } from '../analysis/evaluate.js';
+import { WAL_FINDING_CODES, type Finding } from '../analysis/findings.js';
+import { parseClusterDiskStatus } from '../sources/cluster-status.js';
+import { STATUS_ONLY_SOURCE } from '../sources/pod-proxy.js';
+import { renderFindings, sourcesLine } from '../render/common.js';
+import { renderTable } from '../render/table.js';
+import type { Snapshot } from '../snapshot/types.js';
+import { gatherSnapshot, type ScopeOptions } from './gather.js';
+
+export interface WalHealthOptions extends ScopeOptions {
+  output: OutputFormat;
+  verbose: boolean;
+}
+
+export type WalVerdict = 'healthy' | 'warning' | 'critical' | 'unknown';
+
+export interface WalInstanceReport {
+  pod: string;
+  role: InstanceReport['role'];
+  ready: boolean;
+  phase?: string;
+  lastExitCode?: number;
+  /** Where the WAL facts came from, and when. */
+  source?: string;
+  observedAt?: string;
+  archivingConfigured?: boolean;
+  archiver?: {
+    /** null when unknown (only /pg/status answered). */
+    archivedCount: number | null;
+    failedCount: number | null;
+    lastArchivedWal?: string;
+    lastArchivedTime?: string;
+    lastFailedWal?: string;
+    lastFailedTime?: string;
+    healthy: boolean;
+    why: string;
+  };
+  /** status.diskStatus walHealth.archiveHealthy, when the operator publishes it. */
+  operatorArchiveHealthy?: boolean;
+  readyFiles?: number;
+  doneFiles?: number;
+  walDirBytes?: bigint;
+  /** The volume pg_wal lives on (the WAL volume, or data on single-volume clusters). */
+  walVolume?: { pvc: string; type: 'data' | 'wal'; percentUsed?: number; availableBytes?: bigint };
+  slots?: NonNullable<WalHealth['slots']>;
+  verdict: WalVerdict;
+  findings: Finding[];
+}
+
+export interface WalClusterReport {
+  namespace: string;
+  name: string;
+  archiving: ClusterReport['shape']['archiving'];
+  instances: WalInstanceReport[];
+  /** Cluster-level WAL findings (e.g. no archive configured). */
+  findings: Finding[];
+}
+
+const RANK: Record<WalVerdict, number> = { critical: 3, warning: 2, unknown: 1, healthy: 0 };
+
+function worst(severities: Severity[]): 'critical' | 'warning' | 'healthy' {
+  if (severities.includes('critical')) return 'critical';
+  if (severities.includes('warning')) return 'warning';
+  return 'healthy';
+}
+
+/** Builds the WAL view of one evaluated cluster. */
+export function walClusterReport(snapshot: Snapshot, r: ClusterReport): WalClusterReport {
+  const cs = snapshot.clusters.find((c) => c.namespace === r.namespace && c.name === r.name);
+  const status = cs ? parseClusterDiskStatus(cs.cluster, snapshot.collectedAt) : undefined;
+  const clusterFindings = r.findings.filter((f) => f.code === 'ARCHIVING_NOT_CONFIGURED');
+  const instances = r.instances.map((i): WalInstanceReport => {
+    const subject = `${r.namespace}/${r.name}/${i.pod}`;
+    const walType = r.shape.singleVolume ? 'data' : 'wal';
+    const vol = r.volumes.find((v) => v.instance === i.pod && v.type === walType);
+    const volSubject = vol ? `${r.namespace}/${r.name}/${vol.pvcName}` : undefined;
+    const findings = r.findings.filter(
+      (f) =>
+        (f.subject === subject && WAL_FINDING_CODES.has(f.code)) ||
+        (volSubject !== undefined &&
+          f.subject === volSubject &&
+          ['VOLUME_NEAR_FULL', 'INODES_NEAR_FULL', 'RESIZE_FAILED', 'RESIZE_STUCK'].includes(f.code)),
+    );
+    const w = i.wal;
+    const st = status?.instances.find((x) => x.pod === i.pod);
+    const configured = r.shape.archiving.configured ?? w?.archivingConfigured;
+    const countsKnown = w?.source !== STATUS_ONLY_SOURCE;
+    let verdict: WalVerdict = worst(findings.map((f) => f.severity));
+    if (verdict === 'healthy' && !w && st?.archiveHealthy === undefined) verdict = 'unknown';
+    const report: WalInstanceReport = {
+      pod: i.pod,
+      role: i.role,
+      ready: i.ready,
+      ...(i.phase ? { phase: i.phase } : {}),
+      ...(i.lastExitCode !== undefined ? { lastExitCode: i.lastExitCode } : {}),
+      ...(w?.source ? { source: w.source } : {}),
+      ...(w?.observedAt ? { observedAt: w.observedAt } : {}),
+      ...(configured !== undefined ? { archivingConfigured: configured } : {}),
+      ...(st?.archiveHealthy !== undefined ? { operatorArchiveHealthy: st.archiveHealthy } : {}),
+      ...(w?.readyFiles !== undefined ? { readyFiles: w.readyFiles } : {}),
+      ...(w?.doneFiles !== undefined ? { doneFiles: w.doneFiles } : {}),
+      ...(w?.walDirBytes !== undefined ? { walDirBytes: w.walDirBytes } : {}),
+      ...(w?.slots ? { slots: w.slots } : {}),
+      verdict,
+      findings,
+    };
+    if (w?.archiver) {
+      const h = archiveHealthy(w.archiver);
+      report.archiver = {
+        archivedCount: countsKnown ? w.archiver.archivedCount : null,
+        failedCount: countsKnown ? w.archiver.failedCount : null,
+        ...(w.archiver.lastArchivedWal ? { lastArchivedWal: w.archiver.lastArchivedWal } : {}),
+        ...(w.archiver.lastArchivedTime ? { lastArchivedTime: w.archiver.lastArchivedTime } : {}),
+        ...(w.archiver.lastFailedWal ? { lastFailedWal: w.archiver.lastFailedWal } : {}),
+        ...(w.archiver.lastFailedTime ? { lastFailedTime: w.archiver.lastFailedTime } : {}),
+        healthy: h.healthy,
+        why: h.why,
+      };
+    }
+    if (vol) {
+      report.walVolume = {
+        pvc: vol.pvcName,
+        type: walType,
+        ...(vol.filesystem
+          ? { percentUsed: vol.filesystem.percentUsed, availableBytes: vol.filesystem.availableBytes }
+          : {}),
+      };
+    }
+    return report;
+  });
+  return {
+    namespace: r.namespace,
+    name: r.name,
+    archiving: r.shape.archiving,
+    instances,
+    findings: clusterFindings,
+  };
+}
+
+/** "4m ago", "3h ago", "2d ago"; relative to `now`. */
+export function age(iso: string | undefined, now: number): string {
+  if (!iso) return '-';
+  const ms = now - Date.parse(iso);
+  if (Number.isNaN(ms)) return '-';
+  if (ms < 0) return 'in the future';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+function slotsText(slots: WalInstanceReport['slots']): string {
+  if (!slots) return '?';
+  if (slots.length === 0) return '0';
+  const inactive = slots.filter((s) => !s.active);
+  const retained = inactive.reduce((n, s) => n + (s.retainedBytes ?? 0n), 0n);
+  return inactive.length === 0
+    ? `${slots.length}`
+    : `${slots.length} (${inactive.length} inactive, ${formatBytesHuman(retained)})`;
+}
+
+export function walTable(reports: WalClusterReport[], wide: boolean, withNamespace: boolean, now: number): string {
+  const head = [
+    'CLUSTER',
+    'INSTANCE',
+    'ROLE',
+    'ARCHIVING',
+    'LAST ARCHIVED',
+    'LAST FAILED',
+    'FAILED',
+    'READY',
+    'PG_WAL',
+    'WAL VOL',
+    'SLOTS',
+    'VERDICT',
+  ];
+  if (wide) head.push('LAST ARCHIVED WAL', 'LAST FAILED WAL', 'ARCHIVED', 'DONE', 'SOURCE', 'OBSERVED');
+  const rows: string[][] = [];
+  for (const c of reports) {
+    for (const i of c.instances) {
+      const a = i.archiver;
+      const archiving =
+        i.archivingConfigured === false
+          ? 'off'
+          : a
+            ? a.healthy
+              ? 'ok'
+              : 'FAILING'
+            : i.operatorArchiveHealthy !== undefined
+              ? i.operatorArchiveHealthy
+                ? 'ok'
+                : 'FAILING'
+              : i.archivingConfigured
+                ? 'on'
+                : '?';
+      const row = [
+        withNamespace ? `${c.namespace}/${c.name}` : c.name,
+        i.pod,
+        i.role,
+        archiving,
+        age(a?.lastArchivedTime, now),
+        age(a?.lastFailedTime, now),
+        a?.failedCount === null || a === undefined ? '-' : String(a.failedCount),
+        i.readyFiles === undefined ? '-' : String(i.readyFiles),
+        i.walDirBytes === undefined ? '-' : formatBytesHuman(i.walDirBytes),
+        i.walVolume?.percentUsed === undefined ? '-' : `${i.walVolume.percentUsed.toFixed(1)}%`,
+        slotsText(i.slots),
+        i.verdict,
+      ];
+      if (wide) {
+        row.push(
+          a?.lastArchivedWal ?? '-',
+          a?.lastFailedWal ?? '-',
+          a?.archivedCount === null || a === undefined ? '-' : String(a.archivedCount),
+          i.doneFiles === undefined ? '-' : String(i.doneFiles),
+          i.source ?? '-',
+          i.observedAt ?? '-',
+        );
+      }
+      rows.push(row);
+    }
+  }
+  return renderTable(head, rows);
+}
+
+export function walDocument(snapshot: Snapshot, reports: WalClusterReport[]): Record<string, unknown> {
+  const all = reports.flatMap((c) => c.instances);
+  const count = (v: WalVerdict) => all.filter((i) => i.verdict === v).length;
+  return document('WalHealthReport', {
+    collectedAt: snapshot.collectedAt,
+    origin: snapshot.origin,
+    sources: snapshot.sources,
+    problems: snapshot.problems,
+    summary: {
+      clusters: reports.length,
+      instances: all.length,
+      healthy: count('healthy'),
+      warning: count('warning'),
+      critical: count('critical'),
+      unknown: count('unknown'),
+    },
+    clusters: reports,
+  });
+}
+
+/** Live runs where no instance has WAL facts and sources were denied cannot be evaluated. */
+export function requireSomeWalFacts(snapshot: Snapshot, reports: WalClusterReport[]): void {
+  const instances = reports.flatMap((r) => r.instances);
+  if (instances.length === 0 || snapshot.origin.kind !== 'live') return;
+  if (instances.some((i) => i.verdict !== 'unknown')) return;
+  const denied = snapshot.sources.filter((s) => s.outcome === 'denied' && s.fact === 'wal');
+  if (denied.length === 0) return;
+  const perms = [...new Set(denied.map((d) => d.permission))];
+  throw cannotEvaluate(
+    'no source of WAL facts is permitted, so no instance could be judged',
+    'NO_SOURCE_PERMITTED',
+    ...perms.map((p) => `grant "${p}" (enables ${denied.filter((d) => d.permission === p).map((d) => d.source)[0]})`),
+  );
+}
+
+/** `--source prometheus` needs `--prometheus-url` (live runs only). */
+export function requirePrometheusUrl(opts: ScopeOptions): void {
+  if (opts.source === 'prometheus' && !opts.prometheusUrl && !opts.fromBundle) {
+    throw usageError(
+      '--source prometheus needs --prometheus-url',
+      'e.g. --prometheus-url http://prometheus.monitoring:9090',
+    );
+  }
+}
+
+/** The moment findings are judged at: collection time for a bundle, now for a live run. */
+export function judgedAt(snapshot: Snapshot, deps: Deps): number {
+  if (snapshot.origin.kind === 'bundle') {
+    const t = Date.parse(snapshot.collectedAt);
+    if (!Number.isNaN(t) && t > 0) return t;
+  }
+  return deps.now().getTime();
+}
+
+export async function runWalHealth(opts: WalHealthOptions, deps: Deps): Promise<ExitCode> {
+  requirePrometheusUrl(opts);
+  const snapshot = await gatherSnapshot({ ...opts, measure: true }, deps);
+  const now = judgedAt(snapshot, deps);
+  const reports = evaluateSnapshot(snapshot, { now }).map((r) => walClusterReport(snapshot, r));
+  requireSomeWalFacts(snapshot, reports);
+  const { io } = deps;
+  const verdicts = reports.flatMap((c) => c.instances.map((i) => i.verdict));
+  if (opts.output === 'json' || opts.output === 'yaml') {
+    printDocument(io, opts.output, walDocument(snapshot, reports));
+  } else {
+    io.stderr(sourcesLine(snapshot, opts.verbose));
+    if (reports.length === 0) io.stderr('no CloudNativePG clusters found\n');
+    else {
+      io.stdout(
+        walTable(reports, opts.output === 'wide', opts.allNamespaces || snapshot.origin.kind === 'bundle', now),
+      );
+      const hints = reports.flatMap((c) => [
+        ...c.instances.flatMap((i) => i.findings),
+        ...(opts.verbose ? c.findings : []),
+      ]);
+      const shown = opts.verbose ? hints : hints.filter((f) => f.severity !== 'info');
+      if (shown.length > 0) io.stdout('\n' + renderFindings(io, shown));
+      const unknown = reports.flatMap((c) => c.instances.filter((i) => i.verdict === 'unknown').map((i) => i.pod));
+      if (unknown.length > 0) {
+        io.stdout(
+          `\n${paint(io, 'dim', `no WAL facts for ${unknown.join(', ')} (run with -v to see which sources were tried)`)}\n`,
+        );
+      }
+    }
+  }
+  return exitCodeForSeverities(
+    verdicts.sort((a, b) => RANK[b] - RANK[a]).map((v) => (v === 'healthy' ? 'ok' : v === 'unknown' ? 'unknown' : v)),
+  );
+}

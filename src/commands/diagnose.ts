@@ -1,0 +1,80 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { defaultDeps } from '../cli/deps.js';
+import { kubeFlags, outputFlags, parseDuration, parseSource, sourceFlags } from '../cli/flags.js';
+import { parseOutputFormat } from '../cli/output.js';
+import { runDiagnose } from '../app/diagnose.js';
+
+export default class Diagnose extends BaseCommand {
+  static override summary =
+    'Every check at once: ranked findings, each with the command that fixes or investigates it.';
+  static override description = `Runs every check on the clusters in scope: volume near full, filesystem smaller than its PVC,
+resize stuck or failed, storage class not expandable, instance crash-looping with exit code 4 (WAL disk
+full), WAL archiving failing, .ready backlog, inactive replication slots, resize budget exhausted, at the
+size limit, pending pods and PVCs, attach/mount/resize failure events. Findings are ranked critical,
+warning, info (codes and thresholds: docs/findings.md).
+
+--bundle FILE also writes a support bundle (.tar.gz): the Cluster, pods, PVCs, PVs, storage classes,
+events, bounded postgres logs (current and previous), /pg/status and a metrics scrape per pod, the
+filesystem and WAL facts, versions, and a manifest of what was collected and what failed. Secrets are
+never read; credentials in objects and logs are redacted unless --no-redact (docs/bundle.md).
+disk status, wal health and diagnose read a bundle offline with --from-bundle.
+
+Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluate, 64 usage error.`;
+  static override examples = [
+    '<%= config.bin %> diagnose',
+    '<%= config.bin %> diagnose main -n payments',
+    '<%= config.bin %> diagnose -A -o json',
+    '<%= config.bin %> diagnose main -n payments --bundle main-bundle.tar.gz',
+    '<%= config.bin %> diagnose --from-bundle examples/instance-down-exit-code-4.tar.gz',
+  ];
+  static override args = { cluster: Args.string({ description: 'Cluster name (default: every cluster in scope).' }) };
+  static override flags = {
+    ...kubeFlags,
+    ...sourceFlags,
+    ...outputFlags,
+    bundle: Flags.string({
+      summary: 'Also write a support bundle (.tar.gz) to this file.',
+      helpGroup: 'BUNDLE',
+    }),
+    redact: Flags.boolean({
+      summary: 'Redact credentials in the bundle (--no-redact keeps everything as read).',
+      default: true,
+      allowNo: true,
+      helpGroup: 'BUNDLE',
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Diagnose);
+    this.verbose = flags.verbose;
+    const requestTimeoutMs = parseDuration(flags['request-timeout'], 'request-timeout');
+    const deps = defaultDeps({
+      kubeconfig: flags.kubeconfig,
+      context: flags.context,
+      requestTimeoutMs,
+      noColor: flags['no-color'],
+    });
+    const code = await runDiagnose(
+      {
+        cluster: args.cluster,
+        namespace: flags.namespace,
+        allNamespaces: flags['all-namespaces'],
+        selector: flags.selector,
+        fromBundle: flags['from-bundle'],
+        source: parseSource(flags.source),
+        concurrency: flags.concurrency,
+        context: flags.context,
+        prometheusUrl: flags['prometheus-url'],
+        measure: true,
+        output: parseOutputFormat(flags.output, flags.json),
+        verbose: flags.verbose,
+        bundle: flags.bundle,
+        redact: flags.redact,
+        pluginVersion: this.config.version,
+      },
+      deps,
+    );
+    this.finish(code);
+  }
+}

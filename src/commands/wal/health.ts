@@ -1,0 +1,58 @@
+import { Args } from '@oclif/core';
+import { BaseCommand } from '../../cli/base.js';
+import { defaultDeps } from '../../cli/deps.js';
+import { kubeFlags, outputFlags, parseDuration, parseSource, sourceFlags } from '../../cli/flags.js';
+import { parseOutputFormat } from '../../cli/output.js';
+import { runWalHealth } from '../../app/wal-health.js';
+
+export default class WalHealth extends BaseCommand {
+  static override summary =
+    'Per instance: is WAL being archived, how much waits, and which replication slots hold it back.';
+  static override description = `For every instance: archiving configured?, the last archived and the last failed WAL and when,
+the failed count, the .ready backlog (WAL waiting to be archived), the size of pg_wal and how full its
+volume is, replication slots (active, WAL retained, wal_status, safe size), and a verdict
+(healthy / warning / critical / unknown) with the command that fixes or investigates each problem.
+
+Facts come from the first source that has them: the Cluster status, /pg/status and /metrics through
+the pod proxy, exec (psql), Prometheus (--prometheus-url). See docs/sources.md.
+
+Exit codes: 0 healthy, 1 warning, 2 critical, 3 could not evaluate, 64 usage error.`;
+  static override examples = [
+    '<%= config.bin %> wal health',
+    '<%= config.bin %> wal health main -n payments -o wide',
+    '<%= config.bin %> wal health -A -o json',
+    '<%= config.bin %> wal health --from-bundle examples/wal-archive-failing.tar.gz',
+  ];
+  static override args = { cluster: Args.string({ description: 'Cluster name (default: every cluster in scope).' }) };
+  static override flags = { ...kubeFlags, ...sourceFlags, ...outputFlags };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(WalHealth);
+    this.verbose = flags.verbose;
+    const requestTimeoutMs = parseDuration(flags['request-timeout'], 'request-timeout');
+    const deps = defaultDeps({
+      kubeconfig: flags.kubeconfig,
+      context: flags.context,
+      requestTimeoutMs,
+      noColor: flags['no-color'],
+    });
+    const code = await runWalHealth(
+      {
+        cluster: args.cluster,
+        namespace: flags.namespace,
+        allNamespaces: flags['all-namespaces'],
+        selector: flags.selector,
+        fromBundle: flags['from-bundle'],
+        source: parseSource(flags.source),
+        concurrency: flags.concurrency,
+        context: flags.context,
+        prometheusUrl: flags['prometheus-url'],
+        measure: true,
+        output: parseOutputFormat(flags.output, flags.json),
+        verbose: flags.verbose,
+      },
+      deps,
+    );
+    this.finish(code);
+  }
+}
