@@ -2,11 +2,12 @@
  * `bun build --compile`: a bundle + the Bun runtime of a target → one executable.
  * Cross-compiling needs nothing but that target's runtime (runtimes.ts).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 
 import { run } from './proc.js';
 import { REPO } from './bundle.js';
+import { adhocSign } from './macho-sign.js';
 import { hostBun, runtimeFor } from './runtimes.js';
 import type { Target } from './targets.js';
 
@@ -33,5 +34,9 @@ export async function compile(opts: CompileOptions): Promise<string> {
   ];
   // No --windows-title/--windows-version: Bun edits those resources only when it runs on Windows.
   await run(bun, args, { cwd: REPO });
+  if (opts.target.os === 'darwin') {
+    // Bun 1.4.5 leaves darwin-x64 output with the runtime's stale signature: sign every darwin binary ourselves.
+    writeFileSync(opts.outFile, adhocSign(readFileSync(opts.outFile), basename(opts.outFile)));
+  }
   return opts.outFile;
 }
