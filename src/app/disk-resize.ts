@@ -918,6 +918,8 @@ export interface WaitContext {
   storageClasses: KubeObject[];
   timeoutMs: number;
   pollIntervalMs: number;
+  /** When the writes started: older events are not about this expansion. */
+  since: number;
   /** Measures the cluster's filesystems again (a fresh snapshot). */
   remeasure: () => Promise<Snapshot>;
 }
@@ -933,7 +935,8 @@ async function latestWarning(client: KubeClient, namespace: string, pvc: string,
         e,
         at: Date.parse(str(e, 'lastTimestamp') ?? str(e, 'eventTime') ?? str(e, 'metadata', 'creationTimestamp') ?? ''),
       }))
-      .filter((x) => Number.isNaN(x.at) || x.at >= since - 1000)
+      // Event times have whole seconds.
+      .filter((x) => Number.isNaN(x.at) || x.at >= since - 2000)
       .sort((a, b) => a.at - b.at);
     const last = warnings[warnings.length - 1]?.e;
     return last ? `; last event ${str(last, 'reason') ?? ''}: ${str(last, 'message') ?? ''}` : '';
@@ -984,7 +987,7 @@ export async function waitForExpansions(items: PlanItem[], ctx: WaitContext): Pr
       if (facts.capacityBytes !== undefined) p.capacity = facts.capacityBytes;
       const s = expansionState(facts, p.target);
       if (s.state === 'failed') {
-        const ev = await latestWarning(ctx.client, v.namespace, v.pvcName, started);
+        const ev = await latestWarning(ctx.client, v.namespace, v.pvcName, ctx.since);
         p.phase = 'failed';
         finish(p, 'failed', `expansion failed: ${s.detail}${ev}`, false);
         say(p, `FAILED: ${s.detail}${ev}`);
@@ -1040,7 +1043,7 @@ export async function waitForExpansions(items: PlanItem[], ctx: WaitContext): Pr
     if (Date.now() + ctx.pollIntervalMs > deadline) {
       for (const p of open) {
         const v = p.item.volume;
-        const ev = await latestWarning(ctx.client, v.namespace, v.pvcName, started);
+        const ev = await latestWarning(ctx.client, v.namespace, v.pvcName, ctx.since);
         finish(p, 'timeout', `timed out after ${seconds()} s: ${p.detail}${ev}`, false);
         say(p, `TIMEOUT: ${p.detail}${ev}`);
       }
@@ -1116,9 +1119,7 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
   if (todo.length === 0) {
     io.stderr(`nothing to apply for ${report.namespace}/${report.name}\n`);
     for (const i of plan.items) io.stderr(`  ${i.volume.pvcName}: ${reasonText(i)}\n`);
-    return done();
-  }
-  if (!opts.yes) {
+  } else if (!opts.yes) {
     const ok = await io.confirm(
       `Resize ${todo.length} PVC(s) of ${report.namespace}/${report.name}: ${describeTodo(todo)}?`,
     );
@@ -1140,6 +1141,7 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
     forceUnknownStorageClass: opts.forceUnknownStorageClass,
     maxAttempts: opts.maxAttempts ?? 5,
   };
+  const applyStarted = Date.now();
   for (const i of todo) {
     i.result = await applyResize(i, ctx);
     const r = i.result;
@@ -1148,13 +1150,15 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
     else io.stderr(`${paint(io, r.status === 'failed' ? 'red' : 'yellow', `${r.status}`)} ${label}: ${r.message}\n`);
   }
 
-  // Events: printed always; created on the PVCs with --events.
+  // Events, also when nothing was applied (blocked, in progress...): printed
+  // always, created on the PVCs only with --events.
   for (const i of plan.items) {
     i.events = eventsFor(i);
     for (const e of i.events)
       io.stderr(`event: ${e.type} ${e.reason} ${i.volume.namespace}/${i.volume.pvcName}: ${e.message}\n`);
   }
   if (opts.events) await createEvents(client, plan, deps.now(), io);
+  if (todo.length === 0) return done();
 
   let specUpdates: SpecUpdate[] | undefined;
   const applied = plan.items.filter((i) => i.result?.status === 'applied');
@@ -1182,6 +1186,7 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
         storageClasses: snapshot.storageClasses,
         timeoutMs: opts.waitTimeoutMs,
         pollIntervalMs: opts.pollIntervalMs ?? 2000,
+        since: applyStarted,
         remeasure: () => gatherSnapshot(scope, deps),
       });
     }
