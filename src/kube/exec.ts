@@ -35,6 +35,11 @@ function exitCodeOf(status: V1Status): number {
   return Number.isInteger(n) ? n : -1;
 }
 
+/** Success, or a Failure that carries the command's exit code (NonZeroExitCode). */
+function ranToCompletion(status: V1Status): boolean {
+  return status.status === 'Success' || !!status.details?.causes?.some((c) => c.reason === 'ExitCode');
+}
+
 export async function execInPod(
   client: KubeClient,
   namespace: string,
@@ -62,6 +67,21 @@ export async function execInPod(
     );
     exec
       .exec(namespace, pod, container, command, sink(out), sink(err), null, false, (status: V1Status) => {
+        if (!ranToCompletion(status)) {
+          // A Failure without an exit code: the command never ran (the
+          // kubelet refused the upgrade, the container is gone, ...).
+          finish(() =>
+            reject(
+              new KubeApiError(
+                'create pods/exec',
+                status.code,
+                status.reason,
+                `exec in ${pod} could not run: ${status.message ?? status.reason ?? 'unknown failure'}`,
+              ),
+            ),
+          );
+          return;
+        }
         finish(() =>
           resolve({
             stdout: Buffer.concat(out).toString('utf8'),
