@@ -244,10 +244,13 @@ async function readPvc(ns: string, pvc: string): Promise<PvcJson> {
 
 // ------------------------------------------------------------- running the CLI
 
-async function depsFor(user: string): Promise<{ deps: Deps; io: ReturnType<typeof bufferIO>; client: KubeClient }> {
+async function depsFor(
+  user: string,
+  ioOpts: Parameters<typeof bufferIO>[0] = {},
+): Promise<{ deps: Deps; io: ReturnType<typeof bufferIO>; client: KubeClient }> {
   const kubeconfig = await api.kubeconfigFor(user, ['system:masters']);
   const client = new KubeClient(loadKubeConfig({ kubeconfig }), 30_000);
-  const io = bufferIO();
+  const io = bufferIO(ioOpts);
   return { deps: { io, now: () => new Date(), kube: () => client }, io, client };
 }
 
@@ -393,6 +396,18 @@ describe('disk resize against a real API server', () => {
     );
     expect(writes(await auditOf('applier-2'))).toEqual([]);
     expect(ledgerOf(await readPvc(s.ns, 'pg-1')).entries).toHaveLength(1);
+  });
+
+  it('on a terminal it asks first: "no" changes nothing (exit 1), "yes" applies', async () => {
+    const s = await seed('confirm', 'pg', { policy: SINGLE_POLICY, vols: [{ role: 'PG_DATA' }] });
+    const no = await depsFor('confirm-no', { isStdinTTY: true, answers: [false] });
+    expect(await runDiskResize(options(s, { apply: true }), no.deps)).toBe(1);
+    expect(no.io.out.join('')).toMatch(/resize\s+8\d(\.\d+)?% used[^\n]*\n/); // the plan was shown before the question
+    expect(no.io.err.join('')).toMatch(/not confirmed: nothing changed/);
+    expect(writes(await auditOf('confirm-no'))).toEqual([]);
+    const yes = await depsFor('confirm-yes', { isStdinTTY: true, answers: [true] });
+    expect(await runDiskResize(options(s, { apply: true }), yes.deps)).toBe(0);
+    expect((await readPvc(s.ns, 'pg-1')).spec.resources.requests.storage).toBe(GROWN);
   });
 
   it('409: a plan made on a stale read is decided again from the fresh PVC (ledger included)', async () => {

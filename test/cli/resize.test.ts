@@ -404,6 +404,16 @@ describe('runDiskResize on a snapshot file (preview)', () => {
     expect(io.err.join('')).toBe(''); // machine output: nothing on stderr but errors
   });
 
+  it('-o wide adds the PVC, storage class, expandability, use, policy source and budget', async () => {
+    const { io, deps: d } = deps();
+    await runDiskResize(options({ output: 'wide', instance: 'pg-2', volume: 'data' }), d);
+    const out = io.out.join('');
+    expect(out).toMatch(/STEP\s+VERDICT\s+PVC\s+STORAGECLASS\s+EXPAND\s+USE%\s+POLICY\s+BUDGET\s+REASON/);
+    expect(out).toMatch(
+      /blocked\/rate-limit\s+pg-2\s+expandable\s+yes\s+85\.0%\s+on \(annotation\)\s+0\/3\s+rate limit/,
+    );
+  });
+
   it('-v prints each trace; --policy tries another policy', async () => {
     const { io, deps: d } = deps();
     await runDiskResize(options({ verbose: true, instance: 'pg-1', volume: 'data' }), d);
