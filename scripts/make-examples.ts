@@ -5,7 +5,7 @@
 // (scripts/make-examples.scenarios.ts says what is real and what is
 // simulated), builds the CLI and runs `kubectl-cnpg diagnose --bundle` as a
 // read-only support identity (no exec, no secrets) for each cluster.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,17 @@ const EXAMPLES = [
   { file: 'wal-archive-failing.tar.gz', scenario: walArchiveFailingScenario() },
   { file: 'instance-down-exit-code-4.tar.gz', scenario: instanceDownScenario() },
 ];
+
+function runNode(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: repo, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 async function main(): Promise<void> {
   process.stderr.write('building the CLI (tsc -b)\n');
@@ -50,11 +61,8 @@ async function main(): Promise<void> {
         '--bundle',
         file,
       ];
-      const r = spawnSync(process.execPath, args, {
-        cwd: repo,
-        encoding: 'utf8',
-        env: { ...process.env, NO_COLOR: '1' },
-      });
+      // Asynchronously: the simulated kubelet and instances answer from this process.
+      const r = await runNode(args);
       process.stderr.write(`\n$ kubectl-cnpg ${args.slice(1).join(' ')}\n${r.stderr}${r.stdout}(exit ${r.status})\n`);
       if (r.status === null || r.status > 3)
         throw new Error(`diagnose --bundle for ${e.file} failed with exit ${r.status}`);

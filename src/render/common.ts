@@ -41,7 +41,10 @@ export function sourcesLine(snapshot: Snapshot, verbose: boolean): string {
   const used = snapshot.sources
     .filter((s) => s.outcome === 'used')
     .map((s) => `${s.source} (${s.fact}${s.detail ? `, ${s.detail}` : ''})`);
-  const denied = snapshot.sources.filter((s) => s.outcome === 'denied');
+  // One line per source and permission (a source may be denied for several facts).
+  const denied = snapshot.sources
+    .filter((s) => s.outcome === 'denied')
+    .filter((s, i, all) => all.findIndex((x) => x.source === s.source && x.permission === s.permission) === i);
   const other = snapshot.sources.filter((s) => s.outcome !== 'used' && s.outcome !== 'denied');
   let out = `sources: ${used.length ? used.join('; ') : 'none answered'}\n`;
   for (const d of denied) out += `  denied: ${d.source} — grant "${d.permission}" to use it\n`;
