@@ -63,6 +63,7 @@ export interface DiskResizeOptions {
   fromBundle?: string | undefined;
   source: SourceName | 'auto';
   concurrency: number;
+  prometheusUrl?: string | undefined;
   /** Filters. */
   instance?: string | undefined;
   volume?: VolumeType | undefined;
@@ -1072,6 +1073,7 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
     source: opts.source,
     concurrency: opts.concurrency,
     context: opts.context,
+    prometheusUrl: opts.prometheusUrl,
     measure: true,
   };
   const snapshot = await gatherSnapshot(scope, deps);

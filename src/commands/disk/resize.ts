@@ -91,6 +91,7 @@ See docs/resize.md.`;
         fromBundle: flags['from-bundle'],
         source: parseSource(flags.source),
         concurrency: flags.concurrency,
+        prometheusUrl: flags['prometheus-url'],
         instance: flags.instance,
         volume: flags.volume as VolumeType | undefined,
         tablespace: flags.tablespace,
