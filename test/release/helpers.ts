@@ -64,9 +64,13 @@ export function runBin(
   });
 }
 
-/** The first line of `--help` names the runtime (node-v20… vs Bun's node-v2x…): everything else must match. */
+/**
+ * The VERSION line of `--help` names platform and runtime (linux-x64 node-v20…
+ * under Node, Bun's node-v2x… in a binary, win32-x64 under wine): everything
+ * else must match. Also folds Windows line ends.
+ */
 export function withoutRuntime(text: string): string {
-  return text.replace(/^(\s*kubectl-cnpg-disk\/\S+ \S+) node-v\S+$/m, '$1 <runtime>');
+  return text.replace(/\r\n/g, '\n').replace(/^(\s*kubectl-cnpg-disk\/\S+) \S+ node-v\S+$/m, '$1 <platform> <runtime>');
 }
 
 /**
