@@ -261,7 +261,8 @@ export function walDocument(snapshot: Snapshot, reports: WalClusterReport[]): Re
 export function requireSomeWalFacts(snapshot: Snapshot, reports: WalClusterReport[]): void {
   const instances = reports.flatMap((r) => r.instances);
   if (instances.length === 0 || snapshot.origin.kind !== 'live') return;
-  if (instances.some((i) => i.verdict !== 'unknown')) return;
+  // Any WAL fact at all (from any source, or the operator's own judgement) is enough to report.
+  if (instances.some((i) => i.source !== undefined || i.operatorArchiveHealthy !== undefined)) return;
   const denied = snapshot.sources.filter((s) => s.outcome === 'denied' && s.fact === 'wal');
   if (denied.length === 0) return;
   const perms = [...new Set(denied.map((d) => d.permission))];
