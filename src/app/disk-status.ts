@@ -41,7 +41,8 @@ export function requireSomeFacts(snapshot: Snapshot, reports: ClusterReport[]): 
     throw cannotEvaluate(
       'no source of filesystem facts is permitted, so no volume could be measured',
       'NO_SOURCE_PERMITTED',
-      ...denied.map((d) => `grant "${d.permission}" (enables ${d.source})`),
+      // one hint per rule: a source is recorded once per fact kind it could have given
+      ...new Set(denied.map((d) => `grant "${d.permission}" (enables ${d.source})`)),
     );
   }
 }
