@@ -52,6 +52,26 @@ go_install() {
   log "built $(basename "$out") in $((SECONDS - start)) s"
 }
 
+# go build of a package of <module>@<version> as a dependency of a throwaway
+# module in the cache: `go install module@version` also asks the proxy for the
+# module's version list (deprecation check), which the proxy refuses for some
+# modules here (CloudNativePG: 403), while the version itself is served.
+go_build_dep() {
+  local module=$1 version=$2 pkg=$3 out=$4 ldflags=$5 dir start=$SECONDS
+  command -v go >/dev/null || die "go is not on PATH"
+  dir=$cache/work/$(basename "$pkg")-$version
+  mkdir -p "$dir" "$bin"
+  printf 'module cnpg-disk.invalid/%s-build\n\ngo 1.24.0\n\nrequire %s %s\n' "$(basename "$pkg")" "$module" "$version" >"$dir/go.mod"
+  log "building $pkg ($module $version)"
+  (
+    cd "$dir"
+    GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
+      nice -n 10 go build -trimpath -ldflags="-s -w $ldflags" -o "$out.tmp" "$pkg" >&2
+  )
+  mv -f "$out.tmp" "$out"
+  log "built $(basename "$out") in $((SECONDS - start)) s"
+}
+
 mkdir -p "$bin"
 exec 9>"$cache/.release-tools.lock"
 flock 9
@@ -64,7 +84,8 @@ for t in "${tools[@]}"; do
         go_install "sigs.k8s.io/krew/cmd/$t@$KREW_VERSION" "$out" "-X sigs.k8s.io/krew/internal/version.gitTag=$KREW_VERSION"
         ;;
       kubectl-cnpg)
-        go_install "github.com/cloudnative-pg/cloudnative-pg/cmd/kubectl-cnpg@$CNPG_VERSION" "$out" \
+        go_build_dep github.com/cloudnative-pg/cloudnative-pg "$CNPG_VERSION" \
+          github.com/cloudnative-pg/cloudnative-pg/cmd/kubectl-cnpg "$out" \
           "-X github.com/cloudnative-pg/cloudnative-pg/pkg/versions.buildVersion=${CNPG_VERSION#v}"
         ;;
       kubectl)

@@ -2,10 +2,14 @@
 // run for real: it must behave exactly like `node bin/run.js` (same output,
 // same exit codes), answer to every name kubectl and krew start it under,
 // ignore .env files, and contain nothing of the probe.
+// Live too, against a real kube-apiserver + etcd (test/infra): the binary's
+// runtime is Bun, not Node, so TLS client certificates, bearer tokens and the
+// Kubernetes client's error paths are checked through it against Node's.
 // Part of `npm test` because it is cheap (one bundle + one compile, ~5 s with
-// a warm cache); the other five platforms, krew and kubectl are in the smoke
-// suite (npm run release:smoke).
-import { writeFileSync } from 'node:fs';
+// a warm cache, plus one API server); the other five platforms, krew and
+// kubectl are in the smoke suite (npm run release:smoke). Needs root and the
+// binaries of test/infra/build-k8s.sh, like the other API-server tests.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +18,11 @@ import { bundleInputs, probeInputs } from '../../scripts/release/bundle.js';
 import { build, version } from '../../scripts/release/build.js';
 import type { BuildResult } from '../../scripts/release/build.js';
 import { target } from '../../scripts/release/targets.js';
+import { startApiServer } from '../infra/apiserver.js';
+import type { ApiServerHandle } from '../infra/apiserver.js';
+import { CertificateAuthority } from '../infra/pki.js';
+import { ensureNamespace } from '../infra/simulated.js';
+import { cluster, pod, pvc } from '../cli/fixtures.js';
 import { cleanEnv, linkFarm, runBin, runNode, tempDir, withoutRuntime, writeSampleBundle } from './helpers.js';
 
 const tmp = tempDir('cli-binary');
@@ -117,6 +126,118 @@ describe('kubectl-cnpg for linux-x64', () => {
     expect(inputs.length).toBeGreaterThan(100);
     expect(inputs.some((i) => i.startsWith('dist/commands/'))).toBe(true);
     expect(probeInputs(inputs)).toEqual([]);
+  });
+});
+
+describe('kubectl-cnpg for linux-x64, live against a real kube-apiserver', () => {
+  let api: ApiServerHandle;
+  beforeAll(async () => {
+    api = await startApiServer({ tokenUsers: [{ user: 'token-admin', groups: ['system:masters'] }] });
+    await ensureNamespace(api, 'db');
+    const create = async (path: string, obj: Record<string, unknown>) => {
+      // As a client creates them: no status, no resourceVersion.
+      const { status: _status, ...body } = obj;
+      delete (body.metadata as Record<string, unknown>).resourceVersion;
+      const r = await api.request('POST', path, { body });
+      if (r.status !== 201) throw new Error(`POST ${path}: ${r.status} ${r.body}`);
+    };
+    await create(
+      '/apis/postgresql.cnpg.io/v1/namespaces/db/clusters',
+      cluster({ name: 'orders', instances: 2, walStorage: true }),
+    );
+    for (const i of [1, 2]) {
+      // Pods on a node that does not exist: exec and the kubelet summary fail, as they do for
+      // an unreachable node; the command must report it the same way under both runtimes.
+      await create('/api/v1/namespaces/db/pods', pod({ name: `orders-${i}`, cluster: 'orders', node: 'gone-node' }));
+      await create(
+        '/api/v1/namespaces/db/persistentvolumeclaims',
+        pvc({ cluster: 'orders', instance: `orders-${i}`, role: 'PG_DATA', request: '10Gi' }),
+      );
+      await create(
+        '/api/v1/namespaces/db/persistentvolumeclaims',
+        pvc({ cluster: 'orders', instance: `orders-${i}`, role: 'PG_WAL', request: '2Gi' }),
+      );
+    }
+  }, 240_000);
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  const args = (kubeconfig: string) => [
+    'disk',
+    'status',
+    '-A',
+    '-o',
+    'json',
+    '--kubeconfig',
+    kubeconfig,
+    '--request-timeout',
+    '10s',
+  ];
+  const times = (s: string) => s.replace(/"(collectedAt|observedAt)": "[^"]+"/g, '"$1": "<time>"');
+  // One after the other: the two runs must not slow each other into a timeout.
+  const both = async (a: string[]) => {
+    const b = await runBin(bin, a);
+    const n = await runNode(a);
+    return { b, n };
+  };
+
+  it('with a client certificate: the same document and exit code as Node', async () => {
+    const { b, n } = await both(args(api.kubeconfigPath));
+    expect(b.status, b.stderr).toBe(n.status);
+    expect(times(b.stdout)).toBe(times(n.stdout));
+    expect(b.stdout).toContain('"orders"');
+    expect(b.stderr).toBe(n.stderr);
+  });
+
+  it('with a bearer token: the same document as Node', async () => {
+    const { b, n } = await both(args(await api.kubeconfigForToken('token-admin')));
+    expect(b.status, b.stderr).toBe(n.status);
+    expect(times(b.stdout)).toBe(times(n.stdout));
+    expect(b.stdout).toContain('"orders"');
+  });
+
+  it('without any permission: the same one-line error and exit code as Node', async () => {
+    const { b, n } = await both(args(await api.kubeconfigFor('nobody')));
+    expect(b.status).not.toBe(0);
+    expect(b.status).toBe(n.status);
+    expect(b.stderr).toBe(n.stderr);
+    expect(b.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  // The cause after the first colon comes from the runtime's HTTP client (Node:
+  // "request to … failed, reason: connect ECONNREFUSED …"; Bun: "ECONNREFUSED:
+  // Unable to connect …"): the message we write, the hint and the exit code must match.
+  const ours = (stderr: string) => stderr.replace(/^(error: [^:]+:[^:]*:).*$/m, '$1 <cause>');
+
+  it('an API server that is not there: the same error, hint and exit code as Node', async () => {
+    const gone = join(tmp.dir, 'gone.kubeconfig');
+    writeFileSync(gone, readFileSync(api.kubeconfigPath, 'utf8').replace(api.url, 'https://127.0.0.1:9'));
+    const { b, n } = await both(args(gone));
+    expect(b.status).not.toBe(0);
+    expect(b.status).toBe(n.status);
+    expect(b.stderr).toMatch(/^error: cannot reach the API server at https:\/\/127\.0\.0\.1:9: \S/);
+    expect(ours(b.stderr)).toBe(ours(n.stderr));
+    expect(b.stderr.trim().split('\n')).toHaveLength(2); // the error and its hint
+  });
+
+  it('a server certificate from another CA is refused, with the same exit code as Node', async () => {
+    const other = await CertificateAuthority.create(mkdtempSync(join(tmp.dir, 'ca-')), 'someone-else');
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    const wrong = join(tmp.dir, 'wrong-ca.kubeconfig');
+    writeFileSync(
+      wrong,
+      readFileSync(api.kubeconfigPath, 'utf8').replace(
+        /certificate-authority-data: \S+/,
+        `certificate-authority-data: ${b64(other.certPem)}`,
+      ),
+    );
+    const { b, n } = await both(args(wrong));
+    expect(n.status).not.toBe(0);
+    expect(b.status).toBe(n.status);
+    expect(b.stdout).toBe('');
+    expect(b.stderr).not.toMatch(/\n\s+at /);
+    expect(ours(b.stderr)).toBe(ours(n.stderr));
   });
 });
 
