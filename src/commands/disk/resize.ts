@@ -9,20 +9,11 @@ import { runDiskResize, VOLUME_TYPES } from '../../app/disk-resize.js';
 
 export default class DiskResize extends BaseCommand {
   static override summary = "The autoresize engine's plan for each volume of a Cluster; --apply performs it.";
-  static override description = `Shows, per PVC (data, WAL, each tablespace), the current size, the new size, the step, the
-engine's verdict and why, with the full decision trace under -v, -o json or -o yaml.
+  static override description = `Shows, per PVC (data, WAL, each tablespace), the current size, the new size, the step, the engine's verdict and why, with the full decision trace under -v, -o json or -o yaml.
 
-Preview by default: nothing is written. With --apply each "resize" is one JSON merge patch on the
-PVC that sets the new storage request and the resize ledger annotation together, with the
-resourceVersion the decision was made on: if the PVC changed meanwhile the API server answers
-409 Conflict, the PVC is read again and the decision made again, so two runs at once never
-spend the same budget slot or resize twice. Never shrinks, never passes the policy limit,
-refuses storage classes that cannot expand, and asks for confirmation unless --yes.
+Preview by default: nothing is written. With --apply each "resize" is one JSON merge patch on the PVC that sets the new storage request and the resize ledger annotation together, with the resourceVersion the decision was made on: if the PVC changed meanwhile the API server answers 409 Conflict, the PVC is read again and the decision made again, so two runs at once never spend the same budget slot or resize twice. Never shrinks, never passes the policy limit, refuses storage classes that cannot expand, and asks for confirmation unless --yes.
 
-Exit codes: 0 every volume resized or nothing to do; 1 something held (blocked, at limit,
-expansion in progress) or not applied; 2 refused, failed expansion or failed write;
-3 could not evaluate (no facts, API unreachable) or --wait timed out; 64 usage error.
-See docs/resize.md.`;
+Exit codes: 0 every volume resized or nothing to do; 1 something held (blocked, at limit, expansion in progress) or not applied; 2 refused, failed expansion or failed write; 3 could not evaluate (no facts, API unreachable) or --wait timed out; 64 usage error. See docs/resize.md.`;
   static override examples = [
     '<%= config.bin %> disk resize main -n payments',
     '<%= config.bin %> disk resize main --volume wal -v',

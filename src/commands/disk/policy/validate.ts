@@ -9,17 +9,11 @@ import { runPolicyValidate } from '../../../app/policy-validate.js';
 export default class DiskPolicyValidate extends BaseCommand {
   static override summary =
     'Check a resize policy (a file, a Cluster manifest, or a live Cluster) for errors and warnings.';
-  static override description = `FILE is a policy document (YAML or JSON: storage / walStorage / tablespaces.<name>, each with
-a resize block) or a CloudNativePG Cluster manifest (its resize fields and its policy annotation
-are checked against the shape and sizes it declares).
+  static override description = `FILE is a policy document (YAML or JSON: storage / walStorage / tablespaces.<name>, each with a resize block) or a CloudNativePG Cluster manifest (its resize fields and its policy annotation are checked against the shape and sizes it declares).
 
-Without --cluster a policy document is checked shape-free, or against the shape you state with
---single-volume|--wal-volume, --archiving|--no-archiving, --tablespace and --size (for CI).
-With --cluster NAME it is checked against that Cluster's shape and current PVC sizes (live, or
-from --from-bundle). --cluster NAME alone checks the Cluster's own fields and annotation.
+Without --cluster a policy document is checked shape-free, or against the shape you state with --single-volume|--wal-volume, --archiving|--no-archiving, --tablespace and --size (for CI). With --cluster NAME it is checked against that Cluster's shape and current PVC sizes (live, or from --from-bundle). --cluster NAME alone checks the Cluster's own fields and annotation.
 
-Exit codes: 0 valid, 1 warnings only, 2 errors, 3 could not reach the cluster, 64 unreadable file
-or bad flags. Every code is listed in docs/policy.md.`;
+Exit codes: 0 valid, 1 warnings only, 2 errors, 3 could not reach the cluster, 64 unreadable file or bad flags. Every code is listed in docs/policy.md.`;
   static override examples = [
     '<%= config.bin %> disk policy validate policy.yaml',
     '<%= config.bin %> disk policy validate policy.yaml --single-volume --no-archiving --size data=50Gi',
@@ -51,11 +45,13 @@ or bad flags. Every code is listed in docs/policy.md.`;
     tablespace: Flags.string({
       summary: 'Offline shape: the cluster has this tablespace (repeatable).',
       multiple: true,
+      multipleNonGreedy: true,
       helpGroup: 'SHAPE',
     }),
     size: Flags.string({
       summary: 'Offline shape: current size of a role, data=100Gi | wal=10Gi | tbs:NAME=5Gi (repeatable).',
       multiple: true,
+      multipleNonGreedy: true,
       helpGroup: 'SHAPE',
     }),
   };
