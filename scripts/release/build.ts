@@ -23,7 +23,7 @@ export interface BuildOptions {
   targets: readonly Target[];
   programs: readonly Program[];
   out: string;
-  /** Run `tsc -b` first (default true): the bundles are made from the compiled dist/ files. */
+  /** Run `tsc -b src packages/probe` first (default true): the bundles are made from the compiled dist/ files. */
   tsc?: boolean;
 }
 
@@ -48,8 +48,12 @@ export function binaryPath(out: string, program: Program, t: Target): string {
 }
 
 export async function build(opts: BuildOptions): Promise<BuildResult> {
-  if (opts.tsc !== false)
-    await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: REPO });
+  if (opts.tsc !== false) {
+    // Only what is bundled (the CLI with core, the probe): the test projects are not needed here.
+    await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-b', 'src', 'packages/probe'], {
+      cwd: REPO,
+    });
+  }
   const bun = await hostBun();
   const result: BuildResult = { bundles: {}, binaries: [] };
   for (const program of opts.programs) {

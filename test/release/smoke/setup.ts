@@ -35,8 +35,10 @@ export default async function setup(): Promise<() => Promise<void>> {
     throw new Error(`missing ${missing.join(', ')}: run test/release/install-deps.sh (as root) first`);
   }
   const started = Date.now();
-  log('tsc -b');
-  await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: REPO });
+  log('tsc -b src packages/probe');
+  await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-b', 'src', 'packages/probe'], {
+    cwd: REPO,
+  });
 
   log('tools (krew, validate-krew-manifest, official kubectl-cnpg, kubectl) from Go modules; first run takes minutes');
   const toolsOut = await run('bash', [join(REPO, 'scripts/release/tools.sh')], { cwd: REPO });
