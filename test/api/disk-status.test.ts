@@ -222,6 +222,29 @@ describe('disk status against a real kube-apiserver', { timeout: 90_000 }, () =>
       { namespace: 'bad', name: 'mixed', instances: 2, nodes: ['node-1', 'node-negative'], usage: { data: 0.6 } },
     ];
     for (const s of specs) clusters.push(await seed.cluster({ sizeBytes: size, ...s }));
+    // badwal: instance managers behind the real pod proxy answering garbage on
+    // /pg/status (not JSON; no isPrimary; a negative backlog).
+    const garbage: Record<string, string> = {
+      'garbled-1': '<html>502 Bad Gateway</html>',
+      'garbled-2': JSON.stringify({ isPrimary: 'yes', currentLsn: '0/3000060' }),
+      'garbled-3': JSON.stringify({ isPrimary: false, currentLsn: '0/3000060', readyWalFiles: -3 }),
+    };
+    clusters.push(
+      await seed.cluster({
+        namespace: 'badwal',
+        name: 'garbled',
+        instances: 3,
+        nodes,
+        sizeBytes: size,
+        instanceManager: {
+          port: 8000,
+          handler: (pod) => (req, res) => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(req.url === '/pg/status' ? garbage[pod] : '{}');
+          },
+        },
+      }),
+    );
   }, 180_000);
 
   afterAll(async () => {
@@ -475,6 +498,24 @@ describe('disk status against a real kube-apiserver', { timeout: 90_000 }, () =>
     expect(t.stdout).toMatch(/^negative\s+negative-1\s+primary\s+data\s+64 MiB\s+-\s+-\s+-\s+-\s/m);
     expect(t.stderr).toMatch(/problem: kubelet summary of node node-notjson unavailable/);
     expect(t.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('malformed /pg/status payloads through the pod proxy: wal health reports them, never a made-up count', async () => {
+    const r = await cli(['wal', 'health', 'garbled', '-n', 'badwal', '-o', 'json'], { kubeconfig });
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    const text = r.stdout + r.stderr;
+    expect(text).toMatch(/\/pg\/status of garbled-1 is not JSON/);
+    expect(text).toMatch(/\/pg\/status of garbled-2 is not an instance status \(no isPrimary\)/);
+    expect(text).toMatch(/\/pg\/status of garbled-3: readyWalFiles -3 is not a count/);
+    const doc = json<{ clusters: { instances: { pod: string; readyFiles?: number; verdict: string }[] }[] }>(r);
+    const byPod = new Map(doc.clusters[0]!.instances.map((i) => [i.pod, i]));
+    // the replica's status is read, its impossible backlog is dropped, not shown as a number
+    expect(byPod.get('garbled-3')).toMatchObject({ verdict: 'healthy', source: 'pod-proxy' });
+    expect(byPod.get('garbled-3')?.readyFiles).toBeUndefined();
+    // the primary and one replica could not be judged: "could not evaluate"
+    expect(byPod.get('garbled-1')?.verdict).toBe('unknown');
+    expect(byPod.get('garbled-2')?.verdict).toBe('unknown');
+    expect(r.code).toBe(3);
   });
 
   it('a usage error is one line and exit 64', async () => {
