@@ -9,7 +9,7 @@
 // a warm cache, plus one API server); the other five platforms, krew and
 // kubectl are in the smoke suite (npm run release:smoke). Needs root and the
 // binaries of test/infra/build-k8s.sh, like the other API-server tests.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ import type { ApiServerHandle } from '../infra/apiserver.js';
 import { CertificateAuthority } from '../infra/pki.js';
 import { ensureNamespace } from '../infra/simulated.js';
 import { cluster, pod, pvc } from '../cli/fixtures.js';
-import { cleanEnv, linkFarm, runBin, runNode, tempDir, withoutRuntime, writeSampleBundle } from './helpers.js';
+import { REPO, cleanEnv, linkFarm, runBin, runNode, tempDir, withoutRuntime, writeSampleBundle } from './helpers.js';
 
 const tmp = tempDir('cli-binary');
 let built: BuildResult;
@@ -76,6 +76,22 @@ describe('kubectl-cnpg for linux-x64', () => {
       expect(b.stdout).toContain('"orders"');
     }
   });
+
+  it('reads every sample bundle of examples/ like the Node CLI (disk status, table and JSON)', async () => {
+    const examples = readdirSync(join(REPO, 'examples')).filter((f) => f.endsWith('.tar.gz'));
+    expect(examples.length).toBeGreaterThan(0);
+    for (const f of examples) {
+      for (const extra of [[], ['-o', 'json']]) {
+        const args = ['disk', 'status', '--from-bundle', join(REPO, 'examples', f), ...extra];
+        const b = await runBin(bin, args);
+        const n = await runNode(args);
+        expect(b.status, `${f} ${b.stderr}`).toBe(n.status);
+        expect(b.stdout, f).toBe(n.stdout);
+        expect(b.stderr, f).toBe(n.stderr);
+        expect(b.stdout.length, f).toBeGreaterThan(100);
+      }
+    }
+  }, 180_000);
 
   it('renders the table for the bundle like the Node CLI', async () => {
     const args = ['disk', 'status', '--from-bundle', sample.tgz];
