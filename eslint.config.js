@@ -5,7 +5,7 @@ import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/coverage/**', 'node_modules/**', '**/*.d.ts'],
+    ignores: ['**/dist/**', '**/coverage/**', 'node_modules/**', '**/*.d.ts', 'tmp/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -95,7 +95,7 @@ function volumeFindings(c: ClusterReport, v: VolumeReport, now: number | undefin
         severity: 'critical',
         code: 'VOLUME_NEAR_FULL',
         subject,
-        message: `${label} is ${pct}% full (${formatBytesHuman(fs.availableBytes)} available)`,
+        message: `${label} is ${pct.toFixed(1)}% full (${formatBytesHuman(fs.availableBytes)} available)`,
         command: resize,
       });
     } else if (pct > NEAR_FULL_WARNING) {
@@ -103,7 +103,7 @@ function volumeFindings(c: ClusterReport, v: VolumeReport, now: number | undefin
         severity: 'warning',
         code: 'VOLUME_NEAR_FULL',
         subject,
-        message: `${label} is ${pct}% full (${formatBytesHuman(fs.availableBytes)} available)`,
+        message: `${label} is ${pct.toFixed(1)}% full (${formatBytesHuman(fs.availableBytes)} available)`,
         command: resize,
       });
     }

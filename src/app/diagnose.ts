@@ -32,7 +32,7 @@ import {
 import type { KubeObject, Snapshot } from '../snapshot/types.js';
 import { apiGet } from '../sources/pod-proxy.js';
 import { gatherSnapshot, type ScopeOptions } from './gather.js';
-import { judgedAt, requirePrometheusUrl } from './wal-health.js';
+import { judgedAt } from './gather.js';
 
 export interface DiagnoseOptions extends ScopeOptions {
   output: OutputFormat;
@@ -441,7 +441,6 @@ export async function runDiagnose(opts: DiagnoseOptions, deps: Deps): Promise<Ex
   }
   if (opts.allNamespaces && opts.namespace)
     throw usageError('--namespace and --all-namespaces cannot be used together');
-  requirePrometheusUrl(opts);
   let snapshot: Snapshot;
   let reports: ClusterReport[];
   let findings: Finding[];

@@ -8,7 +8,7 @@ import type { ExitCode } from '../cli/errors.js';
 import { cannotEvaluate, exitCodeForSeverities } from '../cli/errors.js';
 import { document, printDocument, type OutputFormat } from '../cli/output.js';
 import { evaluateSnapshot, type ClusterReport, type VolumeReport } from '../analysis/evaluate.js';
-import { gatherSnapshot, type ScopeOptions } from './gather.js';
+import { gatherSnapshot, judgedAt, type ScopeOptions } from './gather.js';
 import { human, pct, renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -167,7 +167,7 @@ export function statusTable(reports: ClusterReport[], wide: boolean, allNamespac
 export async function runDiskStatus(opts: DiskStatusOptions, deps: Deps): Promise<ExitCode> {
   const snapshot = await gatherSnapshot({ ...opts, measure: true }, deps);
   const reports = evaluateSnapshot(snapshot, {
-    now: deps.now().getTime(),
+    now: judgedAt(snapshot, deps),
     ...(opts.policyFile !== undefined ? { policyFile: opts.policyFile } : {}),
   });
   requireSomeFacts(snapshot, reports);

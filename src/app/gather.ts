@@ -40,6 +40,7 @@ export function matchesSelector(selector: string | undefined, l: Record<string, 
 }
 
 export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Snapshot> {
+  requirePrometheusUrl(opts);
   if (opts.allNamespaces && opts.namespace) {
     throw usageError('--namespace and --all-namespaces cannot be used together');
   }
@@ -72,4 +73,22 @@ export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Sn
   } finally {
     spinner.stop();
   }
+}
+
+export function requirePrometheusUrl(opts: ScopeOptions): void {
+  if (opts.source === 'prometheus' && !opts.prometheusUrl && !opts.fromBundle) {
+    throw usageError(
+      '--source prometheus needs --prometheus-url',
+      'e.g. --prometheus-url http://prometheus.monitoring:9090',
+    );
+  }
+}
+
+/** The moment findings are judged at: collection time for a bundle, now for a live run. */
+export function judgedAt(snapshot: Snapshot, deps: Deps): number {
+  if (snapshot.origin.kind === 'bundle') {
+    const t = Date.parse(snapshot.collectedAt);
+    if (!Number.isNaN(t) && t > 0) return t;
+  }
+  return deps.now().getTime();
 }

@@ -9,7 +9,7 @@
  */
 import { archiveHealthy, formatBytesHuman, type WalHealth } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { cannotEvaluate, exitCodeForSeverities, usageError, type ExitCode, type Severity } from '../cli/errors.js';
+import { cannotEvaluate, exitCodeForSeverities, type ExitCode, type Severity } from '../cli/errors.js';
 import { document, paint, printDocument, type OutputFormat } from '../cli/output.js';
 import { evaluateSnapshot, type ClusterReport, type InstanceReport } from '../analysis/evaluate.js';
 import { WAL_FINDING_CODES, type Finding } from '../analysis/findings.js';
@@ -18,7 +18,7 @@ import { STATUS_ONLY_SOURCE } from '../sources/pod-proxy.js';
 import { renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { gatherSnapshot, type ScopeOptions } from './gather.js';
+import { gatherSnapshot, judgedAt, type ScopeOptions } from './gather.js';
 
 export interface WalHealthOptions extends ScopeOptions {
   output: OutputFormat;
@@ -274,26 +274,7 @@ export function requireSomeWalFacts(snapshot: Snapshot, reports: WalClusterRepor
 }
 
 /** `--source prometheus` needs `--prometheus-url` (live runs only). */
-export function requirePrometheusUrl(opts: ScopeOptions): void {
-  if (opts.source === 'prometheus' && !opts.prometheusUrl && !opts.fromBundle) {
-    throw usageError(
-      '--source prometheus needs --prometheus-url',
-      'e.g. --prometheus-url http://prometheus.monitoring:9090',
-    );
-  }
-}
-
-/** The moment findings are judged at: collection time for a bundle, now for a live run. */
-export function judgedAt(snapshot: Snapshot, deps: Deps): number {
-  if (snapshot.origin.kind === 'bundle') {
-    const t = Date.parse(snapshot.collectedAt);
-    if (!Number.isNaN(t) && t > 0) return t;
-  }
-  return deps.now().getTime();
-}
-
 export async function runWalHealth(opts: WalHealthOptions, deps: Deps): Promise<ExitCode> {
-  requirePrometheusUrl(opts);
   const snapshot = await gatherSnapshot({ ...opts, measure: true }, deps);
   const now = judgedAt(snapshot, deps);
   const reports = evaluateSnapshot(snapshot, { now }).map((r) => walClusterReport(snapshot, r));

@@ -165,7 +165,7 @@ describe('diagnose on the sample scenarios (support identity: no exec, no secret
     );
     const full = doc.findings.find((f) => f.code === 'VOLUME_NEAR_FULL' && f.subject.endsWith('ledger-1-wal'));
     expect(full?.severity).toBe('critical');
-    expect(full?.message).toContain('100% full');
+    expect(full?.message).toContain('100.0% full');
   });
 
   it('wal health: per-instance verdicts and figures from /pg/status + /metrics through the pod proxy', async () => {

@@ -48,6 +48,7 @@ Exit codes: 0 healthy, 1 warning findings, 2 critical findings, 3 could not eval
         allNamespaces: flags['all-namespaces'],
         selector: flags.selector,
         fromBundle: flags['from-bundle'],
+        prometheusUrl: flags['prometheus-url'],
         source: parseSource(flags.source),
         concurrency: flags.concurrency,
         context: flags.context,
