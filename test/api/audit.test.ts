@@ -51,6 +51,8 @@ describe(
     let net: TestNetwork;
     let seed: Seeder;
     let dir: string;
+    let inFlight = 0;
+    let maxInFlight = 0;
     const masters = (user: string) => api.kubeconfigFor(user, ['system:masters']);
 
     beforeAll(async () => {
@@ -105,6 +107,44 @@ describe(
         ...Array.from({ length: 10 }, (_, i) => shape('ten-tbs', `c${i}`, true)),
       ];
       await Promise.all(specs.map((s) => seed.cluster(s)));
+      // conc: 8 instances whose instance manager answers /pg/status slowly and
+      // counts the requests in flight (through the real pod proxy).
+      await Promise.all(
+        Array.from({ length: 4 }, (_, i) =>
+          seed.cluster({
+            namespace: 'conc',
+            name: `q${i}`,
+            instances: 2,
+            nodes,
+            mountFor,
+            instanceManager: {
+              port: 8000,
+              handler: (_pod, primary) => (req, res) => {
+                if (req.url !== '/pg/status') {
+                  res.writeHead(404);
+                  res.end();
+                  return;
+                }
+                inFlight++;
+                maxInFlight = Math.max(maxInFlight, inFlight);
+                setTimeout(() => {
+                  inFlight--;
+                  res.writeHead(200, { 'content-type': 'application/json' });
+                  res.end(
+                    JSON.stringify({
+                      isPrimary: primary,
+                      currentLsn: '0/5000060',
+                      ...(primary
+                        ? { lastArchivedWAL: '000000010000000000000004', lastArchivedWALTime: new Date().toISOString() }
+                        : {}),
+                    }),
+                  );
+                }, 400);
+              },
+            },
+          }),
+        ),
+      );
       for (const u of ['scale-r1', 'scale-r10', 'scale-r10t', 'scale-rall']) {
         await grantClusterWide(seed.client, u, READ_ONLY_RULES);
       }
@@ -230,6 +270,20 @@ describe(
       const rest = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !perPod(k)));
       expect(rest(ten)).toEqual(rest(one));
       for (const k of Object.keys(ten).filter(perPod)) expect(ten[k], k).toBe(10 * (one[k] ?? 0));
+    });
+
+    it('work on instances runs concurrently, bounded by --concurrency', async () => {
+      const run = async (n: number) => {
+        maxInFlight = 0;
+        const r = await cli(['wal', 'health', '-n', 'conc', '--concurrency', String(n), '-o', 'json'], {
+          kubeconfig: await masters(`conc-${n}`),
+        });
+        expect([0, 1, 2], r.stderr).toContain(r.code);
+        expect(r.stdout).toContain('"q3-2"');
+        return maxInFlight;
+      };
+      expect(await run(3)).toBe(3); // 8 slow instances: at most 3 at once, and really 3 at once
+      expect(await run(1)).toBe(1);
     });
   },
 );
