@@ -9,6 +9,7 @@
 // node) and the pod/PVC statuses a kubelet or CSI resizer would write.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
 import { cli, df, expectCleanError, json, requireBuiltCli, type CliResult } from './harness.js';
@@ -516,6 +517,20 @@ describe('disk status against a real kube-apiserver', { timeout: 90_000 }, () =>
     expect(byPod.get('garbled-1')?.verdict).toBe('unknown');
     expect(byPod.get('garbled-2')?.verdict).toBe('unknown');
     expect(r.code).toBe(3);
+  });
+
+  it('-o yaml is the same versioned document as -o json, byte counts as strings', async () => {
+    const [y, j] = await Promise.all([status(['-n', 'ok', '-o', 'yaml']), status(['-n', 'ok', '--json'])]);
+    expect([y.code, j.code]).toEqual([0, 0]);
+    const fromYaml = YAML.parse(y.stdout) as StatusDoc;
+    const fromJson = json<StatusDoc>(j);
+    expect(fromYaml.kind).toBe('DiskStatus');
+    const strip = (d: StatusDoc) =>
+      d.clusters.flatMap((c) =>
+        c.volumes.map((v) => [v.pvc, v.requestBytes, v.filesystem?.totalBytes, v.filesystem?.usedBytes]),
+      );
+    expect(strip(fromYaml)).toEqual(strip(fromJson));
+    expect(typeof fromYaml.clusters[0]!.volumes[0]!.filesystem!.totalBytes).toBe('string');
   });
 
   it('a usage error is one line and exit 64', async () => {

@@ -229,6 +229,10 @@ describe('RBAC: restricted identities against a real kube-apiserver', { timeout:
       }),
     );
     expect(existsSync(bundle)).toBe(true);
+    // The bundle works offline (no kubeconfig at all) and carries the same numbers.
+    const offline = await cli(['disk', 'status', '--from-bundle', bundle, '-o', 'json']);
+    expect([0, 1, 2], offline.stderr).toContain(offline.code);
+    await expectNumbersFromDf(json<Doc>(offline), app, 'kubelet-summary');
   });
 
   it('wal health needs a WAL source: with the read-only rules it says which (exit 3); adding get pods/proxy is enough', async () => {
