@@ -40,7 +40,7 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => tmp.remove());
 
-describe('kubectl-cnpg for linux-x64', () => {
+describe('kubectl-cnpg for linux-x64', { timeout: 90_000 }, () => {
   it('is an x86-64 ELF executable of a sane size', () => {
     const b = built.binaries[0];
     expect(b?.bytes).toBeGreaterThan(40 * 2 ** 20);
@@ -145,7 +145,7 @@ describe('kubectl-cnpg for linux-x64', () => {
   });
 });
 
-describe('kubectl-cnpg for linux-x64, live against a real kube-apiserver', () => {
+describe('kubectl-cnpg for linux-x64, live against a real kube-apiserver', { timeout: 90_000 }, () => {
   let api: ApiServerHandle;
   beforeAll(async () => {
     api = await startApiServer({ tokenUsers: [{ user: 'token-admin', groups: ['system:masters'] }] });
