@@ -6,12 +6,13 @@
 #   wine, wine64        runs the windows-x64 binary
 #   gcc-mingw-w64-x86-64-win32  builds the ProcessPrng stand-in wine 8.0 lacks (wine/)
 #   git                 krew clones custom indexes with it
+#   unzip               reads the Windows archives back
 #   hyperfine           start-up times (npm run release:measure)
 # Go must already be installed (scripts/release/tools.sh builds krew, the
 # official kubectl-cnpg and kubectl with it).
 set -euo pipefail
 
-packages=(qemu-user libc6-arm64-cross wine wine64 gcc-mingw-w64-x86-64-win32 git hyperfine)
+packages=(qemu-user libc6-arm64-cross wine wine64 gcc-mingw-w64-x86-64-win32 git unzip hyperfine)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -23,6 +23,7 @@ const REQUIRED: Array<[string, string]> = [
   ['/usr/bin/wine', 'wine'],
   ['/usr/bin/x86_64-w64-mingw32-gcc', 'gcc-mingw-w64-x86-64-win32'],
   ['/usr/bin/git', 'git'],
+  ['/usr/bin/unzip', 'unzip'],
 ];
 
 function log(msg: string): void {
