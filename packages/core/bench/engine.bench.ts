@@ -2,7 +2,8 @@
  * Throughput and memory of decide() over 100,000 mixed volumes in which every
  * verdict (and every block reason) is represented.
  *
- *   npm run bench     (node --expose-gc --import tsx packages/core/bench/engine.bench.ts)
+ *   npm run bench:core   (node --expose-gc --import tsx packages/core/bench/engine.bench.ts;
+ *                         `npm run bench` runs it too, then the CLI's fleet bench)
  *
  * Prints figures only; it asserts nothing about speed (speed targets belong
  * in benchmarks, never in timed tests). It exits 1 only if the generated mix
