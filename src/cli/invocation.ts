@@ -14,7 +14,8 @@ const DISK_COMMANDS = new Set(['status', 'resize', 'policy']);
 export function argvForInvocation(argv: string[], binaryPath = argv[1] ?? ''): string[] {
   const args = argv.slice(2);
   const name = basename(binaryPath).replace(/\.(exe|js|cmd)$/i, '');
-  if (!/-disk$/.test(name)) return args;
+  // krew installs the plugin as kubectl-cnpg_disk (it turns - into _).
+  if (!/[-_]disk$/.test(name)) return args;
   const first = args[0];
   if (first !== undefined && DISK_COMMANDS.has(first)) return ['disk', ...args];
   return args;

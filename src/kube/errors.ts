@@ -64,6 +64,32 @@ export function toKubeError(action: string, e: unknown): KubeApiError {
   const net = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|ETIMEDOUT|EAI_AGAIN|certificate|self.signed/i.exec(
     `${text} ${cause ?? ''}`,
   );
-  if (net) return new KubeApiError(action, undefined, net[0], text.split('\n')[0] ?? text);
+  if (net) return new KubeApiError(action, undefined, net[0], networkWords(net[0], `${text} ${cause ?? ''}`));
   return new KubeApiError(action, undefined, undefined, text.split('\n')[0] ?? text);
+}
+
+/**
+ * Our own words for network failures: the runtime's text differs between
+ * Node and the single-file binaries, and between versions.
+ */
+function networkWords(code: string, text: string): string {
+  const host = /(?:connect \w+|getaddrinfo \w+) ([^\s,]+)/.exec(text)?.[1];
+  const upper = code.toUpperCase();
+  // Keep the code: people search for it.
+  const at = ` (${upper}${host ? ` ${host}` : ''})`;
+  switch (upper) {
+    case 'ECONNREFUSED':
+      return `connection refused${at}`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host name not found${at}`;
+    case 'EHOSTUNREACH':
+      return `host unreachable${at}`;
+    case 'ECONNRESET':
+      return `the connection was reset${at}`;
+    case 'ETIMEDOUT':
+      return `the connection timed out${at}`;
+    default:
+      return 'the server certificate is not trusted (check the kubeconfig certificate-authority)';
+  }
 }

@@ -25,6 +25,7 @@ describe('invocation', () => {
     ]);
     expect(argvForInvocation(['node', '/x/kubectl-cnpg-disk', 'diagnose'])).toEqual(['diagnose']);
     expect(argvForInvocation(['node', '/x/kubectl-cnpg', 'disk', 'status'])).toEqual(['disk', 'status']);
+    expect(argvForInvocation(['node', '/krew/bin/kubectl-cnpg_disk', 'status'])).toEqual(['disk', 'status']);
   });
 });
 
@@ -98,7 +99,15 @@ describe('Kubernetes errors', () => {
     expect(u.message).toBe('Unknown API Status Code!');
   });
   it('recognises network failures and timeouts', () => {
-    expect(toKubeError('list', new Error('connect ECONNREFUSED 127.0.0.1:1')).isUnreachable).toBe(true);
+    const refused = toKubeError(
+      'list',
+      new Error('request to https://127.0.0.1:1/x failed, reason: connect ECONNREFUSED 127.0.0.1:1'),
+    );
+    expect([refused.isUnreachable, refused.message]).toEqual([true, 'connection refused (ECONNREFUSED 127.0.0.1:1)']);
+    expect(toKubeError('list', new Error('getaddrinfo ENOTFOUND api.example')).message).toBe(
+      'host name not found (ENOTFOUND api.example)',
+    );
+    expect(toKubeError('list', new Error('unable to verify the first certificate')).message).toMatch(/not trusted/);
     const t = toKubeError('list', Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }));
     expect(t.reason).toBe('Timeout');
   });
