@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { defaultDeps } from '../cli/deps.js';
-import { kubeFlags, outputFlags, parseDuration, parseSource, sourceFlags } from '../cli/flags.js';
-import { parseOutputFormat } from '../cli/output.js';
+import { kubeFlags, outputFlags, sourceFlags } from '../cli/flags.js';
+import { depsFromFlags, readOptionsFromFlags } from './shared.js';
 import { runDiagnose } from '../app/diagnose.js';
 
 export default class Diagnose extends BaseCommand {
@@ -48,27 +47,10 @@ Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluat
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Diagnose);
     this.verbose = flags.verbose;
-    const requestTimeoutMs = parseDuration(flags['request-timeout'], 'request-timeout');
-    const deps = defaultDeps({
-      kubeconfig: flags.kubeconfig,
-      context: flags.context,
-      requestTimeoutMs,
-      noColor: flags['no-color'],
-    });
+    const deps = depsFromFlags(flags);
     const code = await runDiagnose(
       {
-        cluster: args.cluster,
-        namespace: flags.namespace,
-        allNamespaces: flags['all-namespaces'],
-        selector: flags.selector,
-        fromBundle: flags['from-bundle'],
-        source: parseSource(flags.source),
-        concurrency: flags.concurrency,
-        context: flags.context,
-        prometheusUrl: flags['prometheus-url'],
-        measure: true,
-        output: parseOutputFormat(flags.output, flags.json),
-        verbose: flags.verbose,
+        ...readOptionsFromFlags(flags, args.cluster),
         bundle: flags.bundle,
         redact: flags.redact,
         pluginVersion: this.config.version,

@@ -1,9 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import type { VolumeType } from '@cnpg-disk/core';
 import { BaseCommand } from '../../cli/base.js';
-import { defaultDeps } from '../../cli/deps.js';
-import { kubeFlags, outputFlags, parseDuration, parseSource, sourceFlags } from '../../cli/flags.js';
-import { parseOutputFormat } from '../../cli/output.js';
+import { kubeFlags, outputFlags, parseDuration, sourceFlags } from '../../cli/flags.js';
+import { depsFromFlags, readOptionsFromFlags } from '../shared.js';
 import { readPolicyFile } from '../../cli/policy-file.js';
 import { runDiskResize, VOLUME_TYPES } from '../../app/disk-resize.js';
 
@@ -67,27 +66,14 @@ Exit codes: 0 every volume resized or nothing to do; 1 something held (blocked, 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DiskResize);
     this.verbose = flags.verbose;
-    const requestTimeoutMs = parseDuration(flags['request-timeout'], 'request-timeout');
-    const deps = defaultDeps({
-      kubeconfig: flags.kubeconfig,
-      context: flags.context,
-      requestTimeoutMs,
-      noColor: flags['no-color'],
-    });
+    const deps = depsFromFlags(flags);
     const code = await runDiskResize(
       {
+        ...readOptionsFromFlags(flags, args.cluster),
         cluster: args.cluster,
-        namespace: flags.namespace,
-        context: flags.context,
-        fromBundle: flags['from-bundle'],
-        source: parseSource(flags.source),
-        concurrency: flags.concurrency,
-        prometheusUrl: flags['prometheus-url'],
         instance: flags.instance,
         volume: flags.volume as VolumeType | undefined,
         tablespace: flags.tablespace,
-        output: parseOutputFormat(flags.output, flags.json),
-        verbose: flags.verbose,
         apply: flags.apply,
         yes: flags.yes,
         updateSpec: flags['update-spec'],

@@ -1,8 +1,7 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { defaultDeps } from '../../cli/deps.js';
-import { kubeFlags, outputFlags, parseDuration, parseSource, sourceFlags } from '../../cli/flags.js';
-import { parseOutputFormat } from '../../cli/output.js';
+import { kubeFlags, outputFlags, sourceFlags } from '../../cli/flags.js';
+import { depsFromFlags, readOptionsFromFlags } from '../shared.js';
 import { Flags } from '@oclif/core';
 import { readPolicyFile } from '../../cli/policy-file.js';
 import { runDiskStatus } from '../../app/disk-status.js';
@@ -34,27 +33,10 @@ Exit codes: 0 healthy, 1 warning findings, 2 critical findings, 3 could not eval
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DiskStatus);
     this.verbose = flags.verbose;
-    const requestTimeoutMs = parseDuration(flags['request-timeout'], 'request-timeout');
-    const deps = defaultDeps({
-      kubeconfig: flags.kubeconfig,
-      context: flags.context,
-      requestTimeoutMs,
-      noColor: flags['no-color'],
-    });
+    const deps = depsFromFlags(flags);
     const code = await runDiskStatus(
       {
-        cluster: args.cluster,
-        namespace: flags.namespace,
-        allNamespaces: flags['all-namespaces'],
-        selector: flags.selector,
-        fromBundle: flags['from-bundle'],
-        prometheusUrl: flags['prometheus-url'],
-        source: parseSource(flags.source),
-        concurrency: flags.concurrency,
-        context: flags.context,
-        measure: true,
-        output: parseOutputFormat(flags.output, flags.json),
-        verbose: flags.verbose,
+        ...readOptionsFromFlags(flags, args.cluster),
         ...(flags.policy ? { policyFile: await readPolicyFile(flags.policy) } : {}),
       },
       deps,

@@ -1,8 +1,7 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { defaultDeps } from '../../cli/deps.js';
-import { kubeFlags, outputFlags, parseDuration, parseSource, sourceFlags } from '../../cli/flags.js';
-import { parseOutputFormat } from '../../cli/output.js';
+import { kubeFlags, outputFlags, sourceFlags } from '../../cli/flags.js';
+import { depsFromFlags, readOptionsFromFlags } from '../shared.js';
 import { runWalHealth } from '../../app/wal-health.js';
 
 export default class WalHealth extends BaseCommand {
@@ -29,27 +28,10 @@ Exit codes: 0 healthy, 1 warning, 2 critical, 3 could not evaluate, 64 usage err
   async run(): Promise<void> {
     const { args, flags } = await this.parse(WalHealth);
     this.verbose = flags.verbose;
-    const requestTimeoutMs = parseDuration(flags['request-timeout'], 'request-timeout');
-    const deps = defaultDeps({
-      kubeconfig: flags.kubeconfig,
-      context: flags.context,
-      requestTimeoutMs,
-      noColor: flags['no-color'],
-    });
+    const deps = depsFromFlags(flags);
     const code = await runWalHealth(
       {
-        cluster: args.cluster,
-        namespace: flags.namespace,
-        allNamespaces: flags['all-namespaces'],
-        selector: flags.selector,
-        fromBundle: flags['from-bundle'],
-        source: parseSource(flags.source),
-        concurrency: flags.concurrency,
-        context: flags.context,
-        prometheusUrl: flags['prometheus-url'],
-        measure: true,
-        output: parseOutputFormat(flags.output, flags.json),
-        verbose: flags.verbose,
+        ...readOptionsFromFlags(flags, args.cluster),
       },
       deps,
     );

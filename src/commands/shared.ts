@@ -1,0 +1,55 @@
+/**
+ * The mapping every read command does from shared flags to its dependency
+ * bag and scope options, written once.
+ */
+import { defaultDeps, type Deps } from '../cli/deps.js';
+import { parseDuration, parseSource } from '../cli/flags.js';
+import { parseOutputFormat, type OutputFormat } from '../cli/output.js';
+import type { ScopeOptions } from '../app/gather.js';
+
+/** The values of kubeFlags, sourceFlags and outputFlags after parsing. */
+export interface SharedFlagValues {
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
+  'request-timeout': string;
+  'no-color': boolean;
+  namespace?: string | undefined;
+  'all-namespaces'?: boolean | undefined;
+  selector?: string | undefined;
+  'from-bundle'?: string | undefined;
+  source: string;
+  concurrency: number;
+  'prometheus-url'?: string | undefined;
+  output?: string | undefined;
+  json: boolean;
+  verbose: boolean;
+}
+
+export function depsFromFlags(flags: SharedFlagValues): Deps {
+  return defaultDeps({
+    kubeconfig: flags.kubeconfig,
+    context: flags.context,
+    requestTimeoutMs: parseDuration(flags['request-timeout'], 'request-timeout'),
+    noColor: flags['no-color'],
+  });
+}
+
+export function readOptionsFromFlags(
+  flags: SharedFlagValues,
+  cluster: string | undefined,
+): ScopeOptions & { output: OutputFormat; verbose: boolean } {
+  return {
+    cluster,
+    namespace: flags.namespace,
+    allNamespaces: flags['all-namespaces'] ?? false,
+    selector: flags.selector,
+    fromBundle: flags['from-bundle'],
+    source: parseSource(flags.source),
+    concurrency: flags.concurrency,
+    context: flags.context,
+    prometheusUrl: flags['prometheus-url'],
+    measure: true,
+    output: parseOutputFormat(flags.output, flags.json),
+    verbose: flags.verbose,
+  };
+}
