@@ -139,7 +139,7 @@ describe(
                         : {}),
                     }),
                   );
-                }, 400);
+                }, 250);
               },
             },
           }),
@@ -165,9 +165,9 @@ describe(
 
     it('disk status, wal health, diagnose (and --bundle), disk resize preview, policy validate: no create/update/patch/delete', async () => {
       const runs: [string, string[]][] = [
-        ['ro-status', ['disk', 'status', '-A', '-o', 'json']],
-        ['ro-wal', ['wal', 'health', '-A']],
-        ['ro-diagnose', ['diagnose', '-A']],
+        ['ro-status', ['disk', 'status', '-n', 'audit', '-o', 'json']],
+        ['ro-wal', ['wal', 'health', '-n', 'audit']],
+        ['ro-diagnose', ['diagnose', '-n', 'audit']],
         ['ro-bundle', ['diagnose', '-n', 'audit', '--bundle', join(dir, 'b.tar.gz')]],
         ['ro-resize', ['disk', 'resize', 'grow', '-n', 'audit']],
         ['ro-validate', ['disk', 'policy', 'validate', '--cluster', 'grow', '-n', 'audit']],
