@@ -143,6 +143,10 @@ if [ "$list_only" = 0 ]; then
   [ -f "$pause_archive" ] || build_pause "$pause_archive"
   [ -f "$operator_archive" ] || build_operator "$operator_archive"
   if [ ! -f "$pg_archive" ] || [ ! -f "$pg_name" ]; then build_postgresql "$pg_archive" "$pg_name"; fi
+  # Drop archives of earlier recipes (the cache would otherwise only grow).
+  for f in "$IMAGES"/pause-*.tar "$IMAGES"/cloudnative-pg-*.tar "$IMAGES"/postgresql-*.tar "$IMAGES"/postgresql-*.name; do
+    case "$f" in "$pause_archive" | "$operator_archive" | "$pg_archive" | "$pg_name") ;; *) rm -f "$f" ;; esac
+  done
 fi
 for f in "$pause_archive" "$operator_archive" "$pg_archive" "$pg_name"; do
   [ -f "$f" ] || die "$f is missing (run test/cluster/build.sh)"

@@ -1,0 +1,164 @@
+// WAL archiving to a real object store (Azure Blob: Azurite on the local
+// cluster, a storage account elsewhere) through barman-cloud: healthy, then
+// failing for real (store stopped, or wrong credentials), with the `.ready`
+// backlog growing, then healthy again once the store is fixed.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { clusterManifest, clusterStatus, condition, instancePods, psql, waitHealthy } from './lib/cnpg.js';
+import { Kube, exec, waitFor } from './lib/kube.js';
+
+const cfg = inject('e2e');
+const kube = new Kube(cfg);
+const store = cfg.objectStore;
+const CLUSTER = 'pgarc';
+const SECRET = 'archive-creds';
+let ns = '';
+let primary = '';
+
+interface Archiver {
+  archived: number;
+  failed: number;
+  lastArchived: string;
+}
+
+async function archiver(): Promise<Archiver> {
+  const row = await psql(
+    kube,
+    ns,
+    primary,
+    "SELECT archived_count, failed_count, coalesce(last_archived_wal, '') FROM pg_stat_archiver",
+  );
+  const [a, f, l] = row.split('|');
+  return { archived: Number(a), failed: Number(f), lastArchived: l ?? '' };
+}
+
+async function readyCount(): Promise<number> {
+  const r = await kube.exec(ns, primary, 'postgres', [
+    'sh',
+    '-c',
+    'ls /var/lib/postgresql/wal/pg_wal/archive_status/ | grep -c "\\.ready$" || true',
+  ]);
+  return Number(r.stdout.trim());
+}
+
+/** Writes some WAL and closes the segment so it has to be archived; returns its name. */
+async function switchWal(): Promise<string> {
+  await psql(kube, ns, primary, 'CREATE TABLE IF NOT EXISTS t_wal (x int); INSERT INTO t_wal VALUES (1)');
+  return psql(kube, ns, primary, 'SELECT pg_walfile_name(pg_switch_wal())');
+}
+
+/**
+ * Replaces the connection string. CloudNativePG's instance manager re-reads the
+ * credentials only when it reconciles the Cluster, so touch the Cluster too
+ * (otherwise archiving keeps using the old credentials for a long while).
+ */
+async function setCredentials(connectionString: string): Promise<void> {
+  await kube.apply(
+    [
+      'apiVersion: v1',
+      'kind: Secret',
+      `metadata: { name: ${SECRET}, namespace: ${ns} }`,
+      'stringData:',
+      `  AZURE_CONNECTION_STRING: ${JSON.stringify(connectionString)}`,
+    ].join('\n'),
+  );
+  if (primary) {
+    await kube.ok([
+      '-n',
+      ns,
+      'annotate',
+      'cluster.postgresql.cnpg.io',
+      CLUSTER,
+      '--overwrite',
+      `cnpg-disk.test/credentials-changed=${Date.now()}`,
+    ]);
+  }
+}
+
+async function archivingCondition(): Promise<string> {
+  return condition(await clusterStatus(kube, ns, CLUSTER), 'ContinuousArchiving')?.status ?? 'absent';
+}
+
+async function expectHealthy(): Promise<void> {
+  const seg = await switchWal();
+  await waitFor(`segment ${seg} archived`, kube.t(3 * 60_000), async () => {
+    const a = await archiver();
+    return a.lastArchived >= seg ? a : undefined;
+  });
+  await waitFor('ContinuousArchiving=True', kube.t(2 * 60_000), async () =>
+    (await archivingCondition()) === 'True' ? true : undefined,
+  );
+  await waitFor('the .ready backlog to drain', kube.t(3 * 60_000), async () =>
+    (await readyCount()) === 0 ? true : undefined,
+  );
+}
+
+async function expectFailing(): Promise<void> {
+  const before = await archiver();
+  await switchWal();
+  await waitFor('a failed archive attempt', kube.t(3 * 60_000), async () =>
+    (await archiver()).failed > before.failed ? true : undefined,
+  );
+  const backlog1 = await readyCount();
+  expect(backlog1).toBeGreaterThanOrEqual(1);
+  await switchWal();
+  await switchWal();
+  const backlog2 = await waitFor('the .ready backlog to grow', kube.t(60_000), async () => {
+    const n = await readyCount();
+    return n > backlog1 ? n : undefined;
+  });
+  expect(backlog2).toBeGreaterThan(backlog1);
+  await waitFor('ContinuousArchiving=False', kube.t(3 * 60_000), async () =>
+    (await archivingCondition()) === 'False' ? true : undefined,
+  );
+}
+
+describe.runIf(store !== undefined)('WAL archiving to an Azure Blob store', () => {
+  beforeAll(async () => {
+    if (!store) return;
+    ns = await kube.createNamespace('archive');
+    await setCredentials(store.connectionString);
+    await kube.apply(
+      clusterManifest(ns, {
+        name: CLUSTER,
+        instances: 1,
+        dataSize: '512Mi',
+        walSize: '512Mi',
+        storageClass: cfg.storageClass,
+        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
+        archive: { destinationPath: `${store.endpoint}/${ns}`, secret: SECRET, key: 'AZURE_CONNECTION_STRING' },
+        parameters: { archive_timeout: '0' },
+      }),
+    );
+    await waitHealthy(kube, ns, CLUSTER, 1, 8 * 60_000);
+    primary = (await instancePods(kube, ns, CLUSTER)).find((p) => p.role === 'primary')?.name ?? '';
+    expect(primary).not.toBe('');
+  });
+
+  afterAll(async () => {
+    if (store?.control) await exec('bash', [store.control, 'start']);
+    if (ns) await kube.deleteNamespace(ns);
+  });
+
+  it('archives WAL segments to the store', async () => {
+    await expectHealthy();
+    expect((await archiver()).archived).toBeGreaterThan(0);
+  });
+
+  it('fails with wrong credentials, the .ready backlog grows, and recovers when they are fixed', async () => {
+    await setCredentials(store?.badConnectionString ?? '');
+    await expectFailing();
+    await setCredentials(store?.connectionString ?? '');
+    await expectHealthy();
+  });
+
+  describe.runIf(store?.control !== undefined)('local store', () => {
+    it('fails while the store is stopped and recovers when it is back', async () => {
+      const stop = await exec('bash', [store?.control ?? '', 'stop']);
+      expect(stop.code, stop.stderr).toBe(0);
+      await expectFailing();
+      const start = await exec('bash', [store?.control ?? '', 'start']);
+      expect(start.code, start.stderr).toBe(0);
+      await expectHealthy();
+    });
+  });
+});
