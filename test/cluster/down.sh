@@ -15,29 +15,37 @@ quiet=0
 [ "${1:-}" = --quiet ] && quiet=1
 say() { [ "$quiet" = 1 ] || log "$@"; }
 
-# Our daemons, in stopping order (clients before servers).
+# Our daemons: these first (together), then containers, containerd, the API
+# server and etcd.
 DAEMONS=(api-forward csi-provisioner csi-resizer coredns azurite kube-proxy kubelet
   kube-scheduler kube-controller-manager csi-driver)
-LATE_DAEMONS=(containerd kube-apiserver api-forward-in etcd)
 
-# stop NAME: SIGTERM, up to 10 s, then SIGKILL.
+# stop NAME...: SIGTERM to all of them at once, up to 10 s, then SIGKILL.
 stop() {
-  local f=$RUN/pids/$1.pid pid
-  [ -f "$f" ] || return 0
-  pid=$(cat "$f")
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.25
-    done
+  local name pid pids=() names=()
+  for name in "$@"; do
+    pid=$(cat "$RUN/pids/$name.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+      names+=("$name")
+    fi
+    rm -f "$RUN/pids/$name.pid"
+  done
+  [ ${#pids[@]} -gt 0 ] || return 0
+  for _ in $(seq 1 40); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 1 ] || break
+    sleep 0.25
+  done
+  for pid in "${pids[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then
-      say "$1 ($pid) did not stop, killing it"
+      say "pid $pid did not stop, killing it"
       kill -KILL "$pid" 2>/dev/null || true
     fi
-    say "stopped $1"
-  fi
-  rm -f "$f"
+  done
+  say "stopped ${names[*]}"
 }
 
 # Processes of our containers: everything in our cgroup subtree.
@@ -67,9 +75,11 @@ our_pids() {
   done
 }
 
-for d in "${DAEMONS[@]}"; do stop "$d"; done
+stop "${DAEMONS[@]}"
 kill_containers
-for d in "${LATE_DAEMONS[@]}"; do stop "$d"; done
+stop containerd
+stop kube-apiserver api-forward-in
+stop etcd
 left=$(our_pids)
 if [ -n "$left" ]; then
   say "killing leftover processes: $(echo "$left" | tr '\n' ' ')"

@@ -269,12 +269,18 @@ cat >"$STATE/cni/net.d/10-cnpg-disk-e2e.conflist" <<EOF
 EOF
 start_daemon containerd containerd --config "$STATE/containerd.toml"
 wait_for 30 containerd ctr --address "$CONTAINERD_SOCK" version
-while read -r archive image; do
-  ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$archive" >/dev/null ||
-    die "importing $archive into containerd failed"
-  ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$image" || die "$image is not in containerd after import"
-done < <("$CLUSTER_DIR/images.sh" --list)
-phase "containerd + image import"
+import_image() {
+  ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$1" >/dev/null || die "importing $1 into containerd failed"
+  ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$2" || die "$2 is not in containerd after import"
+}
+mapfile -t image_list < <("$CLUSTER_DIR/images.sh" --list)
+pg_image=${image_list[2]#* }
+# pause and the operator now (small); the PostgreSQL image (~570 MB, the
+# slowest step of a warm start) in the background until the smoke pod needs it.
+for line in "${image_list[0]}" "${image_list[1]}"; do import_image "${line% *}" "${line#* }"; done
+import_image "${image_list[2]% *}" "$pg_image" >"$LOGS/image-import.log" 2>&1 &
+pg_import_pid=$!
+phase "containerd + small images"
 
 # ---------------------------------------------------------------- node
 for sub in /sys/fs/cgroup/*/; do
@@ -379,7 +385,6 @@ phase "node Ready"
 kc apply -f "$CLUSTER_DIR/manifests/storage.yaml" >/dev/null
 wait_for 30 "CSINode registration" sh -c "'$(k8s_bin kubectl)' --kubeconfig '$KUBECONFIG_FILE' get csinode '$NODE_NAME' -o jsonpath='{.spec.drivers[*].name}' | grep -q '$CSI_DRIVER_NAME'"
 
-pg_image=$("$CLUSTER_DIR/images.sh" --list | awk 'END { print $2 }')
 cat >"$STATE/cluster.env" <<EOF
 # Written by test/cluster/up.sh; read by the e2e suite (test/e2e).
 KUBECONFIG=$KUBECONFIG_FILE
@@ -396,6 +401,13 @@ CNPG_E2E_AZURE_ENDPOINT=$azurite_endpoint
 EOF
 chmod 600 "$STATE/cluster.env"
 "$CLUSTER_DIR/azurite.sh" start
+
+# ---------------------------------------------------------------- CloudNativePG
+# Installed now; it starts while the PostgreSQL image is still being imported.
+"$CLUSTER_DIR/operator.sh" "$pg_image" | kc apply --server-side --force-conflicts -f - >/dev/null
+
+wait "$pg_import_pid" || die "importing the PostgreSQL image failed: $(cat "$LOGS/image-import.log")"
+phase "PostgreSQL image import"
 
 # Smoke pod: pod networking, cluster DNS and the kubernetes service via kube-proxy.
 kc apply -f - >/dev/null <<EOF
@@ -418,8 +430,6 @@ fi
 kc delete pod cnpg-e2e-smoke --wait=false >/dev/null
 phase "smoke pod (DNS, service)"
 
-# ---------------------------------------------------------------- CloudNativePG
-"$CLUSTER_DIR/operator.sh" "$pg_image" | kc apply --server-side --force-conflicts -f - >/dev/null
 kc -n cnpg-system rollout status deployment/cnpg-controller-manager --timeout=180s >&2 ||
   die "the CloudNativePG operator did not become available (kubectl -n cnpg-system describe pods)"
 # The webhooks must answer before Clusters can be created.
