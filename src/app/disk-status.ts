@@ -8,6 +8,7 @@ import type { ExitCode } from '../cli/errors.js';
 import { cannotEvaluate, exitCodeForSeverities } from '../cli/errors.js';
 import { document, printDocument, type OutputFormat } from '../cli/output.js';
 import { evaluateSnapshot, type ClusterReport, type VolumeReport } from '../analysis/evaluate.js';
+import { sortFindings } from '../analysis/findings.js';
 import { gatherSnapshot, judgedAt, type ScopeOptions } from './gather.js';
 import { human, pct, renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
@@ -32,19 +33,39 @@ function verdictText(v: VolumeReport): string {
   return d.verdict;
 }
 
-/** Fails with "could not evaluate" when nothing could be measured and sources were denied. */
+/**
+ * Fails with "could not evaluate" when volumes exist but not one could be
+ * measured: exit 0 would claim health that nobody checked.
+ */
 export function requireSomeFacts(snapshot: Snapshot, reports: ClusterReport[]): void {
   const volumes = reports.flatMap((r) => r.volumes);
   if (volumes.length === 0 || volumes.some((v) => v.filesystem)) return;
   const denied = snapshot.sources.filter((s) => s.outcome === 'denied');
-  if (snapshot.origin.kind === 'live' && denied.length > 0 && !snapshot.sources.some((s) => s.outcome === 'used')) {
+  // one hint per rule: a source is recorded once per fact kind it could have given
+  const grants = [...new Set(denied.map((d) => `grant "${d.permission}" (enables ${d.source})`))];
+  if (snapshot.origin.kind === 'bundle') {
+    throw cannotEvaluate(
+      `the bundle holds no filesystem measurement for its ${volumes.length} volume(s)`,
+      'NOT_MEASURED',
+      'collect the bundle with a source that can measure (see docs/sources.md)',
+    );
+  }
+  if (denied.length > 0 && !snapshot.sources.some((s) => s.outcome === 'used')) {
     throw cannotEvaluate(
       'no source of filesystem facts is permitted, so no volume could be measured',
       'NO_SOURCE_PERMITTED',
-      // one hint per rule: a source is recorded once per fact kind it could have given
-      ...new Set(denied.map((d) => `grant "${d.permission}" (enables ${d.source})`)),
+      ...grants,
     );
   }
+  const failed = [
+    ...new Set(snapshot.sources.filter((s) => s.outcome !== 'used' && s.outcome !== 'denied').map((s) => s.source)),
+  ];
+  throw cannotEvaluate(
+    `no volume could be measured: ${failed.length ? `${failed.join(', ')} failed` : 'no source answered'}`,
+    'NOT_MEASURED',
+    'run with -v to see each problem',
+    ...grants,
+  );
 }
 
 export function statusDocument(
@@ -171,7 +192,7 @@ export async function runDiskStatus(opts: DiskStatusOptions, deps: Deps): Promis
     ...(opts.policyFile !== undefined ? { policyFile: opts.policyFile } : {}),
   });
   requireSomeFacts(snapshot, reports);
-  const findings = reports.flatMap((r) => r.findings);
+  const findings = sortFindings(reports.flatMap((r) => r.findings));
   const { io } = deps;
   if (opts.output === 'json' || opts.output === 'yaml') {
     printDocument(io, opts.output, statusDocument(snapshot, reports, opts.verbose));

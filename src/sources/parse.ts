@@ -167,9 +167,25 @@ export function parseKubeletSummary(
         );
         continue;
       }
-      const inodes = bigintOrUndefined(get(v, 'inodes'));
-      const inodesFree = bigintOrUndefined(get(v, 'inodesFree'));
-      const inodesUsed = bigintOrUndefined(get(v, 'inodesUsed'));
+      if (used > total || avail > total) {
+        problems.push(
+          `kubelet summary of node ${node}: volume ${pvc} of ${ns}/${pod} reports more used or available bytes than capacity`,
+        );
+        continue;
+      }
+      let inodes = bigintOrUndefined(get(v, 'inodes'));
+      let inodesFree = bigintOrUndefined(get(v, 'inodesFree'));
+      let inodesUsed = bigintOrUndefined(get(v, 'inodesUsed'));
+      const badInodes =
+        [inodes, inodesFree, inodesUsed].some((n) => n !== undefined && n < 0n) ||
+        (inodes !== undefined && ((inodesFree ?? 0n) > inodes || (inodesUsed ?? 0n) > inodes));
+      if (badInodes) {
+        // Keep the byte counts; drop only the inode figures that cannot be right.
+        problems.push(
+          `kubelet summary of node ${node}: volume ${pvc} of ${ns}/${pod} has inconsistent inode counts (ignored)`,
+        );
+        inodes = inodesFree = inodesUsed = undefined;
+      }
       volumes.push({
         namespace: str(v, 'pvcRef', 'namespace') ?? ns,
         pod,

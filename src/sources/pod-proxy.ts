@@ -85,6 +85,22 @@ export async function apiGet(
   client.requests.push({ method: 'GET', url: url.toString() });
   const opts: https.RequestOptions = { method: 'GET', headers: { accept: '*/*' } };
   await client.kc.applyToHTTPSOptions(opts);
+  return httpGet(url, opts, action, apiPath, timeoutMs, maxBytes);
+}
+
+/**
+ * One GET with the given options (also used over a port-forward): HTTP
+ * errors are returned; network errors, timeouts and bodies larger than
+ * maxBytes are thrown as KubeApiError naming `what`.
+ */
+export function httpGet(
+  url: URL,
+  opts: https.RequestOptions,
+  action: string,
+  what: string,
+  timeoutMs: number,
+  maxBytes = MAX_PROXY_BODY,
+): Promise<ProxyResponse> {
   return new Promise<ProxyResponse>((resolve, reject) => {
     const mod = url.protocol === 'http:' ? http : https;
     const req = mod.request(url, opts, (res) => {
@@ -101,7 +117,7 @@ export async function apiGet(
       res.on('error', (e) => reject(new KubeApiError(action, undefined, 'Closed', e.message)));
       res.on('close', () => {
         if (tooBig) {
-          reject(new KubeApiError(action, undefined, 'TooLarge', `${apiPath} is larger than ${maxBytes} bytes`));
+          reject(new KubeApiError(action, undefined, 'TooLarge', `${what} is larger than ${maxBytes} bytes`));
           return;
         }
         resolve({
@@ -112,7 +128,7 @@ export async function apiGet(
       });
     });
     req.setTimeout(timeoutMs > 0 ? timeoutMs : 15_000, () =>
-      req.destroy(new KubeApiError(action, undefined, 'Timeout', `${apiPath} timed out`)),
+      req.destroy(new KubeApiError(action, undefined, 'Timeout', `${what} timed out`)),
     );
     req.on('error', (e) =>
       reject(
@@ -222,17 +238,26 @@ export function parsePgStatus(body: string, instance: string, observedAt: string
   const lfw = str(doc, 'lastFailedWAL');
   const ready = doc['readyWalFiles'];
   const health: WalHealth = { instance, isPrimary, source: 'pod-proxy', observedAt };
+  // A WAL name without a readable time cannot be compared: the archiver is
+  // unknown (the engine then skips the check with a warning), never "never archived".
+  const timesMissing = (law !== undefined && lat === undefined) || (lfw !== undefined && lft === undefined);
+  if (isPrimary && timesMissing) {
+    problems.push(
+      `/pg/status of ${instance}: an archived or failed WAL without a readable time; archive health unknown`,
+    );
+  }
   if (isPrimary) {
     // The instance manager reads the archiver and slots on primaries only;
     // readyWalFiles is omitted from the JSON when it is 0.
-    health.archiver = {
-      archivedCount: 0,
-      failedCount: 0,
-      ...(law ? { lastArchivedWal: law } : {}),
-      ...(lat ? { lastArchivedTime: lat } : {}),
-      ...(lfw ? { lastFailedWal: lfw } : {}),
-      ...(lft ? { lastFailedTime: lft } : {}),
-    };
+    if (!timesMissing)
+      health.archiver = {
+        archivedCount: 0,
+        failedCount: 0,
+        ...(law ? { lastArchivedWal: law } : {}),
+        ...(lat ? { lastArchivedTime: lat } : {}),
+        ...(lfw ? { lastFailedWal: lfw } : {}),
+        ...(lft ? { lastFailedTime: lft } : {}),
+      };
     if (ready === undefined) health.readyFiles = 0;
     health.slots = slots.sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -307,7 +332,10 @@ export interface PodProxyResult {
   unreachable: boolean;
 }
 
-/** Reads /pg/status and /metrics of one instance through the pod proxy. */
+/** One GET of an instance endpoint (the pod proxy by default; a port-forward as the fallback). */
+export type InstanceGet = (scheme: 'https' | 'http', port: number, path: string) => Promise<ProxyResponse>;
+
+/** Reads /pg/status and /metrics of one instance through the pod proxy (or through `via`). */
 export async function readInstance(
   client: KubeClient,
   namespace: string,
@@ -315,8 +343,11 @@ export async function readInstance(
   cluster: KubeObject,
   observedAt: string,
   timeoutMs: number,
+  via?: InstanceGet,
 ): Promise<PodProxyResult> {
   const name = str(pod, 'metadata', 'name') ?? '';
+  const fetchFrom: InstanceGet =
+    via ?? ((scheme, port, path) => proxyGet(client, namespace, target(scheme, name, port), path, timeoutMs));
   const errors: string[] = [];
   let forbidden = false;
   let statusBody: string | undefined;
@@ -326,7 +357,7 @@ export async function readInstance(
 
   for (const scheme of statusSchemes(pod)) {
     try {
-      const r = await proxyGet(client, namespace, target(scheme, name, STATUS_PORT), 'pg/status', timeoutMs);
+      const r = await fetchFrom(scheme, STATUS_PORT, 'pg/status');
       if (r.status === 403) {
         forbidden = true;
         errors.push(`pod proxy to ${name} refused (403): grant get pods/proxy in namespace ${namespace}`);
@@ -359,7 +390,7 @@ export async function readInstance(
   if (!forbidden) {
     const scheme = metricsScheme(cluster);
     try {
-      const r = await proxyGet(client, namespace, target(scheme, name, METRICS_PORT), 'metrics', timeoutMs);
+      const r = await fetchFrom(scheme, METRICS_PORT, 'metrics');
       if (r.status === 403) forbidden = true;
       else if (r.status !== 200) errors.push(`/metrics of ${name}: HTTP ${r.status} ${r.body.trim().slice(0, 160)}`);
       else {

@@ -198,3 +198,30 @@ describe('parseKubeletSummary', () => {
     expect(bad.problems[0]).toMatch(/malformed byte counts/);
   });
 });
+
+describe('parseKubeletSummary: impossible figures', () => {
+  const one = (vol: Record<string, unknown>) =>
+    parseKubeletSummary(
+      { pods: [{ podRef: { name: 'p', namespace: 'n' }, volume: [{ pvcRef: { name: 'x' }, ...vol }] }] },
+      'n1',
+      T,
+    );
+
+  it('refuses more used or available bytes than capacity', () => {
+    const r = one({ capacityBytes: 100, usedBytes: 150, availableBytes: 0 });
+    expect(r.volumes).toEqual([]);
+    expect(r.problems[0]).toMatch(/more used or available bytes than capacity/);
+  });
+
+  it('keeps the bytes but drops inode counts that cannot be right', () => {
+    for (const inodes of [
+      { inodes: 10, inodesFree: -1, inodesUsed: 11 },
+      { inodes: 10, inodesFree: 20, inodesUsed: 0 },
+    ]) {
+      const r = one({ capacityBytes: 100, usedBytes: 40, availableBytes: 60, ...inodes });
+      expect(r.volumes[0]!.facts).toMatchObject({ totalBytes: 100n, usedBytes: 40n, availableBytes: 60n });
+      expect(r.volumes[0]!.facts.inodesTotal).toBeUndefined();
+      expect(r.problems[0]).toMatch(/inconsistent inode counts/);
+    }
+  });
+});

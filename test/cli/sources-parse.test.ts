@@ -185,6 +185,14 @@ describe('CloudNativePG /pg/status', () => {
 
   it('says why a payload is not a status', () => {
     expect(parsePgStatus('<html>502</html>', 'p', AT)).toEqual({ problem: expect.stringContaining('not JSON') });
+    // A WAL name without its time: archive health unknown, never "never archived".
+    const noTime = parsePgStatus(
+      JSON.stringify({ isPrimary: true, lastArchivedWAL: '000000010000000000000003' }),
+      'p',
+      AT,
+    );
+    expect('health' in noTime && noTime.health.archiver).toBe(undefined);
+    expect('problems' in noTime && noTime.problems.join()).toMatch(/without a readable time/);
     expect(parsePgStatus('{"error":"x"}', 'p', AT)).toEqual({ problem: expect.stringContaining('no isPrimary') });
     const bad = parsePgStatus('{"isPrimary":true,"readyWalFiles":"many"}', 'p', AT);
     expect('problem' in bad ? [] : bad.problems).toEqual([expect.stringContaining('not a count')]);

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateSnapshot } from '../../src/analysis/evaluate.js';
+import { requireSomeFacts } from '../../src/app/disk-status.js';
+import type { CliError } from '../../src/cli/errors.js';
+import { cluster, clusterSnapshot, fs, pod, pvc, snapshot } from './fixtures.js';
+
+const NOW = Date.parse('2026-11-26T00:00:00Z');
+
+function outcome(snap: ReturnType<typeof snapshot>): string {
+  try {
+    requireSomeFacts(snap, evaluateSnapshot(snap, { now: NOW }));
+    return 'ok';
+  } catch (e) {
+    return `${(e as CliError).exitCode} ${(e as CliError).code}: ${(e as Error).message}`;
+  }
+}
+
+describe('disk status refuses to call unmeasured volumes healthy', () => {
+  const objs = [
+    cluster(),
+    [pod({ name: 'pg-1' })],
+    [pvc({ instance: 'pg-1', role: 'PG_DATA', request: '10Gi' })],
+  ] as const;
+
+  it('one measured volume is enough', () => {
+    const s = snapshot([
+      clusterSnapshot(
+        objs[0],
+        [...objs[1]],
+        [...objs[2]],
+        [{ pod: 'pg-1', filesystems: { 'pg-1': fs(10, 20) }, errors: [] }],
+      ),
+    ]);
+    expect(outcome(s)).toBe('ok');
+  });
+
+  it('nothing permitted: exit 3 naming the rules', () => {
+    const s = snapshot([clusterSnapshot(objs[0], [...objs[1]], [...objs[2]])]);
+    s.sources = [{ source: 'kubelet-summary', fact: 'filesystem', outcome: 'denied', permission: 'get nodes/proxy' }];
+    expect(outcome(s)).toBe(
+      '3 NO_SOURCE_PERMITTED: no source of filesystem facts is permitted, so no volume could be measured',
+    );
+  });
+
+  it('permitted sources that all failed: exit 3 too, never a silent 0', () => {
+    const s = snapshot([clusterSnapshot(objs[0], [...objs[1]], [...objs[2]])]);
+    s.sources = [{ source: 'kubelet-summary', fact: 'filesystem', outcome: 'unreachable', detail: '500' }];
+    expect(outcome(s)).toBe('3 NOT_MEASURED: no volume could be measured: kubelet-summary failed');
+  });
+
+  it('a bundle without measurements cannot be evaluated either', () => {
+    const s = snapshot([clusterSnapshot(objs[0], [...objs[1]], [...objs[2]])]);
+    s.origin = { kind: 'bundle', file: 'b.tar.gz' };
+    expect(outcome(s)).toMatch(/^3 NOT_MEASURED: the bundle holds no filesystem measurement/);
+  });
+});
