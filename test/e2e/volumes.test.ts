@@ -3,11 +3,13 @@
 // what `df` inside each pod shows. This is the ground truth every disk number
 // of the CLI is compared with.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MOUNTS, clusterManifest, dfInPod, instancePods, psql, pvcs, waitHealthy } from './lib/cnpg.js';
+import { Cli } from './lib/cli.js';
+import { MOUNTS, clusterManifest, dfInPod, instancePods, psql, pvcs, waitHealthy, type DfRow } from './lib/cnpg.js';
 import { Kube, bytes } from './lib/kube.js';
 
 const cfg = inject('e2e');
 const kube = new Kube(cfg);
+const cli = new Cli(cfg);
 const CLUSTER = 'pg3';
 const SIZES = { data: '1Gi', wal: '512Mi', tbs: '256Mi' };
 let ns = '';
@@ -30,6 +32,7 @@ describe('3-instance cluster with WAL volume and tablespace', () => {
   });
 
   afterAll(async () => {
+    cli.dispose();
     if (ns) await kube.deleteNamespace(ns);
   });
 
@@ -99,4 +102,88 @@ describe('3-instance cluster with WAL volume and tablespace', () => {
     const before = await dfInPod(kube, ns, primary, MOUNTS.tablespace('tbs1'));
     expect(before.used).toBeGreaterThan(20_000 * 1000);
   });
+
+  // ---- the CLI against df ------------------------------------------------
+
+  interface VolumeJson {
+    instance: string;
+    pvc: string;
+    type: string;
+    tablespace?: string;
+    capacityBytes?: string;
+    filesystem?: { totalBytes: string; usedBytes: string; availableBytes: string; source: string };
+  }
+  interface DiskStatusDoc {
+    apiVersion: string;
+    kind: string;
+    sources: { source: string; fact: string; outcome: string }[];
+    clusters: { name: string; volumes: VolumeJson[] }[];
+  }
+
+  function mountOf(v: VolumeJson): string {
+    if (v.type === 'data') return MOUNTS.data;
+    if (v.type === 'wal') return MOUNTS.wal;
+    return MOUNTS.tablespace(v.tablespace ?? '');
+  }
+
+  /** Differences from df, as fractions of the filesystem size; empty when all within 1 %. */
+  function disagreements(doc: DiskStatusDoc, df: Map<string, DfRow>): string[] {
+    const out: string[] = [];
+    for (const v of doc.clusters[0]?.volumes ?? []) {
+      const d = df.get(v.pvc);
+      const fs = v.filesystem;
+      if (!d || !fs) {
+        out.push(`${v.pvc}: ${!d ? 'no df' : 'no filesystem facts'}`);
+        continue;
+      }
+      const total = Number(fs.totalBytes);
+      const dTotal = Math.abs(total - d.size) / d.size;
+      const dUsed = Math.abs(Number(fs.usedBytes) - d.used) / d.size;
+      if (dTotal > 0.01 || dUsed > 0.01) {
+        out.push(`${v.pvc}: total ${total} vs df ${d.size}, used ${fs.usedBytes} vs df ${d.used}`);
+      }
+    }
+    return out;
+  }
+
+  async function dfAll(doc: DiskStatusDoc): Promise<Map<string, DfRow>> {
+    const m = new Map<string, DfRow>();
+    for (const v of doc.clusters[0]?.volumes ?? []) m.set(v.pvc, await dfInPod(kube, ns, v.instance, mountOf(v)));
+    return m;
+  }
+
+  for (const source of ['auto', 'exec', 'kubelet-summary'] as const) {
+    it(`disk status --source ${source} agrees with df within 1 % on every volume of every instance`, async () => {
+      // The two measurements are moments apart (WAL keeps being written): a few tries.
+      let last: string[] = [];
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const doc = await cli.json<DiskStatusDoc>(['disk', 'status', '-n', ns, CLUSTER, '--source', source]);
+        expect(doc.kind).toBe('DiskStatus');
+        const volumes = doc.clusters[0]?.volumes ?? [];
+        expect(volumes).toHaveLength(9);
+        expect(volumes.filter((v) => v.type === 'data')).toHaveLength(3);
+        expect(volumes.filter((v) => v.type === 'wal')).toHaveLength(3);
+        expect(volumes.filter((v) => v.type === 'tablespace' && v.tablespace === 'tbs1')).toHaveLength(3);
+        const used = doc.sources.filter((x) => x.fact === 'filesystem' && x.outcome === 'used').map((x) => x.source);
+        expect(used).toEqual([source === 'auto' ? 'exec' : source]);
+        for (const v of volumes) expect(v.filesystem?.source).toBe(source === 'auto' ? 'exec' : source);
+        last = disagreements(doc, await dfAll(doc));
+        if (last.length === 0) break;
+      }
+      expect(last).toEqual([]);
+    });
+  }
+
+  for (const name of ['kubectl-cnpg', 'kubectl-cnpg-disk'] as const) {
+    it(`answers \`kubectl cnpg disk status\` through kubectl's plugin dispatch as ${name}`, async () => {
+      const r = await cli.viaKubectl(name, ['disk', 'status', '-n', ns, CLUSTER, '-o', 'json']);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout) as DiskStatusDoc;
+      expect(doc.kind).toBe('DiskStatus');
+      const sizes = (doc.clusters[0]?.volumes ?? []).map((v) => [v.pvc, v.filesystem?.totalBytes]).sort();
+      const list = await pvcs(kube, ns, CLUSTER);
+      const expected = list.map((p) => [p.name, cfg.local ? String(p.capacity) : expect.any(String)]).sort();
+      expect(sizes).toEqual(expected);
+    });
+  }
 });
