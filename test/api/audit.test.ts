@@ -254,7 +254,7 @@ describe(
       }
       expect(kinds['get nodes/proxy']).toBe(nodes.length);
 
-      // With every permission, auto mode also tries the pod proxy and exec, which are per pod (instance).
+      // With every permission, auto mode also tries the pod proxy (port-forward as its fallback) and exec, which are per pod (instance).
       const admin = async (user: string, ns: string) => {
         await cli(['disk', 'status', '-n', ns, '-o', 'json'], { kubeconfig: await masters(user) });
         return countByKind(await auditOf(api, user));
@@ -266,7 +266,8 @@ describe(
       ]);
       // 30 pods with 60 PVCs vs 30 pods with 120 PVCs: identical
       expect(tenTbs).toEqual(ten);
-      const perPod = (k: string) => k.endsWith('pods/proxy') || k.endsWith('pods/exec');
+      const perPod = (k: string) =>
+        k.endsWith('pods/proxy') || k.endsWith('pods/portforward') || k.endsWith('pods/exec');
       const rest = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !perPod(k)));
       expect(rest(ten)).toEqual(rest(one));
       for (const k of Object.keys(ten).filter(perPod)) expect(ten[k], k).toBe(10 * (one[k] ?? 0));
