@@ -22,7 +22,8 @@ import { get, labels, nameOf, namespaceOf, slim, str, volumeRefOf, CLUSTER_LABEL
 import { checkAccess, ruleText, type Access } from '../sources/permissions.js';
 import { parseKubeletSummary, parseStatF, parseWalHealthJson, WAL_HEALTH_SQL } from '../sources/parse.js';
 import { parseClusterDiskStatus } from '../sources/cluster-status.js';
-import { readInstance, STATUS_ONLY_SOURCE } from '../sources/pod-proxy.js';
+import { readInstance, STATUS_ONLY_SOURCE, type InstanceGet } from '../sources/pod-proxy.js';
+import { portForwardAccess, portForwardGet, readWithFallback } from '../sources/port-forward.js';
 import {
   filesystemsFromSamples,
   kubeletVolumeStats,
@@ -445,19 +446,39 @@ async function measure(
         let walUsed = 0;
         let fsUsed = 0;
         let failed = 0;
+        let forwarded = 0;
+        let forwardTried = 0;
         const failures: string[] = [];
+        // Port-forward fallback: asked once per namespace, only when the proxy could not reach a pod.
+        const pfAllowed = new Map<string, Promise<boolean>>();
+        const pfDenied = new Set<string>();
+        const mayForward = (ns: string) => {
+          let p = pfAllowed.get(ns);
+          if (!p) {
+            const a = portForwardAccess(ns);
+            p = checkAccess(client, [a]).then((r) => r.get(ruleText(a)) === true);
+            pfAllowed.set(ns, p);
+          }
+          return p;
+        };
         await Promise.all(
           todo.map((i) =>
             limit(async () => {
               opts.onProgress?.(`reading /pg/status of ${i.cs.namespace}/${i.pod}`);
-              const r = await readInstance(
-                client,
-                i.cs.namespace,
-                i.podObj,
-                i.cs.cluster,
-                opts.now().toISOString(),
-                Math.max(client.timeoutMs, 10_000),
+              const timeoutMs = Math.max(client.timeoutMs, 10_000);
+              const read = (via?: InstanceGet) =>
+                readInstance(client, i.cs.namespace, i.podObj, i.cs.cluster, opts.now().toISOString(), timeoutMs, via);
+              const fb = await readWithFallback(
+                () => read(),
+                () => mayForward(i.cs.namespace),
+                () => {
+                  opts.onProgress?.(`port-forward to ${i.cs.namespace}/${i.pod}`);
+                  return read(portForwardGet(client, i.cs.namespace, i.pod, timeoutMs));
+                },
               );
+              const r = fb.result;
+              if (fb.portForward === 'denied') pfDenied.add(i.cs.namespace);
+              if (fb.portForward === 'used' || fb.portForward === 'unreachable') forwardTried++;
               if (r.statusBody !== undefined) opts.onPayload?.(i.cs.namespace, i.pod, 'pg-status', r.statusBody);
               if (r.metricsBody !== undefined) opts.onPayload?.(i.cs.namespace, i.pod, 'metrics', r.metricsBody);
               if (r.unreachable) {
@@ -466,7 +487,10 @@ async function measure(
                 if (needsWal(i)) m(i).errors.push(...r.errors.slice(-1));
                 return;
               }
-              if (needsWal(i) && setWal(i, r.wal)) walUsed++;
+              if (needsWal(i) && setWal(i, r.wal)) {
+                walUsed++;
+                if (fb.portForward === 'used') forwarded++;
+              }
               for (const v of r.volumes) {
                 const pvc = i.pvcByVolume.get(`${v.type}/${v.tablespace ?? ''}`);
                 if (pvc && !m(i).filesystems[pvc]) {
@@ -478,14 +502,25 @@ async function measure(
             }),
           ),
         );
-        if (walUsed > 0) record(source, 'wal', 'used', `${walUsed} instance(s)`);
+        if (walUsed > forwarded) record(source, 'wal', 'used', `${walUsed - forwarded} instance(s)`);
+        if (forwarded > 0) record(source, 'wal', 'used', `${forwarded} instance(s) via port-forward`);
         if (fsUsed > 0) record(source, 'filesystem', 'used', `${fsUsed} volume(s) from cnpg_disk metrics`);
+        for (const ns of [...pfDenied].sort()) {
+          sources.push({
+            source,
+            fact: 'wal',
+            outcome: 'denied',
+            permission: ruleText(portForwardAccess(ns)),
+            detail: 'port-forward fallback when the pod proxy cannot reach a pod',
+            scope: ns,
+          });
+        }
         if (failed > 0) {
           record(
             source,
             'wal',
             'unreachable',
-            `${failed} pod(s) did not answer through the pod proxy (port-forward fallback is not implemented): ${failures.join('; ')}`,
+            `${failed} pod(s) did not answer through the pod proxy${forwardTried > 0 ? ' nor over port-forward' : ''}: ${failures.join('; ')}`,
           );
         }
         break;
