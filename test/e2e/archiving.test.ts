@@ -2,17 +2,71 @@
 // cluster, a storage account elsewhere) through barman-cloud: healthy, then
 // failing for real (store stopped, or wrong credentials), with the `.ready`
 // backlog growing, then healthy again once the store is fixed.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Cli } from './lib/cli.js';
 import { clusterManifest, clusterStatus, condition, instancePods, psql, waitHealthy } from './lib/cnpg.js';
 import { Kube, exec, waitFor } from './lib/kube.js';
 
 const cfg = inject('e2e');
 const kube = new Kube(cfg);
+const cli = new Cli(cfg);
 const store = cfg.objectStore;
 const CLUSTER = 'pgarc';
 const SECRET = 'archive-creds';
 let ns = '';
 let primary = '';
+let tmp = '';
+let policyFile = '';
+
+// A WAL policy that wants to grow the WAL volume at once (any use above 1 %),
+// so the only thing that can stop it is the WAL safety check under test.
+const WAL_POLICY = `walStorage:
+  resize:
+    enabled: true
+    triggers: { usageThreshold: 1 }
+    expansion: { step: 25%, minStep: 32Mi, limit: 4Gi }
+    strategy:
+      walSafetyPolicy: { requireArchiveHealthy: true, maxPendingWALFiles: 0 }
+`;
+
+interface WalInstance {
+  pod: string;
+  verdict: string;
+  readyFiles?: number;
+  archiver?: { healthy: boolean; failedCount: number | null; lastFailedWal?: string };
+}
+
+/** `wal health` as the CLI reports the primary. */
+async function cliWalHealth(): Promise<WalInstance> {
+  const doc = await cli.json<{ kind: string; clusters: { instances: WalInstance[] }[] }>([
+    'wal',
+    'health',
+    '-n',
+    ns,
+    CLUSTER,
+  ]);
+  expect(doc.kind).toBe('WalHealthReport');
+  const i = doc.clusters[0]?.instances.find((x) => x.pod === primary);
+  if (!i) throw new Error(`wal health has no instance ${primary}`);
+  return i;
+}
+
+/** The engine's decision for the primary's WAL volume in a `disk resize` preview. */
+async function cliWalDecision(): Promise<{ verdict: string; reason?: string; message: string }> {
+  const doc = await cli.json<{
+    kind: string;
+    mode: string;
+    volumes: { instance: string; type: string; decision: { verdict: string; reason?: string; message: string } }[];
+  }>(['disk', 'resize', '-n', ns, CLUSTER, '--policy', policyFile]);
+  expect(doc.kind).toBe('ResizePlan');
+  expect(doc.mode).toBe('preview');
+  const v = doc.volumes.find((x) => x.instance === primary && x.type === 'wal');
+  if (!v) throw new Error('the resize plan has no WAL volume for the primary');
+  return v.decision;
+}
 
 interface Archiver {
   archived: number;
@@ -90,6 +144,14 @@ async function expectHealthy(): Promise<void> {
   await waitFor('the .ready backlog to drain', kube.t(3 * 60_000), async () =>
     (await readyCount()) === 0 ? true : undefined,
   );
+  const wal = await waitFor('wal health to report the archiver healthy', kube.t(2 * 60_000), async () => {
+    const w = await cliWalHealth();
+    return w.archiver?.healthy === true && w.readyFiles === 0 ? w : undefined;
+  });
+  expect(wal.verdict).toBe('healthy');
+  const decision = await cliWalDecision();
+  expect(decision.reason, decision.message).not.toBe('archive-unhealthy');
+  expect(decision.verdict).toBe('resize');
 }
 
 async function expectFailing(): Promise<void> {
@@ -110,11 +172,29 @@ async function expectFailing(): Promise<void> {
   await waitFor('ContinuousArchiving=False', kube.t(3 * 60_000), async () =>
     (await archivingCondition()) === 'False' ? true : undefined,
   );
+  // The CLI sees the same: archiver failing, the backlog the pod has, and a
+  // WAL resize held back because archiving is unhealthy.
+  const wal = await cliWalHealth();
+  expect(wal.archiver?.healthy).toBe(false);
+  expect(wal.verdict).not.toBe('healthy');
+  expect(wal.readyFiles).toBeGreaterThanOrEqual(backlog2);
+  await switchWal();
+  const grown = await waitFor('wal health to report a larger .ready backlog', kube.t(60_000), async () => {
+    const w = await cliWalHealth();
+    return (w.readyFiles ?? 0) > (wal.readyFiles ?? 0) ? w : undefined;
+  });
+  expect(grown.readyFiles).toBe(await readyCount());
+  const decision = await cliWalDecision();
+  expect(decision.verdict).toBe('blocked');
+  expect(decision.reason).toBe('archive-unhealthy');
 }
 
 describe.runIf(store !== undefined)('WAL archiving to an Azure Blob store', () => {
   beforeAll(async () => {
     if (!store) return;
+    tmp = mkdtempSync(join(tmpdir(), 'cnpg-e2e-archive-'));
+    policyFile = join(tmp, 'policy.yaml');
+    writeFileSync(policyFile, WAL_POLICY);
     ns = await kube.createNamespace('archive');
     await setCredentials(store.connectionString);
     await kube.apply(
@@ -135,6 +215,8 @@ describe.runIf(store !== undefined)('WAL archiving to an Azure Blob store', () =
   });
 
   afterAll(async () => {
+    cli.dispose();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
     if (store?.control) await exec('bash', [store.control, 'start']);
     if (ns) await kube.deleteNamespace(ns);
   });
