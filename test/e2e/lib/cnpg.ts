@@ -15,6 +15,8 @@ export interface ClusterOptions {
   /** Secret name and key of an Azure Blob connection string; with `destinationPath`. */
   readonly archive?: { readonly destinationPath: string; readonly secret: string; readonly key: string };
   readonly parameters?: Readonly<Record<string, string>>;
+  /** More `spec` fields as YAML lines, indented for `spec:` (two spaces). */
+  readonly extraSpec?: readonly string[];
 }
 
 /** max_wal_size / min_wal_size that fit a WAL volume (CNPG's webhook requires max_wal_size < its size). */
@@ -75,6 +77,7 @@ export function clusterManifest(ns: string, o: ClusterOptions): string {
       `          key: ${o.archive.key}`,
     );
   }
+  if (o.extraSpec) lines.push(...o.extraSpec);
   return lines.join('\n') + '\n';
 }
 

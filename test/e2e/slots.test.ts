@@ -1,0 +1,150 @@
+// An inactive physical replication slot holding WAL back: `wal health`
+// reports it with its retention on the primary and on the replica
+// (CloudNativePG copies user slots to standbys), the numbers match what
+// PostgreSQL itself computes, and `disk resize` holds the WAL volume with
+// reason slot-retention while the slot retains more than the policy allows.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Cli } from './lib/cli.js';
+import { clusterManifest, instancePods, psql, waitHealthy, type InstancePod } from './lib/cnpg.js';
+import { Kube, waitFor } from './lib/kube.js';
+
+const cfg = inject('e2e');
+const kube = new Kube(cfg);
+const cli = new Cli(cfg);
+const CLUSTER = 'pgslot';
+const SLOT = 'e2e_inactive';
+const MiB = 2 ** 20;
+let ns = '';
+let tmp = '';
+let policyFile = '';
+let pods: InstancePod[] = [];
+
+interface Slot {
+  name: string;
+  type: string;
+  active: boolean;
+  retainedBytes?: string;
+}
+interface WalInstance {
+  pod: string;
+  role: string;
+  slots?: Slot[];
+}
+
+async function walInstances(): Promise<WalInstance[]> {
+  const doc = await cli.json<{ clusters: { instances: WalInstance[] }[] }>(['wal', 'health', '-n', ns, CLUSTER]);
+  return doc.clusters[0]?.instances ?? [];
+}
+
+/** What PostgreSQL says the slot retains on this instance. */
+async function retainedByPostgres(pod: InstancePod): Promise<number> {
+  const pos = pod.role === 'primary' ? 'pg_current_wal_lsn()' : 'pg_last_wal_replay_lsn()';
+  const v = await psql(
+    kube,
+    ns,
+    pod.name,
+    `SELECT pg_wal_lsn_diff(${pos}, restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = '${SLOT}'`,
+  );
+  return Number(v);
+}
+
+async function walDecisions(): Promise<{ instance: string; verdict: string; reason?: string }[]> {
+  const plan = await cli.json<{
+    volumes: { instance: string; type: string; decision: { verdict: string; reason?: string } }[];
+  }>(['disk', 'resize', '-n', ns, CLUSTER, '--policy', policyFile, '--volume', 'wal'], [0, 1, 2]);
+  return plan.volumes.map((v) => ({ instance: v.instance, ...v.decision }));
+}
+
+describe('an inactive replication slot retaining WAL', () => {
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'cnpg-e2e-slots-'));
+    policyFile = join(tmp, 'policy.yaml');
+    writeFileSync(
+      policyFile,
+      [
+        'walStorage:',
+        '  resize:',
+        '    enabled: true',
+        '    triggers: { usageThreshold: 1 }',
+        '    expansion: { step: 64Mi, limit: 4Gi }',
+        '    strategy:',
+        '      walSafetyPolicy: { maxSlotRetentionBytes: 32Mi, maxPendingWALFiles: 0 }',
+        '',
+      ].join('\n'),
+    );
+    ns = await kube.createNamespace('slots');
+    await kube.apply(
+      clusterManifest(ns, {
+        name: CLUSTER,
+        instances: 2,
+        dataSize: '512Mi',
+        walSize: '512Mi',
+        storageClass: cfg.storageClass,
+        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
+        extraSpec: ['  replicationSlots:', '    updateInterval: 5', '    synchronizeReplicas: { enabled: true }'],
+      }),
+    );
+    await waitHealthy(kube, ns, CLUSTER, 2, 8 * 60_000);
+    pods = await instancePods(kube, ns, CLUSTER);
+    const primary = pods.find((p) => p.role === 'primary')?.name ?? '';
+    await psql(kube, ns, primary, `SELECT pg_create_physical_replication_slot('${SLOT}', true)`);
+    // ~100 MB of WAL the slot now has to keep.
+    await psql(
+      kube,
+      ns,
+      primary,
+      "CREATE TABLE fill AS SELECT g, repeat('x', 900) AS pad FROM generate_series(1, 100000) g; SELECT pg_switch_wal(); CHECKPOINT",
+    );
+  });
+
+  afterAll(async () => {
+    cli.dispose();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (ns) await kube.deleteNamespace(ns);
+  });
+
+  it('reports the slot, inactive, with the retention PostgreSQL computes, on the primary and the replica', async () => {
+    const instances = await waitFor(
+      'the slot with > 64 MiB retained on both instances in wal health',
+      kube.t(3 * 60_000),
+      async () => {
+        const all = await walInstances();
+        const ok = all.every((i) => {
+          const s = i.slots?.find((x) => x.name === SLOT);
+          return s !== undefined && Number(s.retainedBytes ?? 0) > 64 * MiB;
+        });
+        return ok && all.length === 2 ? all : undefined;
+      },
+      async () => JSON.stringify(await walInstances(), null, 1),
+    );
+    for (const i of instances) {
+      const pod = pods.find((p) => p.name === i.pod);
+      expect(pod, i.pod).toBeDefined();
+      const slot = i.slots?.find((x) => x.name === SLOT);
+      expect(slot?.active).toBe(false);
+      expect(slot?.type).toBe('physical');
+      const pg = await retainedByPostgres(pod as InstancePod);
+      // Same quantity, measured moments apart: within one WAL segment.
+      expect(Math.abs(Number(slot?.retainedBytes) - pg)).toBeLessThanOrEqual(16 * MiB);
+    }
+  });
+
+  it('holds the WAL resize on every instance with reason slot-retention, and lets it go once the slot is dropped', async () => {
+    const held = await walDecisions();
+    expect(held).toHaveLength(2);
+    for (const d of held) {
+      expect(d.verdict, d.instance).toBe('blocked');
+      expect(d.reason, d.instance).toBe('slot-retention');
+    }
+    const primary = pods.find((p) => p.role === 'primary')?.name ?? '';
+    await psql(kube, ns, primary, `SELECT pg_drop_replication_slot('${SLOT}')`);
+    const freed = await waitFor('the WAL resize to be allowed again', kube.t(3 * 60_000), async () => {
+      const d = await walDecisions();
+      return d.every((x) => x.verdict === 'resize') ? d : undefined;
+    });
+    expect(freed).toHaveLength(2);
+  });
+});
