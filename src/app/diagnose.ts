@@ -474,18 +474,19 @@ export async function runDiagnose(opts: DiagnoseOptions, deps: Deps): Promise<Ex
     }
   }
   let code = exitCodeForSeverities(findings.map((f) => f.severity));
-  // Nothing measured because every source was denied: say so with the could-not-evaluate code.
+  // Volumes exist but not one was measured: the findings are printed, and the
+  // exit code says the disks could not be evaluated (never a silent 0).
   const volumes = reports.flatMap((r) => r.volumes);
   const denied = snapshot.sources.filter((s) => s.outcome === 'denied');
-  if (
-    code === ExitCode.OK &&
-    snapshot.origin.kind === 'live' &&
-    volumes.length > 0 &&
-    !volumes.some((v) => v.filesystem) &&
-    denied.length > 0
-  ) {
-    io.stderr('error: no source of filesystem or WAL facts is permitted, so the volumes could not be checked\n');
-    for (const p of [...new Set(denied.map((d) => d.permission))]) io.stderr(`  hint: grant "${p}"\n`);
+  if (code === ExitCode.OK && volumes.length > 0 && !volumes.some((v) => v.filesystem)) {
+    if (snapshot.origin.kind === 'live' && denied.length > 0 && !snapshot.sources.some((s) => s.outcome === 'used')) {
+      io.stderr('error: no source of filesystem or WAL facts is permitted, so the volumes could not be checked\n');
+      for (const p of [...new Set(denied.map((d) => d.permission))]) io.stderr(`  hint: grant "${p}"\n`);
+    } else {
+      io.stderr(
+        'error: no volume could be measured, so the volumes could not be checked (see the NOT_MEASURED findings)\n',
+      );
+    }
     code = ExitCode.UNKNOWN;
   }
   return code;
