@@ -52,7 +52,7 @@ import { renderTable } from '../render/table.js';
 import { pct, sourcesLine } from '../render/common.js';
 import type { ClusterSnapshot, KubeObject, Snapshot, SourceName } from '../snapshot/types.js';
 import { requireSomeFacts, volumeLabel } from './disk-status.js';
-import { gatherSnapshot } from './gather.js';
+import { gatherSnapshot, requireCluster } from './gather.js';
 
 export const VOLUME_TYPES: readonly VolumeType[] = ['data', 'wal', 'tablespace'];
 
@@ -1077,16 +1077,7 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
     measure: true,
   };
   const snapshot = await gatherSnapshot(scope, deps);
-  const cs = snapshot.clusters.find((c) => c.name === opts.cluster);
-  if (!cs) {
-    const where = opts.fromBundle
-      ? `the bundle ${opts.fromBundle}`
-      : `namespace ${opts.namespace ?? deps.kube().currentNamespace}`;
-    throw usageError(
-      `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)} in ${where}`,
-      'list them with: kubectl get clusters.postgresql.cnpg.io -A',
-    );
-  }
+  const cs = requireCluster(snapshot, opts, deps);
   const report = evaluateCluster(cs, snapshot.storageClasses, {
     now: deps.now().getTime(),
     ...(opts.policyFile !== undefined ? { policyFile: opts.policyFile } : {}),

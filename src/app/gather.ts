@@ -5,7 +5,7 @@
 import type { Deps } from '../cli/deps.js';
 import { collectSnapshot } from '../snapshot/collect.js';
 import { readBundle } from '../snapshot/bundle.js';
-import type { Snapshot, SourceName } from '../snapshot/types.js';
+import type { ClusterSnapshot, Snapshot, SourceName } from '../snapshot/types.js';
 import { labels } from '../analysis/kube-objects.js';
 import { usageError } from '../cli/errors.js';
 
@@ -91,4 +91,21 @@ export function judgedAt(snapshot: Snapshot, deps: Deps): number {
     if (!Number.isNaN(t) && t > 0) return t;
   }
   return deps.now().getTime();
+}
+
+/** The one Cluster a command was asked about, or a usage error saying where we looked. */
+export function requireCluster(
+  snapshot: Snapshot,
+  opts: { cluster?: string | undefined; fromBundle?: string | undefined; namespace?: string | undefined },
+  deps: Deps,
+): ClusterSnapshot {
+  const cs = snapshot.clusters.find((c) => c.name === opts.cluster);
+  if (cs) return cs;
+  const where = opts.fromBundle
+    ? `the bundle ${opts.fromBundle}`
+    : `namespace ${opts.namespace ?? deps.kube().currentNamespace}`;
+  throw usageError(
+    `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)} in ${where}`,
+    'list them with: kubectl get clusters.postgresql.cnpg.io -A',
+  );
 }

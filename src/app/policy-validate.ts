@@ -33,7 +33,7 @@ import { evaluateCluster } from '../analysis/evaluate.js';
 import { annotations, arr, clusterShape, get, isObj, str } from '../analysis/kube-objects.js';
 import type { KubeObject } from '../snapshot/types.js';
 import { renderTable } from '../render/table.js';
-import { gatherSnapshot } from './gather.js';
+import { gatherSnapshot, requireCluster } from './gather.js';
 import { volumeLabel } from './disk-status.js';
 
 /** The cluster shape stated on the command line, for offline validation in CI. */
@@ -290,16 +290,7 @@ export async function validatePolicy(opts: PolicyValidateOptions, deps: Deps): P
     },
     deps,
   );
-  const cs = snapshot.clusters.find((c) => c.name === opts.cluster);
-  if (!cs) {
-    const where = opts.fromBundle
-      ? `the bundle ${opts.fromBundle}`
-      : `namespace ${opts.namespace ?? deps.kube().currentNamespace}`;
-    throw usageError(
-      `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)} in ${where}`,
-      'list them with: kubectl get clusters.postgresql.cnpg.io -A',
-    );
-  }
+  const cs = requireCluster(snapshot, opts, deps);
   const report = evaluateCluster(cs, snapshot.storageClasses, {
     now: deps.now().getTime(),
     ...(doc !== undefined ? { policyFile: doc } : {}),
