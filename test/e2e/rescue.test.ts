@@ -1,0 +1,180 @@
+// Disk-full rescue. An inactive slot keeps every WAL segment until the WAL
+// volume is full: PostgreSQL stops, and CloudNativePG's instance manager
+// then exits with code 4 on every start (no WAL disk space) and the operator
+// stops reconciling PVC sizes. `diagnose` must name that cause and the fix,
+// and `disk resize --apply` on the WAL PVC must bring the instance back
+// without touching the Cluster spec.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Cli } from './lib/cli.js';
+import { MOUNTS, clusterManifest, dfInPod, psql, waitHealthy } from './lib/cnpg.js';
+import { Kube, bytes, waitFor } from './lib/kube.js';
+
+const cfg = inject('e2e');
+const kube = new Kube(cfg);
+const cli = new Cli(cfg);
+const CLUSTER = 'pgfull';
+const POD = `${CLUSTER}-1`;
+const WAL_SIZE = '128Mi';
+let ns = '';
+let tmp = '';
+let policyFile = '';
+let generation = 0;
+
+interface PodStatus {
+  status: {
+    phase: string;
+    containerStatuses?: {
+      name: string;
+      ready: boolean;
+      restartCount: number;
+      state: { waiting?: { reason: string }; running?: object };
+      lastState: { terminated?: { exitCode: number } };
+    }[];
+  };
+}
+
+async function postgresContainer(): Promise<NonNullable<PodStatus['status']['containerStatuses']>[number] | undefined> {
+  const p = await kube.json<PodStatus>(['-n', ns, 'get', 'pod', POD]);
+  return p.status.containerStatuses?.find((c) => c.name === 'postgres');
+}
+
+async function clusterSpec(): Promise<{ generation: number; walSize: string }> {
+  const c = await kube.json<{ metadata: { generation: number }; spec: { walStorage: { size: string } } }>([
+    '-n',
+    ns,
+    'get',
+    'cluster.postgresql.cnpg.io',
+    CLUSTER,
+  ]);
+  return { generation: c.metadata.generation, walSize: c.spec.walStorage.size };
+}
+
+describe('WAL disk full: diagnose and rescue by PVC resize', () => {
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'cnpg-e2e-rescue-'));
+    policyFile = join(tmp, 'policy.yaml');
+    // Grow the WAL volume to 256Mi at once; no WAL gate may stop a rescue of
+    // a stopped instance (there is no archive, the slot is the cause).
+    writeFileSync(
+      policyFile,
+      [
+        'walStorage:',
+        '  resize:',
+        '    enabled: true',
+        '    triggers: { usageThreshold: 80 }',
+        '    expansion: { step: 128Mi, limit: 1Gi }',
+        '    strategy:',
+        '      walSafetyPolicy: { maxPendingWALFiles: 0, maxSlotRetentionBytes: 0 }',
+        '',
+      ].join('\n'),
+    );
+    ns = await kube.createNamespace('rescue');
+    await kube.apply(
+      clusterManifest(ns, {
+        name: CLUSTER,
+        instances: 1,
+        dataSize: '512Mi',
+        walSize: WAL_SIZE,
+        storageClass: cfg.storageClass,
+        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
+      }),
+    );
+    await waitHealthy(kube, ns, CLUSTER, 1, 8 * 60_000);
+    generation = (await clusterSpec()).generation;
+  });
+
+  afterAll(async () => {
+    cli.dispose();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (ns) await kube.deleteNamespace(ns);
+  });
+
+  it('fills the WAL volume until the instance exits with code 4', async () => {
+    await psql(kube, ns, POD, "SELECT pg_create_physical_replication_slot('e2e_hold', true)");
+    // Write until PostgreSQL cannot write WAL any more: the session is cut
+    // when the server stops (each -c runs on its own, so COMMIT works in DO).
+    const fill = await kube.exec(
+      ns,
+      POD,
+      'postgres',
+      [
+        'psql',
+        '-d',
+        'postgres',
+        '-Xq',
+        '-c',
+        'CREATE TABLE fill (pad text)',
+        '-c',
+        "DO $$ BEGIN FOR i IN 1..400 LOOP INSERT INTO fill SELECT repeat('x', 1000) FROM generate_series(1, 1000); COMMIT; END LOOP; END $$",
+      ],
+      300_000,
+    );
+    expect(fill.code, fill.stdout).not.toBe(0);
+    expect(fill.stderr).toMatch(/connection to server was lost|server closed the connection|No space left on device/);
+    const c = await waitFor(
+      'the postgres container to have exited with code 4',
+      kube.t(6 * 60_000),
+      async () => {
+        const s = await postgresContainer();
+        return s?.lastState.terminated?.exitCode === 4 ? s : undefined;
+      },
+      async () => JSON.stringify(await postgresContainer(), null, 1),
+    );
+    expect(c.ready).toBe(false);
+  });
+
+  it('diagnose names the full WAL disk and the PVC resize that fixes it', async () => {
+    const doc = await cli.json<{ findings: { severity: string; code: string; subject: string; command?: string }[] }>(
+      ['diagnose', '-n', ns, CLUSTER],
+      [2],
+    );
+    const f = doc.findings.find((x) => x.code === 'WAL_DISK_FULL_EXIT');
+    expect(f, JSON.stringify(doc.findings)).toBeDefined();
+    expect(f?.severity).toBe('critical');
+    expect(f?.subject).toContain(POD);
+    expect(f?.command).toMatch(/disk resize .*--volume wal --apply/);
+  });
+
+  it('disk resize --apply on the WAL PVC brings the instance back, the Cluster spec untouched', async () => {
+    const r = await cli.run([
+      'disk',
+      'resize',
+      '-n',
+      ns,
+      CLUSTER,
+      '--instance',
+      POD,
+      '--volume',
+      'wal',
+      '--policy',
+      policyFile,
+      '--apply',
+      '--yes',
+      '--wait',
+      '-o',
+      'json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout) as { volumes: { result?: { status: string; toBytes?: string } }[] };
+    expect(plan.volumes[0]?.result?.status).toBe('applied');
+    expect(Number(plan.volumes[0]?.result?.toBytes)).toBe(bytes(WAL_SIZE) + bytes('128Mi'));
+
+    await waitFor(
+      'the instance to run and be ready again',
+      kube.t(8 * 60_000),
+      async () => ((await postgresContainer())?.ready ? true : undefined),
+      async () => JSON.stringify(await postgresContainer(), null, 1),
+      5_000,
+    );
+    await waitHealthy(kube, ns, CLUSTER, 1, 5 * 60_000);
+    const df = await dfInPod(kube, ns, POD, MOUNTS.wal);
+    if (cfg.local) expect(df.size).toBe(bytes(WAL_SIZE) + bytes('128Mi'));
+    expect(Number(await psql(kube, ns, POD, 'SELECT 1'))).toBe(1);
+    const spec = await clusterSpec();
+    expect(spec.walSize).toBe(WAL_SIZE);
+    expect(spec.generation).toBe(generation);
+  });
+});
