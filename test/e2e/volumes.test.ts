@@ -2,10 +2,11 @@
 // tablespace comes up on the target cluster, and what each PVC promises is
 // what `df` inside each pod shows. This is the ground truth every disk number
 // of the CLI is compared with.
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cli } from './lib/cli.js';
 import { MOUNTS, clusterManifest, dfInPod, instancePods, psql, pvcs, waitHealthy, type DfRow } from './lib/cnpg.js';
-import { Kube, bytes } from './lib/kube.js';
+import { Kube, bytes, exec } from './lib/kube.js';
 
 const cfg = inject('e2e');
 const kube = new Kube(cfg);
@@ -186,4 +187,25 @@ describe('3-instance cluster with WAL volume and tablespace', () => {
       expect(sizes).toEqual(expected);
     });
   }
+
+  it('works beside the official CloudNativePG plugin: `kubectl cnpg status` reaches it, `kubectl cnpg disk` reaches ours', async () => {
+    // The official plugin at the pinned CNPG version, built by the release tooling (cached).
+    let official = process.env['CNPG_E2E_OFFICIAL_PLUGIN'] ?? '';
+    if (!official) {
+      const built = await exec('bash', [join(cfg.repoDir, 'scripts/release/tools.sh'), 'kubectl-cnpg'], {
+        timeoutMs: 30 * 60_000,
+      });
+      expect(built.code, built.stderr).toBe(0);
+      official = built.stdout.trim().split(' ')[1] ?? '';
+    }
+    const theirs = await cli.besideOfficial(official, ['status', '-n', ns, CLUSTER]);
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect(theirs.stdout).toContain('Cluster Summary');
+    expect(theirs.stdout).toMatch(/Instances:\s+3/);
+    const ours = await cli.besideOfficial(official, ['disk', 'status', '-n', ns, CLUSTER, '-o', 'json']);
+    expect(ours.code, ours.stderr).toBe(0);
+    const doc = JSON.parse(ours.stdout) as DiskStatusDoc;
+    expect(doc.kind).toBe('DiskStatus');
+    expect(doc.clusters[0]?.volumes).toHaveLength(9);
+  });
 });

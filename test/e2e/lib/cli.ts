@@ -48,6 +48,22 @@ export class Cli {
     return exec(this.cfg.kubectl, ['cnpg', ...args], { env, timeoutMs: 180_000 });
   }
 
+  /**
+   * `kubectl cnpg ARGS` with CloudNativePG's own plugin installed as
+   * kubectl-cnpg and ours as kubectl-cnpg-disk, the way users run both.
+   */
+  besideOfficial(official: string, args: readonly string[]): Promise<ExecResult> {
+    this.pluginDir ??= mkdtempSync(join(tmpdir(), 'cnpg-e2e-plugins-'));
+    const dir = join(this.pluginDir, 'both');
+    mkdirSync(dir, { recursive: true });
+    if (!existsSync(join(dir, 'kubectl-cnpg'))) symlinkSync(official, join(dir, 'kubectl-cnpg'));
+    if (!existsSync(join(dir, 'kubectl-cnpg-disk'))) {
+      symlinkSync(join(this.cfg.repoDir, 'bin/run.js'), join(dir, 'kubectl-cnpg-disk'));
+    }
+    const env = { ...this.env(), PATH: `${dir}:${process.env['PATH'] ?? ''}` };
+    return exec(this.cfg.kubectl, ['cnpg', ...args], { env, timeoutMs: 180_000 });
+  }
+
   dispose(): void {
     if (this.pluginDir) rmSync(this.pluginDir, { recursive: true, force: true });
   }
