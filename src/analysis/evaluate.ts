@@ -25,6 +25,7 @@ import {
   type VolumeRef,
   type VolumeSizes,
   type WalHealth,
+  type WalSpaceExhausted,
 } from '@cnpg-disk/core';
 import type { ClusterSnapshot, KubeObject, Snapshot } from '../snapshot/types.js';
 import {
@@ -46,6 +47,12 @@ import { findingsForCluster, type Finding } from './findings.js';
 export interface VolumeReport extends VolumeRef {
   pvc: PvcFacts;
   filesystem?: FilesystemFacts & { percentUsed: number };
+  /**
+   * Set on the volume that holds pg_wal when its instance is down because
+   * CloudNativePG's instance manager found no room for one more WAL segment
+   * (exit code 4): the engine treats that volume as full.
+   */
+  walSpaceExhausted?: WalSpaceExhausted;
   policy: { source: PolicySource; enabled: boolean; errors: PolicyIssue[] };
   /** The resolved policy, when valid. */
   resolvedPolicy?: ResizePolicy;

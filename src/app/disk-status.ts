@@ -39,7 +39,8 @@ function verdictText(v: VolumeReport): string {
  */
 export function requireSomeFacts(snapshot: Snapshot, reports: ClusterReport[]): void {
   const volumes = reports.flatMap((r) => r.volumes);
-  if (volumes.length === 0 || volumes.some((v) => v.filesystem)) return;
+  // A WAL volume CloudNativePG itself reported full (exit code 4) is a fact the engine can act on.
+  if (volumes.length === 0 || volumes.some((v) => v.filesystem || v.walSpaceExhausted)) return;
   const denied = snapshot.sources.filter((s) => s.outcome === 'denied');
   // one hint per rule: a source is recorded once per fact kind it could have given
   const grants = [...new Set(denied.map((d) => `grant "${d.permission}" (enables ${d.source})`))];

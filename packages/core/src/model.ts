@@ -104,6 +104,24 @@ export interface FilesystemFacts {
   observedAt?: string;
 }
 
+/**
+ * CloudNativePG's own finding that the volume holding pg_wal is full.
+ *
+ * Before it starts PostgreSQL, and after PostgreSQL stops, CloudNativePG's
+ * instance manager checks that pg_wal can take one more WAL segment; when it
+ * cannot, the manager exits with code 4 (MissingWALDiskSpaceExitCode) and
+ * does so on every restart until the volume grows. Read from the pod status
+ * (the postgres container not ready, its last termination exit code 4), it
+ * is the one fact left about the volume when the instance is down and no
+ * source can run statfs in it: "less than one WAL segment free".
+ */
+export interface WalSpaceExhausted {
+  /** RFC 3339: when the container last exited with code 4, if known. */
+  exitedAt?: string;
+  /** The postgres container's restart count, if known. */
+  restarts?: number;
+}
+
 /** How WAL is archived for a cluster, judged from its spec. */
 export interface ArchivingShape {
   /** undefined: could not tell. */
