@@ -21,6 +21,7 @@
 import { parseBytes, type FilesystemFacts, type VolumeType, type WalHealth } from '@cnpg-disk/core';
 import { arr, get, isObj, str } from '../analysis/kube-objects.js';
 import type { KubeObject } from '../snapshot/types.js';
+import { filesystemFacts } from './parse.js';
 
 export interface StatusVolume {
   type: VolumeType;
@@ -81,21 +82,18 @@ function volume(
     problems.push(`${where}: usedBytes or availableBytes exceed totalBytes`);
     return undefined;
   }
-  const it = exactBytes(raw['inodesTotal']);
-  const iu = exactBytes(raw['inodesUsed']);
-  const ifree = exactBytes(raw['inodesFree']);
   const atLimit = raw['atLimit'];
   return {
-    facts: {
+    facts: filesystemFacts({
       totalBytes: total,
       usedBytes: used,
       availableBytes: avail,
-      ...(it !== undefined ? { inodesTotal: it } : {}),
-      ...(iu !== undefined ? { inodesUsed: iu } : {}),
-      ...(ifree !== undefined ? { inodesFree: ifree } : {}),
+      inodesTotal: exactBytes(raw['inodesTotal']),
+      inodesUsed: exactBytes(raw['inodesUsed']),
+      inodesFree: exactBytes(raw['inodesFree']),
       source: 'cluster-status',
       observedAt,
-    },
+    }),
     ...(typeof atLimit === 'boolean' ? { atLimit } : {}),
   };
 }

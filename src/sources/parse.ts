@@ -6,6 +6,20 @@
 import type { FilesystemFacts, ReplicationSlot, WalHealth } from '@cnpg-disk/core';
 import { get, isObj, str, arr } from '../analysis/kube-objects.js';
 
+/**
+ * FilesystemFacts from the counts a source read, leaving out the inode
+ * counts it had none of (undefined). The keys keep the order they are given
+ * in, so each source's documents stay as they were.
+ */
+export function filesystemFacts(
+  f: Omit<FilesystemFacts, 'inodesTotal' | 'inodesUsed' | 'inodesFree'> &
+    Partial<Record<'inodesTotal' | 'inodesUsed' | 'inodesFree', bigint | undefined>>,
+): FilesystemFacts {
+  const facts: FilesystemFacts = { ...f };
+  for (const k of ['inodesTotal', 'inodesUsed', 'inodesFree'] as const) if (facts[k] === undefined) delete facts[k];
+  return facts;
+}
+
 /** `stat -f -c 'fs %n %S %b %f %a %c %d' PATH...` → facts per path (df semantics). */
 export function parseStatF(
   text: string,
@@ -190,16 +204,16 @@ export function parseKubeletSummary(
         namespace: str(v, 'pvcRef', 'namespace') ?? ns,
         pod,
         pvcName: pvc,
-        facts: {
+        facts: filesystemFacts({
           totalBytes: total,
           usedBytes: used,
           availableBytes: avail,
-          ...(inodes !== undefined ? { inodesTotal: inodes } : {}),
-          ...(inodesFree !== undefined ? { inodesFree } : {}),
-          ...(inodesUsed !== undefined ? { inodesUsed } : {}),
+          inodesTotal: inodes,
+          inodesFree,
+          inodesUsed,
           source: 'kubelet-summary',
           observedAt: timeOrUndefined(get(v, 'time')) ?? observedAt,
-        },
+        }),
       });
     }
   }

@@ -29,6 +29,7 @@
  * namespace and persistentvolumeclaim.
  */
 import type { FilesystemFacts, ReplicationSlot, VolumeType, WalHealth } from '@cnpg-disk/core';
+import { filesystemFacts } from './parse.js';
 
 export interface Sample {
   name: string;
@@ -343,21 +344,18 @@ export function filesystemsFromSamples(
       problems.push(`${where}: used or available bytes exceed the total`);
       continue;
     }
-    const it = nonNegativeBytes(pick('cnpg_disk_inodes_total'), where, problems);
-    const iu = nonNegativeBytes(pick('cnpg_disk_inodes_used'), where, problems);
-    const ifree = nonNegativeBytes(pick('cnpg_disk_inodes_free'), where, problems);
     volumes.push({
       ...k,
-      facts: {
+      facts: filesystemFacts({
         totalBytes: total,
         usedBytes: used,
         availableBytes: avail,
-        ...(it !== undefined ? { inodesTotal: it } : {}),
-        ...(iu !== undefined ? { inodesUsed: iu } : {}),
-        ...(ifree !== undefined ? { inodesFree: ifree } : {}),
+        inodesTotal: nonNegativeBytes(pick('cnpg_disk_inodes_total'), where, problems),
+        inodesUsed: nonNegativeBytes(pick('cnpg_disk_inodes_used'), where, problems),
+        inodesFree: nonNegativeBytes(pick('cnpg_disk_inodes_free'), where, problems),
         source,
         observedAt,
-      },
+      }),
     });
   }
   return { volumes, problems };
@@ -403,23 +401,20 @@ export function kubeletVolumeStats(
       problems.push(`${where}: used or available bytes exceed the capacity`);
       continue;
     }
-    const it = nonNegativeBytes(m.get('kubelet_volume_stats_inodes'), where, problems);
-    const ifree = nonNegativeBytes(m.get('kubelet_volume_stats_inodes_free'), where, problems);
-    const iu = nonNegativeBytes(m.get('kubelet_volume_stats_inodes_used'), where, problems);
     const ts = m.get('kubelet_volume_stats_used_bytes')?.timestampMs;
     volumes.push({
       namespace,
       pvcName,
-      facts: {
+      facts: filesystemFacts({
         totalBytes: total,
         usedBytes: used,
         availableBytes: avail,
-        ...(it !== undefined ? { inodesTotal: it } : {}),
-        ...(ifree !== undefined ? { inodesFree: ifree } : {}),
-        ...(iu !== undefined ? { inodesUsed: iu } : {}),
+        inodesTotal: nonNegativeBytes(m.get('kubelet_volume_stats_inodes'), where, problems),
+        inodesFree: nonNegativeBytes(m.get('kubelet_volume_stats_inodes_free'), where, problems),
+        inodesUsed: nonNegativeBytes(m.get('kubelet_volume_stats_inodes_used'), where, problems),
         source: 'prometheus',
         observedAt: ts !== undefined ? new Date(ts).toISOString() : observedAt,
-      },
+      }),
     });
   }
   return { volumes, problems };

@@ -1,8 +1,41 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { parseKubeletSummary, parseStatF, parseWalHealthJson } from '../../src/sources/parse.js';
+import { filesystemFacts, parseKubeletSummary, parseStatF, parseWalHealthJson } from '../../src/sources/parse.js';
 
 const T = '2026-11-26T00:00:00.000Z';
+
+describe('filesystemFacts', () => {
+  it('leaves out the inode counts a source did not have and keeps the order of the rest', () => {
+    const f = filesystemFacts({
+      totalBytes: 10n,
+      usedBytes: 4n,
+      availableBytes: 6n,
+      inodesTotal: 100n,
+      inodesFree: undefined,
+      inodesUsed: 7n,
+      source: 'prometheus',
+      observedAt: T,
+    });
+    expect(Object.keys(f)).toEqual([
+      'totalBytes',
+      'usedBytes',
+      'availableBytes',
+      'inodesTotal',
+      'inodesUsed',
+      'source',
+      'observedAt',
+    ]);
+    expect(f).toStrictEqual({
+      totalBytes: 10n,
+      usedBytes: 4n,
+      availableBytes: 6n,
+      inodesTotal: 100n,
+      inodesUsed: 7n,
+      source: 'prometheus',
+      observedAt: T,
+    });
+  });
+});
 
 describe('parseStatF', () => {
   it('agrees with df on a real filesystem of this machine', () => {
