@@ -6,6 +6,7 @@
 import YAML from 'yaml';
 import {
   decide,
+  walSafetyApplies,
   parseLedger,
   percentUsed,
   resolvePolicy,
@@ -40,6 +41,7 @@ import {
   volumeRefOf,
   INSTANCE_LABEL,
   CLUSTER_LABEL,
+  MISSING_WAL_DISK_SPACE_EXIT_CODE,
   labels,
 } from './kube-objects.js';
 import { findingsForCluster, type Finding } from './findings.js';
@@ -72,6 +74,11 @@ export interface InstanceReport {
   lastExitCode?: number;
   lastTerminationReason?: string;
   waiting?: string;
+  /**
+   * The postgres container is down (not running) and last exited with code 4:
+   * CloudNativePG found no room for one more WAL segment. Gone once it runs again.
+   */
+  walSpaceExhausted?: WalSpaceExhausted;
   wal?: WalHealth;
   errors: string[];
 }
@@ -104,6 +111,7 @@ function instanceReport(pod: KubeObject, primary: string | undefined): Omit<Inst
   const lastExit = get(pg, 'lastState', 'terminated', 'exitCode') ?? get(pg, 'state', 'terminated', 'exitCode');
   const lastReason = str(pg, 'lastState', 'terminated', 'reason') ?? str(pg, 'state', 'terminated', 'reason');
   const waiting = str(pg, 'state', 'waiting', 'reason');
+  const exhausted = walSpaceExhaustedOf(pg, restarts);
   const ready = arr(pod, 'status', 'conditions').some((c) => str(c, 'type') === 'Ready' && str(c, 'status') === 'True');
   const role = labels(pod)['cnpg.io/instanceRole'] ?? labels(pod)['role'];
   return {
@@ -124,7 +132,22 @@ function instanceReport(pod: KubeObject, primary: string | undefined): Omit<Inst
     ...(typeof lastExit === 'number' ? { lastExitCode: lastExit } : {}),
     ...(lastReason ? { lastTerminationReason: lastReason } : {}),
     ...(waiting ? { waiting } : {}),
+    ...(exhausted ? { walSpaceExhausted: exhausted } : {}),
   };
+}
+
+/**
+ * The container is not running now, and its latest termination (the current
+ * one, else the last) was exit code 4. A running container is left out: it
+ * may be the start that succeeds, and a source can measure it.
+ */
+function walSpaceExhaustedOf(pg: unknown, restarts: number): WalSpaceExhausted | undefined {
+  if (!pg || get(pg, 'state', 'running') !== undefined) return undefined;
+  const current = get(pg, 'state', 'terminated');
+  const term = current ?? get(pg, 'lastState', 'terminated');
+  if (get(term, 'exitCode') !== MISSING_WAL_DISK_SPACE_EXIT_CODE) return undefined;
+  const at = str(term, 'finishedAt');
+  return { ...(at ? { exitedAt: at } : {}), restarts };
 }
 
 function policySourcesFor(
@@ -220,6 +243,10 @@ export function evaluateCluster(
     .map(({ ref, pvc, raw }) => {
       const m = measurements.get(ref.instance);
       const fs = m?.filesystems[ref.pvcName];
+      // Only the volume that holds pg_wal: the wal volume, or data when there is none.
+      const exhausted = walSafetyApplies(ref, shape)
+        ? instances.find((i) => i.pod === ref.instance)?.walSpaceExhausted
+        : undefined;
       const ledger = parseLedger(annotations(raw)[LEDGER_ANNOTATION]);
       const resolved = resolvePolicy(sources, ref.type, ref.tablespace);
       const report: VolumeReport = {
@@ -229,6 +256,7 @@ export function evaluateCluster(
         lastResizes: [...ledger.entries].sort((a, b) => Date.parse(b.at) - Date.parse(a.at)),
         ...(ledger.corrupt !== undefined ? { ledgerProblem: ledger.corrupt } : {}),
         ...(fs ? { filesystem: { ...fs, percentUsed: percentUsed(fs) } } : {}),
+        ...(exhausted ? { walSpaceExhausted: exhausted } : {}),
       };
       if (resolved.policy) {
         report.resolvedPolicy = resolved.policy;
@@ -240,6 +268,7 @@ export function evaluateCluster(
           ...(fs ? { filesystem: fs } : {}),
           ledger,
           ...(m?.wal ? { walHealth: m.wal } : {}),
+          ...(exhausted ? { walSpaceExhausted: exhausted } : {}),
           now: opts.now,
         });
       }

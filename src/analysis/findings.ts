@@ -15,7 +15,7 @@ import type { Severity } from '../cli/errors.js';
 import type { ClusterSnapshot, KubeObject } from '../snapshot/types.js';
 import { parseAutoResizeEvents, parseClusterDiskStatus } from '../sources/cluster-status.js';
 import type { ClusterReport, VolumeReport } from './evaluate.js';
-import { get, nameOf, str } from './kube-objects.js';
+import { get, nameOf, str, MISSING_WAL_DISK_SPACE_EXIT_CODE } from './kube-objects.js';
 
 export interface Finding {
   severity: Severity;
@@ -261,7 +261,9 @@ function instanceFindings(c: ClusterReport, cs: ClusterSnapshot): Finding[] {
   const walCommand = `kubectl cnpg wal health ${c.name} -n ${ns}`;
   for (const i of c.instances) {
     const subject = `${ns}/${c.name}/${i.pod}`;
-    if (i.lastExitCode === 4) {
+    // Down on exit 4 now, or started again after it but not ready yet; once
+    // ready, an old exit 4 in lastState is history, not a finding.
+    if (i.walSpaceExhausted || (i.lastExitCode === MISSING_WAL_DISK_SPACE_EXIT_CODE && !i.ready)) {
       out.push({
         severity: 'critical',
         code: 'WAL_DISK_FULL_EXIT',

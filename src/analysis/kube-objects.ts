@@ -184,3 +184,6 @@ export function slim<T extends KubeObject>(o: T): T {
   const { managedFields: _drop, ...rest } = md;
   return { ...o, metadata: rest } as T;
 }
+
+/** CloudNativePG's instance manager exits with this code when pg_wal has no room for one more segment. */
+export const MISSING_WAL_DISK_SPACE_EXIT_CODE = 4;

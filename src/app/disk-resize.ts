@@ -49,7 +49,7 @@ import {
   patchPvcResize,
 } from '../kube/pvc-write.js';
 import { renderTable } from '../render/table.js';
-import { pct, sourcesLine } from '../render/common.js';
+import { usageText, sourcesLine } from '../render/common.js';
 import type { ClusterSnapshot, KubeObject, Snapshot, SourceName } from '../snapshot/types.js';
 import { requireSomeFacts, volumeLabel } from './disk-status.js';
 import { gatherSnapshot, requireCluster } from './gather.js';
@@ -431,7 +431,7 @@ export function planTable(plan: ResizePlan, wide: boolean, withResult: boolean):
         v.pvcName,
         v.pvc.storageClass ?? '-',
         v.pvc.allowVolumeExpansion === undefined ? '?' : v.pvc.allowVolumeExpansion ? 'yes' : 'no',
-        pct(v.filesystem?.percentUsed),
+        usageText(v),
         `${v.policy.enabled ? 'on' : 'off'} (${v.policy.source})`,
         b ? `${b.remaining}/${b.max}` : '-',
       );
@@ -521,6 +521,7 @@ export function planDocument(
         capacityBytes: v.pvc.capacityBytes,
         resourceVersion: v.pvc.resourceVersion,
         filesystem: v.filesystem,
+        walSpaceExhausted: v.walSpaceExhausted,
         policy: v.policy,
         action: i.action,
         refusal: i.refusal,
@@ -594,6 +595,7 @@ export async function applyResize(item: PlanItem, ctx: ApplyContext): Promise<Ap
         ...(v.filesystem ? { filesystem: v.filesystem } : {}),
         ledger,
         ...(item.walHealth ? { walHealth: item.walHealth } : {}),
+        ...(v.walSpaceExhausted ? { walSpaceExhausted: v.walSpaceExhausted } : {}),
         now,
       });
       freshDecision = decision;

@@ -10,7 +10,7 @@ import { document, printDocument, type OutputFormat } from '../cli/output.js';
 import { evaluateSnapshot, type ClusterReport, type VolumeReport } from '../analysis/evaluate.js';
 import { sortFindings } from '../analysis/findings.js';
 import { gatherSnapshot, judgedAt, type ScopeOptions } from './gather.js';
-import { human, pct, renderFindings, sourcesLine } from '../render/common.js';
+import { human, pct, usageText, renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
 import type { Snapshot } from '../snapshot/types.js';
 
@@ -107,6 +107,7 @@ export function statusDocument(
         capacityBytes: v.pvc.capacityBytes,
         conditions: v.pvc.conditions,
         filesystem: v.filesystem,
+        walSpaceExhausted: v.walSpaceExhausted,
         policy: v.policy,
         decision: v.decision && {
           verdict: v.decision.verdict,
@@ -157,7 +158,7 @@ export function statusTable(reports: ClusterReport[], wide: boolean, allNamespac
         human(fs?.totalBytes),
         human(fs?.usedBytes),
         human(fs?.availableBytes),
-        pct(fs?.percentUsed),
+        usageText(v),
         `${v.policy.enabled ? 'on' : 'off'} (${v.policy.source})`,
         verdictText(v),
       ];

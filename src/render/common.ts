@@ -15,6 +15,15 @@ export function pct(n: number | undefined): string {
   return n === undefined ? '-' : `${n.toFixed(1)}%`;
 }
 
+/**
+ * USE% of a volume: measured, or "full (exit 4)" when nothing measured it but
+ * CloudNativePG stopped its instance for want of WAL space.
+ */
+export function usageText(v: { filesystem?: { percentUsed: number }; walSpaceExhausted?: object }): string {
+  if (!v.filesystem && v.walSpaceExhausted) return 'full (exit 4)';
+  return pct(v.filesystem?.percentUsed);
+}
+
 export function severityLabel(io: IOStreams, s: Finding['severity']): string {
   const text = s.toUpperCase();
   return s === 'critical'

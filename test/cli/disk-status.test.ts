@@ -54,3 +54,20 @@ describe('disk status refuses to call unmeasured volumes healthy', () => {
     expect(outcome(s)).toMatch(/^3 NOT_MEASURED: the bundle holds no filesystem measurement/);
   });
 });
+
+describe('a WAL volume CloudNativePG reported full counts as a fact', () => {
+  it('exit code 4 with nothing measured: the command goes on (the engine decides on that fact)', () => {
+    const s = snapshot([
+      clusterSnapshot(
+        cluster({ walStorage: true }),
+        [pod({ name: 'pg-1', lastExitCode: 4, waiting: 'CrashLoopBackOff', ready: false })],
+        [
+          pvc({ instance: 'pg-1', role: 'PG_DATA', request: '10Gi' }),
+          pvc({ instance: 'pg-1', role: 'PG_WAL', request: '1Gi' }),
+        ],
+      ),
+    ]);
+    s.sources = [{ source: 'exec', fact: 'filesystem', outcome: 'unreachable', detail: 'container not running' }];
+    expect(outcome(s)).toBe('ok');
+  });
+});

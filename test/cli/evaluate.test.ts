@@ -143,3 +143,63 @@ describe('evaluateCluster', () => {
     expect(r.volumes[0]!.decision!.warnings.map((w) => w.code)).toContain('wal-health-unavailable');
   });
 });
+
+describe('an instance down on exit code 4 (no WAL disk space)', () => {
+  const walPolicy = { [POLICY]: 'walStorage: { resize: { enabled: true } }\nstorage: { resize: { enabled: true } }' };
+  const pvcs = [
+    pvc({ instance: 'pg-1', role: 'PG_DATA', request: '20Gi' }),
+    pvc({ instance: 'pg-1', role: 'PG_WAL', request: '2Gi' }),
+  ];
+  const evaluate = (p: ReturnType<typeof pod>, c = cluster({ walStorage: true, annotations: walPolicy }), v = pvcs) =>
+    evaluateCluster(clusterSnapshot(c, [p], v), storageClasses, { now: NOW });
+  const crashLooping = pod({ name: 'pg-1', lastExitCode: 4, waiting: 'CrashLoopBackOff', ready: false, restarts: 7 });
+
+  it('nothing can measure it, yet its WAL volume is decided as full; the data volume stays unknown', () => {
+    const r = evaluate(crashLooping);
+    const fact = { exitedAt: '2026-11-26T00:00:00Z', restarts: 7 };
+    expect(r.instances[0]!.walSpaceExhausted).toEqual(fact);
+    const [data, walVol] = r.volumes;
+    expect(data!.walSpaceExhausted).toBeUndefined();
+    expect(data!.decision!.verdict).toBe('unknown');
+    expect(walVol!.walSpaceExhausted).toEqual(fact);
+    expect(walVol!.filesystem).toBeUndefined();
+    expect(walVol!.decision).toMatchObject({ verdict: 'resize', newBytes: 4n * GiB });
+    expect(walVol!.decision!.warnings.map((w) => w.code)).toEqual(['filesystem-unmeasured', 'wal-health-unavailable']);
+    expect(r.findings.map((f) => f.code)).toContain('WAL_DISK_FULL_EXIT');
+  });
+
+  it('on a single-volume cluster the fact belongs to the data volume, and the fix names it', () => {
+    const r = evaluate(
+      crashLooping,
+      cluster({
+        annotations: {
+          [POLICY]:
+            'storage: { resize: { enabled: true, strategy: { walSafetyPolicy: { acknowledgeWALRisk: true } } } }',
+        },
+      }),
+      [pvcs[0]!],
+    );
+    expect(r.volumes[0]!.decision).toMatchObject({ verdict: 'resize', newBytes: 24n * GiB });
+    expect(r.findings.find((f) => f.code === 'WAL_DISK_FULL_EXIT')!.command).toMatch(/--volume data --apply$/);
+  });
+
+  it('started again after exit 4 but not ready yet: still a finding, but no longer the fact (a source may measure it)', () => {
+    const r = evaluate(pod({ name: 'pg-1', lastExitCode: 4, ready: false, restarts: 8 }));
+    expect(r.instances[0]!.walSpaceExhausted).toBeUndefined();
+    expect(r.volumes[1]!.decision!.verdict).toBe('unknown');
+    expect(r.findings.map((f) => f.code)).toContain('WAL_DISK_FULL_EXIT');
+  });
+
+  it('recovered (running and ready): an old exit 4 in lastState is history, not a finding', () => {
+    const r = evaluate(pod({ name: 'pg-1', lastExitCode: 4, restarts: 8 }));
+    expect(r.instances[0]!.walSpaceExhausted).toBeUndefined();
+    expect(r.findings.map((f) => f.code)).not.toContain('WAL_DISK_FULL_EXIT');
+  });
+
+  it('a crash loop on another exit code is not the fact', () => {
+    const r = evaluate(pod({ name: 'pg-1', lastExitCode: 1, waiting: 'CrashLoopBackOff', ready: false, restarts: 3 }));
+    expect(r.instances[0]!.walSpaceExhausted).toBeUndefined();
+    expect(r.volumes[1]!.decision!.verdict).toBe('unknown');
+    expect(r.findings.map((f) => f.code)).toEqual(expect.arrayContaining(['INSTANCE_CRASH_LOOP']));
+  });
+});

@@ -5,7 +5,15 @@
  * never reads a clock (`now` is an input) and never performs I/O.
  */
 import { budgetOf, type Budget } from './ledger.js';
-import type { ClusterShape, FilesystemFacts, Ledger, PvcFacts, VolumeRef, WalHealth } from './model.js';
+import type {
+  ClusterShape,
+  FilesystemFacts,
+  Ledger,
+  PvcFacts,
+  VolumeRef,
+  WalHealth,
+  WalSpaceExhausted,
+} from './model.js';
 import type { ResizePolicy } from './policy.js';
 import { formatBytes, MiB, percentOfBytes, roundUpTo } from './quantity.js';
 
@@ -48,11 +56,18 @@ export interface DecisionInput {
   ledger: Ledger;
   /** WAL health of this volume's own instance. */
   walHealth?: WalHealth;
+  /**
+   * CloudNativePG found no room for one more WAL segment on this instance
+   * (exit code 4). Counts only for the volume that holds pg_wal: the wal
+   * volume, or data on a single-volume cluster.
+   */
+  walSpaceExhausted?: WalSpaceExhausted;
   /** Epoch milliseconds. */
   now: number;
 }
 
 export type WarningCode =
+  | 'filesystem-unmeasured'
   | 'wal-health-unavailable'
   | 'archive-not-configured'
   | 'archive-facts-missing'
@@ -197,14 +212,19 @@ export function decide(input: DecisionInput): Decision {
   }
   trace.push({ check: 'enabled', outcome: 'pass', inputs: { enabled: true }, message: 'resize is enabled' });
 
-  // 2. Facts available?
+  // 2. Facts available? CloudNativePG's own "WAL disk full" stands in for a
+  // statfs of the volume that holds pg_wal (none can run while it is down).
+  const exhausted = walSafety ? input.walSpaceExhausted : undefined;
+  const exhaustedText = exhausted
+    ? `CloudNativePG's instance manager exited with code 4${exhausted.exitedAt ? ` at ${exhausted.exitedAt}` : ''}: less than one WAL segment free`
+    : undefined;
   const missing: string[] = [];
-  if (!fs) missing.push('filesystem usage (total/used/available)');
+  if (!fs && !exhausted) missing.push('filesystem usage (total/used/available)');
   if (currentBytes === undefined) missing.push('PVC size (request or capacity)');
   if (fs && (fs.totalBytes < 0n || fs.usedBytes < 0n || fs.availableBytes < 0n)) {
     missing.push('sane filesystem figures (a figure is negative)');
   }
-  if (missing.length > 0 || !fs || currentBytes === undefined) {
+  if (missing.length > 0 || currentBytes === undefined) {
     const why = `missing ${missing.join(' and ')}`;
     trace.push({
       check: 'facts',
@@ -214,30 +234,51 @@ export function decide(input: DecisionInput): Decision {
     });
     return done('unknown', `cannot decide: ${why}`);
   }
-  trace.push({
-    check: 'facts',
-    outcome: 'pass',
-    inputs: {
-      total: q(fs.totalBytes),
-      used: q(fs.usedBytes),
-      available: q(fs.availableBytes),
-      source: fs.source ?? null,
-    },
-    message: 'filesystem and PVC facts are available',
-  });
+  if (fs) {
+    trace.push({
+      check: 'facts',
+      outcome: 'pass',
+      inputs: {
+        total: q(fs.totalBytes),
+        used: q(fs.usedBytes),
+        available: q(fs.availableBytes),
+        source: fs.source ?? null,
+      },
+      message: 'filesystem and PVC facts are available',
+    });
+  } else {
+    const msg = `no source measured this filesystem; ${exhaustedText ?? ''}, so the volume is taken as full`;
+    warnings.push({ code: 'filesystem-unmeasured', message: msg });
+    trace.push({
+      check: 'facts',
+      outcome: 'warn',
+      inputs: {
+        filesystem: null,
+        walSpaceExhausted: true,
+        exitedAt: exhausted?.exitedAt ?? null,
+        restarts: exhausted?.restarts ?? null,
+        request: q(pvc.requestBytes),
+        capacity: q(pvc.capacityBytes),
+      },
+      message: msg,
+    });
+  }
 
-  // 3. Trigger.
-  const pct = percentUsed(fs);
+  // 3. Trigger. A WAL volume CloudNativePG found full fires it whatever the
+  // figures: PostgreSQL cannot run until it grows.
+  const pct = fs ? percentUsed(fs) : undefined;
   const { usageThreshold, minAvailableBytes } = policy.triggers;
-  const overThreshold = aboveThreshold(fs, usageThreshold);
-  const underMinAvailable = minAvailableBytes !== undefined && fs.availableBytes < minAvailableBytes;
+  const overThreshold = fs !== undefined && aboveThreshold(fs, usageThreshold);
+  const underMinAvailable =
+    fs !== undefined && minAvailableBytes !== undefined && fs.availableBytes < minAvailableBytes;
   const triggerInputs = {
-    percentUsed: pct,
+    percentUsed: pct ?? null,
     usageThreshold,
-    available: q(fs.availableBytes),
+    available: q(fs?.availableBytes),
     minAvailable: q(minAvailableBytes),
+    walSpaceExhausted: exhausted !== undefined,
   };
-  if (!overThreshold && !underMinAvailable) {
+  if (fs && !exhausted && !overThreshold && !underMinAvailable) {
     const msg =
       `${pct}% used is not above ${usageThreshold}%` +
       (minAvailableBytes !== undefined
@@ -247,8 +288,9 @@ export function decide(input: DecisionInput): Decision {
     return done('none', `no resize needed: ${msg}`);
   }
   const why = [
+    exhaustedText ?? '',
     overThreshold ? `${pct}% used is above ${usageThreshold}%` : '',
-    underMinAvailable
+    underMinAvailable && fs
       ? `${formatBytes(fs.availableBytes)} available is below ${formatBytes(minAvailableBytes as bigint)}`
       : '',
   ]
@@ -265,7 +307,7 @@ export function decide(input: DecisionInput): Decision {
   const progressInputs = {
     request: q(pvc.requestBytes),
     capacity: q(pvc.capacityBytes),
-    filesystemTotal: q(fs.totalBytes),
+    filesystemTotal: q(fs?.totalBytes),
     condition: (failedCondition ?? inProgressCondition)?.type ?? null,
     allocatedResourceStatus: alloc ?? null,
   };
@@ -288,7 +330,7 @@ export function decide(input: DecisionInput): Decision {
     progressWhy = `condition ${inProgressCondition.type}${inProgressCondition.message ? `: ${inProgressCondition.message}` : ''}`;
   } else if (alloc && IN_PROGRESS_ALLOCATED.includes(alloc)) {
     progressWhy = `status.allocatedResourceStatuses.storage is ${alloc}`;
-  } else if (pvc.capacityBytes !== undefined) {
+  } else if (pvc.capacityBytes !== undefined && fs) {
     const gap = pvc.capacityBytes - fs.totalBytes;
     const allowed = (pvc.capacityBytes * FS_MISMATCH_RATIO_PERCENT) / 100n;
     if (gap > allowed && gap > FS_MISMATCH_MIN_BYTES) {

@@ -108,6 +108,95 @@ describe('2. facts', () => {
   });
 });
 
+describe("2–3. CloudNativePG's WAL-disk-full exit (code 4) as the fact", () => {
+  // The instance is down: no statfs, no WAL health. The pod status still
+  // says why it is down (spec: "When the WAL disk is full, the instance exits
+  // with code 4"), and that is what a rescue acts on.
+  const exhausted = { exitedAt: iso(NOW - 30 * SECOND), restarts: 7 };
+  const down = { filesystem: undefined, walHealth: undefined, walSpaceExhausted: exhausted };
+
+  it('an unmeasured wal volume is taken as full: resize, with the fact and the fail-open in the trace', () => {
+    const d = decide(walInput({ ...down, pvc: pvc(128n * MiB) }));
+    expect(d.verdict).toBe('resize');
+    expect(d.newBytes).toBe(128n * MiB + 2n * GiB); // 20% of 128Mi is below minStep 2Gi
+    expect(d.percentUsed).toBeUndefined();
+    const why = `CloudNativePG's instance manager exited with code 4 at ${exhausted.exitedAt}: less than one WAL segment free`;
+    expect(d.message).toBe(`${why}: grow 128Mi → 2176Mi`);
+    expect(checkOf(d, 'facts')).toMatchObject({
+      outcome: 'warn',
+      inputs: { filesystem: null, walSpaceExhausted: true, exitedAt: exhausted.exitedAt, restarts: 7 },
+      message: `no source measured this filesystem; ${why}, so the volume is taken as full`,
+    });
+    expect(checkOf(d, 'trigger')).toMatchObject({
+      outcome: 'pass',
+      inputs: { percentUsed: null, available: null, walSpaceExhausted: true },
+      message: why,
+    });
+    expect(checkOf(d, 'in-progress')).toMatchObject({ outcome: 'pass', inputs: { filesystemTotal: null } });
+    expect(d.warnings.map((w) => w.code)).toEqual(['filesystem-unmeasured', 'wal-health-unavailable']);
+  });
+
+  it('also holds for the data volume of a single-volume cluster (pg_wal lives there)', () => {
+    const p = policy((x) => (x.strategy.walSafetyPolicy.acknowledgeWALRisk = true));
+    const d = decide(input({ ...down, policy: p, cluster: cluster({ singleVolume: true }) }));
+    expect(d.verdict).toBe('resize');
+  });
+
+  it('says nothing about volumes that do not hold pg_wal: they stay unknown', () => {
+    expect(decide(input(down)).verdict).toBe('unknown'); // data volume, separate WAL
+    expect(decide(input({ ...down, volume: volume('tablespace', 'pg-1', 'tbs1') })).verdict).toBe('unknown');
+  });
+
+  it('without an exit time the message says only what is known', () => {
+    const d = decide(walInput({ ...down, walSpaceExhausted: {} }));
+    expect(d.message).toMatch(
+      /^CloudNativePG's instance manager exited with code 4: less than one WAL segment free: grow/,
+    );
+  });
+
+  it('fires the trigger even when a measurement says the volume is below the threshold', () => {
+    // 128Mi with 20Mi free is 84% used: below a threshold of 90, yet CloudNativePG
+    // refuses to start PostgreSQL on it (it wants one free segment after recovery).
+    const p = policy((x) => (x.triggers.usageThreshold = 90));
+    const d = decide(
+      walInput({
+        policy: p,
+        pvc: pvc(128n * MiB),
+        filesystem: fs(128n * MiB, 108n * MiB),
+        walSpaceExhausted: exhausted,
+      }),
+    );
+    expect(d.verdict).toBe('resize');
+    expect(checkOf(d, 'facts')?.outcome).toBe('pass');
+    expect(d.warnings.map((w) => w.code)).not.toContain('filesystem-unmeasured');
+    expect(checkOf(d, 'trigger')?.message).toMatch(/^CloudNativePG's instance manager exited with code 4/);
+    // and without the fact the same figures do not fire
+    expect(decide(walInput({ policy: p, pvc: pvc(128n * MiB), filesystem: fs(128n * MiB, 108n * MiB) })).verdict).toBe(
+      'none',
+    );
+  });
+
+  it('does not bypass the later checks: budget, limit, in-progress and WAL safety still hold', () => {
+    const spent = ledgerOf(engineEntry(NOW - 3_600_000), engineEntry(NOW - 7_200_000), engineEntry(NOW - 10_800_000));
+    expect(decide(walInput({ ...down, ledger: spent })).reason).toBe('rate-limit');
+    const limited = policy((x) => (x.expansion.limitBytes = 100n * GiB));
+    expect(decide(walInput({ ...down, policy: limited })).verdict).toBe('at-limit');
+    expect(decide(walInput({ ...down, pvc: pvc(100n * GiB, { requestBytes: 120n * GiB }) })).verdict).toBe(
+      'resize-in-progress',
+    );
+    const failing = healthyWal('pg-1', {
+      archiver: { archivedCount: 0, failedCount: 3, lastFailedTime: iso(NOW - 60_000), lastFailedWal: 'X' },
+    });
+    expect(decide(walInput({ ...down, walHealth: failing })).reason).toBe('archive-unhealthy');
+  });
+
+  it('still needs a PVC size', () => {
+    const d = decide(walInput({ ...down, pvc: { conditions: [] } }));
+    expect(d.verdict).toBe('unknown');
+    expect(d.message).toBe('cannot decide: missing PVC size (request or capacity)');
+  });
+});
+
 describe('3. trigger', () => {
   // used / (used + available) × 100 > threshold, exactly.
   const totals = [100n * GiB, 1000n * GiB + 300n, 10n * PiB];
