@@ -31,8 +31,7 @@ import {
 } from '../snapshot/bundle-write.js';
 import type { KubeObject, Snapshot } from '../snapshot/types.js';
 import { apiGet } from '../sources/pod-proxy.js';
-import { gatherSnapshot, type ScopeOptions } from './gather.js';
-import { judgedAt } from './gather.js';
+import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
 
 export interface DiagnoseOptions extends ScopeOptions {
   output: OutputFormat;
@@ -82,10 +81,7 @@ export function diagnosisDocument(
 ): Record<string, unknown> {
   const count = (fs: Finding[], s: Finding['severity']) => fs.filter((f) => f.severity === s).length;
   return document('Diagnosis', {
-    collectedAt: snapshot.collectedAt,
-    origin: snapshot.origin,
-    sources: snapshot.sources,
-    problems: snapshot.problems,
+    ...snapshotHeader(snapshot),
     summary: {
       clusters: reports.length,
       critical: count(findings, 'critical'),

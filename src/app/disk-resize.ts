@@ -52,7 +52,7 @@ import { renderTable } from '../render/table.js';
 import { usageText, sourcesLine } from '../render/common.js';
 import type { ClusterSnapshot, KubeObject, Snapshot, SourceName } from '../snapshot/types.js';
 import { requireSomeFacts, volumeLabel } from './disk-status.js';
-import { gatherSnapshot, requireCluster } from './gather.js';
+import { gatherSnapshot, requireCluster, snapshotHeader } from './gather.js';
 
 export const VOLUME_TYPES: readonly VolumeType[] = ['data', 'wal', 'tablespace'];
 
@@ -482,10 +482,7 @@ export function planDocument(
   const count = (a: PlanAction) => plan.items.filter((i) => i.action === a).length;
   return document('ResizePlan', {
     mode,
-    collectedAt: snapshot.collectedAt,
-    origin: snapshot.origin,
-    sources: snapshot.sources,
-    problems: [...snapshot.problems, ...report.problems],
+    ...snapshotHeader(snapshot, report.problems),
     cluster: {
       namespace: report.namespace,
       name: report.name,

@@ -9,7 +9,7 @@ import { cannotEvaluate, exitCodeForSeverities } from '../cli/errors.js';
 import { document, printDocument, type OutputFormat } from '../cli/output.js';
 import { evaluateSnapshot, type ClusterReport, type VolumeReport } from '../analysis/evaluate.js';
 import { sortFindings } from '../analysis/findings.js';
-import { gatherSnapshot, judgedAt, type ScopeOptions } from './gather.js';
+import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
 import { human, pct, usageText, renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -76,10 +76,7 @@ export function statusDocument(
 ): Record<string, unknown> {
   const findings = reports.flatMap((r) => r.findings);
   return document('DiskStatus', {
-    collectedAt: snapshot.collectedAt,
-    origin: snapshot.origin,
-    sources: snapshot.sources,
-    problems: snapshot.problems,
+    ...snapshotHeader(snapshot),
     summary: {
       clusters: reports.length,
       volumes: reports.reduce((n, r) => n + r.volumes.length, 0),

@@ -84,6 +84,24 @@ export function requirePrometheusUrl(opts: ScopeOptions): void {
   }
 }
 
+/**
+ * The fields every report document opens with after apiVersion and kind
+ * (docs/output-schema.md): when and where the facts were collected, what each
+ * source did, and the problems that did not stop the run (the snapshot's,
+ * then a command's own).
+ */
+export function snapshotHeader(
+  snapshot: Snapshot,
+  moreProblems: string[] = [],
+): Pick<Snapshot, 'collectedAt' | 'origin' | 'sources' | 'problems'> {
+  return {
+    collectedAt: snapshot.collectedAt,
+    origin: snapshot.origin,
+    sources: snapshot.sources,
+    problems: [...snapshot.problems, ...moreProblems],
+  };
+}
+
 /** The moment findings are judged at: collection time for a bundle, now for a live run. */
 export function judgedAt(snapshot: Snapshot, deps: Deps): number {
   if (snapshot.origin.kind === 'bundle') {

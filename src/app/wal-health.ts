@@ -18,7 +18,7 @@ import { STATUS_ONLY_SOURCE } from '../sources/pod-proxy.js';
 import { renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { gatherSnapshot, judgedAt, type ScopeOptions } from './gather.js';
+import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
 
 export interface WalHealthOptions extends ScopeOptions {
   output: OutputFormat;
@@ -241,10 +241,7 @@ export function walDocument(snapshot: Snapshot, reports: WalClusterReport[]): Re
   const all = reports.flatMap((c) => c.instances);
   const count = (v: WalVerdict) => all.filter((i) => i.verdict === v).length;
   return document('WalHealthReport', {
-    collectedAt: snapshot.collectedAt,
-    origin: snapshot.origin,
-    sources: snapshot.sources,
-    problems: snapshot.problems,
+    ...snapshotHeader(snapshot),
     summary: {
       clusters: reports.length,
       instances: all.length,
