@@ -51,7 +51,7 @@ import {
 import { renderTable } from '../render/table.js';
 import { usageText, sourcesLine } from '../render/common.js';
 import type { ClusterSnapshot, KubeObject, Snapshot, SourceName } from '../snapshot/types.js';
-import { requireSomeFacts, volumeLabel } from './disk-status.js';
+import { clusterFields, requireSomeFacts, volumeFields, volumeLabel } from './disk-status.js';
 import { gatherSnapshot, requireCluster, snapshotHeader } from './gather.js';
 
 export const VOLUME_TYPES: readonly VolumeType[] = ['data', 'wal', 'tablespace'];
@@ -483,15 +483,7 @@ export function planDocument(
   return document('ResizePlan', {
     mode,
     ...snapshotHeader(snapshot, report.problems),
-    cluster: {
-      namespace: report.namespace,
-      name: report.name,
-      phase: report.phase,
-      primary: report.primary,
-      singleVolume: report.shape.singleVolume,
-      tablespaces: report.shape.tablespaces,
-      archiving: report.shape.archiving,
-    },
+    cluster: clusterFields(report),
     policyIssues: report.policyIssues,
     summary: {
       volumes: plan.items.length,
@@ -508,14 +500,7 @@ export function planDocument(
     volumes: plan.items.map((i) => {
       const v = i.volume;
       return {
-        instance: v.instance,
-        pvc: v.pvcName,
-        type: v.type,
-        tablespace: v.tablespace,
-        storageClass: v.pvc.storageClass,
-        expandable: v.pvc.allowVolumeExpansion,
-        requestBytes: v.pvc.requestBytes,
-        capacityBytes: v.pvc.capacityBytes,
+        ...volumeFields(v),
         resourceVersion: v.pvc.resourceVersion,
         filesystem: v.filesystem,
         walSpaceExhausted: v.walSpaceExhausted,

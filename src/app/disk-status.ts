@@ -69,6 +69,33 @@ export function requireSomeFacts(snapshot: Snapshot, reports: ClusterReport[]): 
   );
 }
 
+/** A Cluster as the DiskStatus and ResizePlan documents name it: identity, then shape. */
+export function clusterFields(r: ClusterReport): Record<string, unknown> {
+  return {
+    namespace: r.namespace,
+    name: r.name,
+    phase: r.phase,
+    primary: r.primary,
+    singleVolume: r.shape.singleVolume,
+    tablespaces: r.shape.tablespaces,
+    archiving: r.shape.archiving,
+  };
+}
+
+/** A volume as the DiskStatus and ResizePlan documents open it: which one, and its PVC's class and sizes. */
+export function volumeFields(v: VolumeReport): Record<string, unknown> {
+  return {
+    instance: v.instance,
+    pvc: v.pvcName,
+    type: v.type,
+    tablespace: v.tablespace,
+    storageClass: v.pvc.storageClass,
+    expandable: v.pvc.allowVolumeExpansion,
+    requestBytes: v.pvc.requestBytes,
+    capacityBytes: v.pvc.capacityBytes,
+  };
+}
+
 export function statusDocument(
   snapshot: Snapshot,
   reports: ClusterReport[],
@@ -85,23 +112,10 @@ export function statusDocument(
       info: findings.filter((f) => f.severity === 'info').length,
     },
     clusters: reports.map((r) => ({
-      namespace: r.namespace,
-      name: r.name,
-      phase: r.phase,
-      primary: r.primary,
-      singleVolume: r.shape.singleVolume,
-      tablespaces: r.shape.tablespaces,
-      archiving: r.shape.archiving,
+      ...clusterFields(r),
       instances: r.instances,
       volumes: r.volumes.map((v) => ({
-        instance: v.instance,
-        pvc: v.pvcName,
-        type: v.type,
-        tablespace: v.tablespace,
-        storageClass: v.pvc.storageClass,
-        expandable: v.pvc.allowVolumeExpansion,
-        requestBytes: v.pvc.requestBytes,
-        capacityBytes: v.pvc.capacityBytes,
+        ...volumeFields(v),
         conditions: v.pvc.conditions,
         filesystem: v.filesystem,
         walSpaceExhausted: v.walSpaceExhausted,
