@@ -31,7 +31,7 @@ import {
 } from '../snapshot/bundle-write.js';
 import type { KubeObject, Snapshot } from '../snapshot/types.js';
 import { apiGet } from '../sources/pod-proxy.js';
-import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
+import { gatherSnapshot, judgedAt, liveCollectOptions, snapshotHeader, type ScopeOptions } from './gather.js';
 
 export interface DiagnoseOptions extends ScopeOptions {
   output: OutputFormat;
@@ -116,17 +116,7 @@ async function collectBundle(
   let snapshot: Snapshot;
   try {
     snapshot = await collectSnapshot(client, {
-      namespaces: opts.allNamespaces ? 'all' : [opts.namespace ?? client.currentNamespace],
-      cluster: opts.cluster,
-      selector: opts.selector,
-      source: opts.source,
-      measure: true,
-      concurrency: opts.concurrency,
-      execTimeoutMs: Math.max(client.timeoutMs, 15_000),
-      context: client.kc.getCurrentContext(),
-      now: deps.now,
-      onProgress: (t) => spinner.update(t),
-      prometheusUrl: opts.prometheusUrl,
+      ...liveCollectOptions({ ...opts, measure: true }, client, deps, (t) => spinner.update(t)),
       onPayload: (ns, pod, kind, body) => {
         const k = `${ns}/${pod}`;
         payloads.set(k, { ...payloads.get(k), [kind]: body });

@@ -3,7 +3,8 @@
  * cluster or from a bundle.
  */
 import type { Deps } from '../cli/deps.js';
-import { collectSnapshot } from '../snapshot/collect.js';
+import type { KubeClient } from '../kube/client.js';
+import { collectSnapshot, type CollectOptions } from '../snapshot/collect.js';
 import { readBundle } from '../snapshot/bundle.js';
 import type { ClusterSnapshot, Snapshot, SourceName } from '../snapshot/types.js';
 import { labels } from '../analysis/kube-objects.js';
@@ -57,22 +58,35 @@ export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Sn
   const client = deps.kube();
   const spinner = deps.io.spinner('connecting');
   try {
-    return await collectSnapshot(client, {
-      namespaces: opts.allNamespaces ? 'all' : [opts.namespace ?? client.currentNamespace],
-      cluster: opts.cluster,
-      selector: opts.selector,
-      source: opts.source,
-      measure: opts.measure,
-      concurrency: opts.concurrency,
-      execTimeoutMs: Math.max(client.timeoutMs, 15_000),
-      context: client.kc.getCurrentContext(),
-      now: deps.now,
-      onProgress: (t) => spinner.update(t),
-      prometheusUrl: opts.prometheusUrl,
-    });
+    return await collectSnapshot(
+      client,
+      liveCollectOptions(opts, client, deps, (t) => spinner.update(t)),
+    );
   } finally {
     spinner.stop();
   }
+}
+
+/** What a live collection is asked for by a command's options (gatherSnapshot, diagnose --bundle). */
+export function liveCollectOptions(
+  opts: ScopeOptions,
+  client: KubeClient,
+  deps: Deps,
+  onProgress: (text: string) => void,
+): CollectOptions {
+  return {
+    namespaces: opts.allNamespaces ? 'all' : [opts.namespace ?? client.currentNamespace],
+    cluster: opts.cluster,
+    selector: opts.selector,
+    source: opts.source,
+    measure: opts.measure,
+    concurrency: opts.concurrency,
+    execTimeoutMs: Math.max(client.timeoutMs, 15_000),
+    context: client.kc.getCurrentContext(),
+    now: deps.now,
+    onProgress,
+    prometheusUrl: opts.prometheusUrl,
+  };
 }
 
 export function requirePrometheusUrl(opts: ScopeOptions): void {
