@@ -11,27 +11,9 @@
 # Go must already be installed (scripts/release/tools.sh builds krew, the
 # official kubectl-cnpg and kubectl with it).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../infra/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../infra/apt.sh"
 
 packages=(qemu-user libc6-arm64-cross wine wine64 gcc-mingw-w64-x86-64-win32 git unzip hyperfine)
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$p")
-  fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "release install-deps: all present (${packages[*]})"
-  exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "release install-deps: missing ${missing[*]}; run as root" >&2
-  exit 1
-fi
-
-echo "release install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+apt_ensure "release install-deps" "${packages[@]}"

@@ -5,6 +5,8 @@
 #   - util-linux (mount, losetup, runuser, setpriv), e2fsprogs (mkfs.ext4) and fuse2fs (a real FUSE
 #     filesystem) for real filesystems.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../../../test/infra/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../../test/infra/apt.sh"
 
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
@@ -15,28 +17,5 @@ command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v fuse2fs >/dev/null 2>&1 || need+=(fuse2fs)
 command -v df >/dev/null 2>&1 && command -v stat >/dev/null 2>&1 || need+=(coreutils)
 
-if [ "${#need[@]}" -eq 0 ]; then
-  echo "probe test deps: all present"
-  exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "probe test deps: missing ${need[*]}; run this script as root" >&2
-  exit 1
-fi
-
-echo "probe test deps: installing ${need[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# policy-rc.d keeps package scripts from starting services (postgresql, prometheus) on the machine.
-policy=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' >"$policy"
-  chmod +x "$policy"
-  created_policy=1
-fi
-cleanup() { if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi; }
-trap cleanup EXIT
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-echo "probe test deps: done"
+# policy-rc.d (apt_install_missing) keeps package scripts from starting services (postgresql, prometheus).
+apt_install_missing "probe test deps" "${need[@]}"
