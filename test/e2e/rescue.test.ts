@@ -129,15 +129,45 @@ describe('WAL disk full: diagnose and rescue by PVC resize', () => {
   it('diagnose names the full WAL disk and the PVC resize that fixes it', async () => {
     const doc = await cli.json<{ findings: { severity: string; code: string; subject: string; command?: string }[] }>(
       ['diagnose', '-n', ns, CLUSTER],
-      // 2: a critical finding; 3: printed its findings but could not measure
-      // every volume of the down instance (docs/cli.md). Either way it must say why.
-      [2, 3],
+      [2], // a critical finding (docs/cli.md)
     );
     const f = doc.findings.find((x) => x.code === 'WAL_DISK_FULL_EXIT');
     expect(f, JSON.stringify(doc.findings)).toBeDefined();
     expect(f?.severity).toBe('critical');
     expect(f?.subject).toContain(POD);
     expect(f?.command).toMatch(/disk resize .*--volume wal --apply/);
+  });
+
+  it('nothing can measure the down instance, yet the plan takes its WAL volume as full (CloudNativePG exit 4)', async () => {
+    const plan = await cli.json<{
+      sources: { source: string; outcome: string }[];
+      volumes: {
+        pvc: string;
+        filesystem?: object;
+        walSpaceExhausted?: { exitedAt?: string; restarts?: number };
+        decision: {
+          verdict: string;
+          newBytes?: string;
+          warnings: { code: string }[];
+          trace: { check: string; outcome: string }[];
+        };
+      }[];
+    }>(['disk', 'resize', '-n', ns, CLUSTER, '--instance', POD, '--policy', policyFile, '-v'], [0]);
+    const v = plan.volumes.find((x) => x.pvc === `${POD}-wal`);
+    expect(v, JSON.stringify(plan.volumes)).toBeDefined();
+    expect(v?.filesystem, 'a source measured the down instance: the fact would not be needed').toBeUndefined();
+    expect(v?.walSpaceExhausted?.restarts).toBeGreaterThan(0);
+    expect(v?.decision.verdict).toBe('resize');
+    expect(Number(v?.decision.newBytes)).toBe(bytes(WAL_SIZE) + bytes('128Mi'));
+    expect(v?.decision.warnings.map((w) => w.code)).toEqual(['filesystem-unmeasured', 'wal-health-unavailable']);
+    expect(v?.decision.trace.find((t) => t.check === 'facts')?.outcome).toBe('warn');
+    // No source measured any volume of the down instance (a source may still
+    // be "used" for something else, e.g. the node's summary without this pod).
+    const data = plan.volumes.find((x) => x.pvc === POD);
+    expect(data, JSON.stringify(plan.volumes)).toBeDefined();
+    expect(data?.filesystem, JSON.stringify(plan.sources)).toBeUndefined();
+    const table = await cli.run(['disk', 'status', '-n', ns, CLUSTER]);
+    expect(table.stdout).toMatch(/wal .*full \(exit 4\)/);
   });
 
   it('disk resize --apply on the WAL PVC brings the instance back, the Cluster spec untouched', async () => {
@@ -178,5 +208,13 @@ describe('WAL disk full: diagnose and rescue by PVC resize', () => {
     const spec = await clusterSpec();
     expect(spec.walSize).toBe(WAL_SIZE);
     expect(spec.generation).toBe(generation);
+  });
+
+  it('once it is back, the old exit 4 is history: no WAL_DISK_FULL_EXIT, the slot that caused it is still reported', async () => {
+    const doc = await cli.json<{ findings: { code: string; subject: string }[] }>(['diagnose', '-n', ns, CLUSTER]);
+    const codes = doc.findings.map((f) => f.code);
+    expect(codes).not.toContain('WAL_DISK_FULL_EXIT');
+    expect(codes).toContain('INACTIVE_SLOT');
+    expect((await postgresContainer())?.lastState.terminated?.exitCode).toBe(4);
   });
 });
