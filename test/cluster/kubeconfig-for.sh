@@ -26,26 +26,6 @@ openssl req -new -key "$dir/$user.key" -subj "$subj" -out "$dir/$user.csr" 2>/de
 printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >"$dir/$user.ext"
 openssl x509 -req -in "$dir/$user.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
   -days 30 -extfile "$dir/$user.ext" -out "$dir/$user.crt" 2>/dev/null
-cat >"$dir/$user.kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: cnpg-disk-e2e
-  cluster:
-    server: https://127.0.0.1:$API_PORT
-    certificate-authority-data: $(base64 -w0 <"$PKI/ca.crt")
-users:
-- name: $user
-  user:
-    client-certificate-data: $(base64 -w0 <"$dir/$user.crt")
-    client-key-data: $(base64 -w0 <"$dir/$user.key")
-contexts:
-- name: $user
-  context:
-    cluster: cnpg-disk-e2e
-    user: $user
-current-context: $user
-KC
-chmod 600 "$dir/$user.kubeconfig"
+write_kubeconfig "$dir/$user.kubeconfig" "$user" "$user" "$dir/$user"
 rm -f "$dir/$user.csr" "$dir/$user.ext"
 printf '%s\n' "$dir/$user.kubeconfig"

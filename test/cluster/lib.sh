@@ -134,6 +134,35 @@ wait_for() {
 
 kc() { "$(k8s_bin kubectl)" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
+# write_kubeconfig FILE USER CONTEXT CREDS: a kubeconfig (mode 600) of this
+# cluster for USER in context CONTEXT, with the client certificate CREDS.crt
+# and key CREDS.key embedded (up.sh for the admin and the daemons,
+# kubeconfig-for.sh for the e2e suite's users).
+write_kubeconfig() {
+  local out=$1 user=$2 context=$3 creds=$4
+  cat >"$out" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: cnpg-disk-e2e
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority-data: $(base64 -w0 <"$PKI/ca.crt")
+users:
+- name: $user
+  user:
+    client-certificate-data: $(base64 -w0 <"$creds.crt")
+    client-key-data: $(base64 -w0 <"$creds.key")
+contexts:
+- name: $context
+  context:
+    cluster: cnpg-disk-e2e
+    user: $user
+current-context: $context
+EOF
+  chmod 600 "$out"
+}
+
 # Serialise heavy builds with test/infra/build-k8s.sh (same lock file).
 with_build_lock() {
   mkdir -p "$CACHE"

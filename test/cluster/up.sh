@@ -113,31 +113,6 @@ cert() {
     -days 3650 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt"
   rm -f "$PKI/$name.csr" "$PKI/$name.ext"
 }
-# kubeconfig NAME CERT: a kubeconfig with embedded credentials.
-kubeconfig() {
-  local out=$1 c=$2
-  cat >"$out" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: cnpg-disk-e2e
-  cluster:
-    server: https://127.0.0.1:$API_PORT
-    certificate-authority-data: $(base64 -w0 <"$PKI/ca.crt")
-users:
-- name: $c
-  user:
-    client-certificate-data: $(base64 -w0 <"$PKI/$c.crt")
-    client-key-data: $(base64 -w0 <"$PKI/$c.key")
-contexts:
-- name: cnpg-disk-e2e
-  context:
-    cluster: cnpg-disk-e2e
-    user: $c
-current-context: cnpg-disk-e2e
-EOF
-  chmod 600 "$out"
-}
 cert apiserver "/CN=kube-apiserver" \
   "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$NODE_IP,IP:$KUBERNETES_SVC_IP"
 cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
@@ -148,8 +123,10 @@ cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "DNS:$NODE_NAME,IP:$NOD
 cert kube-proxy "/CN=system:kube-proxy"
 ossl ecparam -name prime256v1 -genkey -noout -out "$PKI/sa.key"
 ossl ec -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
-kubeconfig "$KUBECONFIG_FILE" admin
-for c in controller-manager scheduler kubelet kube-proxy; do kubeconfig "$PKI/$c.kubeconfig" "$c"; done
+write_kubeconfig "$KUBECONFIG_FILE" admin cnpg-disk-e2e "$PKI/admin"
+for c in controller-manager scheduler kubelet kube-proxy; do
+  write_kubeconfig "$PKI/$c.kubeconfig" "$c" cnpg-disk-e2e "$PKI/$c"
+done
 phase "certificates"
 
 # ---------------------------------------------------------------- control plane
