@@ -11,3 +11,4 @@ export * from './ledger.js';
 export * from './engine.js';
 export * from './events.js';
 export * from './codec.js';
+export * from './forecast.js';
