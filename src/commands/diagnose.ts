@@ -1,8 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { kubeFlags, outputFlags, sourceFlags } from '../cli/flags.js';
-import { depsFromFlags, readOptionsFromFlags } from './shared.js';
-import { runDiagnose } from '../app/diagnose.js';
 
 export default class Diagnose extends BaseCommand {
   static override summary =
@@ -47,6 +45,11 @@ Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluat
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Diagnose);
     this.verbose = flags.verbose;
+    // Imported here, not above: only a run needs them (see index.ts).
+    const [{ depsFromFlags, readOptionsFromFlags }, { runDiagnose }] = await Promise.all([
+      import('./shared.js'),
+      import('../app/diagnose.js'),
+    ]);
     const deps = depsFromFlags(flags);
     const code = await runDiagnose(
       {

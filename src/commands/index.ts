@@ -1,6 +1,13 @@
 /**
  * Explicit command list (oclif "explicit" discovery): lets the CLI be bundled
  * into a single file, and starts faster than scanning directories.
+ *
+ * Start-up rule: a command file imports at the top only what its flags and
+ * help need (@oclif/core, cli/base, cli/flags); everything its run needs (the
+ * app, the dependency bag, hence @kubernetes/client-node, ora, tar) is
+ * imported inside run(). oclif loads this index, so every command file, to
+ * run any one command, and without oclif.manifest.json (`npm run build`
+ * writes it) for --help too. See "Start-up" in docs/cli.md.
  */
 import DiskStatus from './disk/status.js';
 import DiskResize from './disk/resize.js';

@@ -2,9 +2,14 @@ import { Args, Flags } from '@oclif/core';
 import type { VolumeType } from '@cnpg-disk/core';
 import { BaseCommand } from '../../cli/base.js';
 import { kubeFlags, outputFlags, parseDuration, sourceFlags } from '../../cli/flags.js';
-import { depsFromFlags, readOptionsFromFlags } from '../shared.js';
-import { readPolicyFile } from '../../cli/policy-file.js';
-import { runDiskResize, VOLUME_TYPES } from '../../app/disk-resize.js';
+
+/**
+ * The values of --volume: the list VOLUME_TYPES of app/disk-resize.ts, which
+ * checks it again. Not imported from there: that module brings the Kubernetes
+ * client, and flags are read for --help (see index.ts). `satisfies Record`
+ * makes the compiler insist on every VolumeType and nothing else.
+ */
+const VOLUME_TYPES = Object.keys({ data: 0, wal: 0, tablespace: 0 } satisfies Record<VolumeType, 0>) as VolumeType[];
 
 export default class DiskResize extends BaseCommand {
   static override summary = "The autoresize engine's plan for each volume of a Cluster; --apply performs it.";
@@ -66,6 +71,12 @@ Exit codes: 0 every volume resized or nothing to do; 1 something held (blocked, 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DiskResize);
     this.verbose = flags.verbose;
+    // Imported here, not above: only a run needs them (see index.ts).
+    const [{ depsFromFlags, readOptionsFromFlags }, { readPolicyFile }, { runDiskResize }] = await Promise.all([
+      import('../shared.js'),
+      import('../../cli/policy-file.js'),
+      import('../../app/disk-resize.js'),
+    ]);
     const deps = depsFromFlags(flags);
     const code = await runDiskResize(
       {

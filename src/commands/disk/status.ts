@@ -1,10 +1,6 @@
-import { Args } from '@oclif/core';
+import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { kubeFlags, outputFlags, sourceFlags } from '../../cli/flags.js';
-import { depsFromFlags, readOptionsFromFlags } from '../shared.js';
-import { Flags } from '@oclif/core';
-import { readPolicyFile } from '../../cli/policy-file.js';
-import { runDiskStatus } from '../../app/disk-status.js';
 
 export default class DiskStatus extends BaseCommand {
   static override summary =
@@ -33,6 +29,12 @@ Exit codes: 0 healthy, 1 warning findings, 2 critical findings, 3 could not eval
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DiskStatus);
     this.verbose = flags.verbose;
+    // Imported here, not above: only a run needs them (see index.ts).
+    const [{ depsFromFlags, readOptionsFromFlags }, { readPolicyFile }, { runDiskStatus }] = await Promise.all([
+      import('../shared.js'),
+      import('../../cli/policy-file.js'),
+      import('../../app/disk-status.js'),
+    ]);
     const deps = depsFromFlags(flags);
     const code = await runDiskStatus(
       {

@@ -1,8 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
 import { kubeFlags, outputFlags, sourceFlags } from '../../cli/flags.js';
-import { depsFromFlags, readOptionsFromFlags } from '../shared.js';
-import { runWalHealth } from '../../app/wal-health.js';
 
 export default class WalHealth extends BaseCommand {
   static override summary =
@@ -28,6 +26,11 @@ Exit codes: 0 healthy, 1 warning, 2 critical, 3 could not evaluate, 64 usage err
   async run(): Promise<void> {
     const { args, flags } = await this.parse(WalHealth);
     this.verbose = flags.verbose;
+    // Imported here, not above: only a run needs them (see index.ts).
+    const [{ depsFromFlags, readOptionsFromFlags }, { runWalHealth }] = await Promise.all([
+      import('../shared.js'),
+      import('../../app/wal-health.js'),
+    ]);
     const deps = depsFromFlags(flags);
     const code = await runWalHealth(
       {

@@ -1,10 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../../cli/base.js';
-import { defaultDeps } from '../../../cli/deps.js';
 import { usageError } from '../../../cli/errors.js';
 import { kubeFlags, outputFlags, parseDuration, sourceFlags } from '../../../cli/flags.js';
-import { parseOutputFormat } from '../../../cli/output.js';
-import { runPolicyValidate } from '../../../app/policy-validate.js';
 
 export default class DiskPolicyValidate extends BaseCommand {
   static override summary =
@@ -62,6 +59,12 @@ Exit codes: 0 valid, 1 warnings only, 2 errors, 3 could not reach the cluster, 6
     if (flags['single-volume'] && flags['wal-volume']) {
       throw usageError('--single-volume and --wal-volume contradict each other');
     }
+    // Imported here, not above: only a run needs them (see index.ts).
+    const [{ defaultDeps }, { parseOutputFormat }, { runPolicyValidate }] = await Promise.all([
+      import('../../../cli/deps.js'),
+      import('../../../cli/output.js'),
+      import('../../../app/policy-validate.js'),
+    ]);
     const deps = defaultDeps({
       kubeconfig: flags.kubeconfig,
       context: flags.context,
