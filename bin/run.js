@@ -2,7 +2,47 @@
 // kubectl-cnpg: entry point. `kubectl cnpg disk ...` reaches it either as
 // kubectl-cnpg (standalone) or as kubectl-cnpg-disk beside the official plugin
 // (kubectl then drops the "disk" word; see docs/distribution.md).
-import { execute } from '@oclif/core';
+//
+// Start-up (docs/cli.md): with oclif.manifest.json, which `npm run build`
+// writes, oclif prints help and lists commands from the manifest without
+// importing a command. A manifest older than the last compile
+// (dist/.tsbuildinfo) or than package.json may describe commands, flags or a
+// version that changed since (`tsc -b` alone does not rewrite it): it is then
+// ignored, exactly as if it were absent — slower, never wrong.
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Config, Plugin, execute } from '@oclif/core';
 import { argvForInvocation } from '../dist/cli/invocation.js';
 
-await execute({ dir: import.meta.url, args: argvForInvocation(process.argv) });
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const args = argvForInvocation(process.argv);
+
+await execute(
+  manifestIsStale() ? { args, loadOptions: await configWithoutManifest() } : { args, dir: import.meta.url },
+);
+
+function mtime(file) {
+  try {
+    return statSync(`${root}/${file}`).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+function manifestIsStale() {
+  const manifest = mtime('oclif.manifest.json');
+  if (manifest === undefined) return false; // absent: oclif loads the commands itself
+  return [mtime('dist/.tsbuildinfo'), mtime('package.json')].some((t) => t !== undefined && t > manifest);
+}
+
+// What oclif does when there is no manifest, with the manifest ignored: the
+// root plugin built from the commands themselves, then the plugins it
+// declares (help, autocomplete, not-found) loaded as usual.
+async function configWithoutManifest() {
+  const plugin = new Plugin({ isRoot: true, root, ignoreManifest: true });
+  await plugin.load();
+  const config = await Config.load({ root, plugins: new Map([[plugin.name, plugin]]) });
+  await config.loadPluginsAndCommands({ force: true });
+  return config;
+}
