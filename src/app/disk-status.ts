@@ -10,6 +10,7 @@ import { document, printDocument, type OutputFormat } from '../cli/output.js';
 import { evaluateSnapshot, type ClusterReport, type VolumeReport } from '../analysis/evaluate.js';
 import { sortFindings } from '../analysis/findings.js';
 import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
+import { noFactsError } from './unmeasured.js';
 import { human, pct, usageText, renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -41,9 +42,6 @@ export function requireSomeFacts(snapshot: Snapshot, reports: ClusterReport[]): 
   const volumes = reports.flatMap((r) => r.volumes);
   // A WAL volume CloudNativePG itself reported full (exit code 4) is a fact the engine can act on.
   if (volumes.length === 0 || volumes.some((v) => v.filesystem || v.walSpaceExhausted)) return;
-  const denied = snapshot.sources.filter((s) => s.outcome === 'denied');
-  // one hint per rule: a source is recorded once per fact kind it could have given
-  const grants = [...new Set(denied.map((d) => `grant "${d.permission}" (enables ${d.source})`))];
   if (snapshot.origin.kind === 'bundle') {
     throw cannotEvaluate(
       `the bundle holds no filesystem measurement for its ${volumes.length} volume(s)`,
@@ -51,22 +49,7 @@ export function requireSomeFacts(snapshot: Snapshot, reports: ClusterReport[]): 
       'collect the bundle with a source that can measure (see docs/sources.md)',
     );
   }
-  if (denied.length > 0 && !snapshot.sources.some((s) => s.outcome === 'used')) {
-    throw cannotEvaluate(
-      'no source of filesystem facts is permitted, so no volume could be measured',
-      'NO_SOURCE_PERMITTED',
-      ...grants,
-    );
-  }
-  const failed = [
-    ...new Set(snapshot.sources.filter((s) => s.outcome !== 'used' && s.outcome !== 'denied').map((s) => s.source)),
-  ];
-  throw cannotEvaluate(
-    `no volume could be measured: ${failed.length ? `${failed.join(', ')} failed` : 'no source answered'}`,
-    'NOT_MEASURED',
-    'run with -v to see each problem',
-    ...grants,
-  );
+  throw noFactsError(snapshot, 'filesystem', 'no volume could be measured');
 }
 
 /** A Cluster as the DiskStatus and ResizePlan documents name it: identity, then shape. */

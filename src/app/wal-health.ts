@@ -9,7 +9,7 @@
  */
 import { archiveHealthy, formatBytesHuman, type WalHealth } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { cannotEvaluate, exitCodeForSeverities, type ExitCode, type Severity } from '../cli/errors.js';
+import { exitCodeForSeverities, type ExitCode, type Severity } from '../cli/errors.js';
 import { document, paint, printDocument, type OutputFormat } from '../cli/output.js';
 import { evaluateSnapshot, type ClusterReport, type InstanceReport } from '../analysis/evaluate.js';
 import { WAL_FINDING_CODES, type Finding } from '../analysis/findings.js';
@@ -19,6 +19,7 @@ import { renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
+import { noFactsError } from './unmeasured.js';
 
 export interface WalHealthOptions extends ScopeOptions {
   output: OutputFormat;
@@ -260,14 +261,10 @@ export function requireSomeWalFacts(snapshot: Snapshot, reports: WalClusterRepor
   if (instances.length === 0 || snapshot.origin.kind !== 'live') return;
   // Any WAL fact at all (from any source, or the operator's own judgement) is enough to report.
   if (instances.some((i) => i.source !== undefined || i.operatorArchiveHealthy !== undefined)) return;
-  const denied = snapshot.sources.filter((s) => s.outcome === 'denied' && s.fact === 'wal');
-  if (denied.length === 0) return;
-  const perms = [...new Set(denied.map((d) => d.permission))];
-  throw cannotEvaluate(
-    'no source of WAL facts is permitted, so no instance could be judged',
-    'NO_SOURCE_PERMITTED',
-    ...perms.map((p) => `grant "${p}" (enables ${denied.filter((d) => d.permission === p).map((d) => d.source)[0]})`),
-  );
+  // With every permitted source answering "nothing here" the verdicts say unknown;
+  // a denial, though, is something the user can fix, so it is an error.
+  if (!snapshot.sources.some((s) => s.outcome === 'denied' && s.fact === 'wal')) return;
+  throw noFactsError(snapshot, 'wal', 'no instance could be judged');
 }
 
 /** `--source prometheus` needs `--prometheus-url` (live runs only). */

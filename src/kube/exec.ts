@@ -61,8 +61,7 @@ export async function execInPod(
       fn();
     };
     const timer = setTimeout(
-      () =>
-        finish(() => reject(new KubeApiError('create pods/exec', undefined, 'Timeout', `exec in ${pod} timed out`))),
+      () => finish(() => reject(new KubeApiError('pods/exec', undefined, 'Timeout', `exec in ${pod} timed out`))),
       timeoutMs,
     );
     exec
@@ -73,7 +72,7 @@ export async function execInPod(
           finish(() =>
             reject(
               new KubeApiError(
-                'create pods/exec',
+                'pods/exec',
                 status.code,
                 status.reason,
                 `exec in ${pod} could not run: ${status.message ?? status.reason ?? 'unknown failure'}`,
@@ -97,18 +96,13 @@ export async function execInPod(
             () =>
               finish(() =>
                 reject(
-                  new KubeApiError(
-                    'create pods/exec',
-                    undefined,
-                    'Closed',
-                    `exec in ${pod} closed without an exit status`,
-                  ),
+                  new KubeApiError('pods/exec', undefined, 'Closed', `exec in ${pod} closed without an exit status`),
                 ),
               ),
             50,
           ),
         );
       })
-      .catch((e: unknown) => finish(() => reject(toKubeError('create pods/exec', e))));
+      .catch((e: unknown) => finish(() => reject(toKubeError('pods/exec', e))));
   });
 }

@@ -19,7 +19,7 @@ import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { execInPod } from '../kube/exec.js';
 import { get, labels, nameOf, namespaceOf, slim, str, volumeRefOf, CLUSTER_LABEL } from '../analysis/kube-objects.js';
-import { checkAccess, ruleText, type Access } from '../sources/permissions.js';
+import { checkAccess, missingRules, rulesText, streamingAccess, type Access } from '../sources/permissions.js';
 import { parseKubeletSummary, parseStatF, parseWalHealthJson, WAL_HEALTH_SQL } from '../sources/parse.js';
 import { parseClusterDiskStatus } from '../sources/cluster-status.js';
 import { readInstance, STATUS_ONLY_SOURCE, type InstanceGet } from '../sources/pod-proxy.js';
@@ -32,14 +32,15 @@ import {
   queryPrometheus,
   walHealthFromSamples,
 } from '../sources/prometheus.js';
-import type {
-  ClusterSnapshot,
-  FactKind,
-  InstanceMeasurement,
-  KubeObject,
-  Snapshot,
-  SourceAttempt,
-  SourceName,
+import {
+  SOURCE_FACTS,
+  type ClusterSnapshot,
+  type FactKind,
+  type InstanceMeasurement,
+  type KubeObject,
+  type Snapshot,
+  type SourceAttempt,
+  type SourceName,
 } from './types.js';
 
 export const CNPG_GROUP = 'postgresql.cnpg.io';
@@ -241,28 +242,19 @@ async function execMeasure(
   return { filesystems, ...(wal ? { wal } : {}), errors };
 }
 
-/** Permission each source needs, per namespace (or cluster-wide for nodes); undefined: none beyond reading Clusters. */
-function accessFor(source: SourceName, ns: string): Access | undefined {
+/** Permissions each source needs, per namespace (or cluster-wide for nodes); none beyond reading Clusters: []. */
+function accessFor(source: SourceName, ns: string): Access[] {
   switch (source) {
     case 'exec':
-      return { verb: 'create', resource: 'pods', subresource: 'exec', namespace: ns };
+      return streamingAccess('exec', ns);
     case 'pod-proxy':
-      return { verb: 'get', resource: 'pods', subresource: 'proxy', namespace: ns };
+      return [{ verb: 'get', resource: 'pods', subresource: 'proxy', namespace: ns }];
     case 'kubelet-summary':
-      return { verb: 'get', resource: 'nodes', subresource: 'proxy', namespace: '' };
+      return [{ verb: 'get', resource: 'nodes', subresource: 'proxy', namespace: '' }];
     default:
-      return undefined;
+      return [];
   }
 }
-
-/** Which facts each source can give. */
-const SOURCE_FACTS: Record<SourceName, FactKind[]> = {
-  'cluster-status': ['filesystem', 'wal'],
-  'pod-proxy': ['wal', 'filesystem'],
-  exec: ['filesystem', 'wal'],
-  'kubelet-summary': ['filesystem'],
-  prometheus: ['filesystem', 'wal'],
-};
 
 /** The automatic order (spec: least privilege first); Prometheus only when a URL is given. */
 export function autoSources(prometheusUrl: string | undefined): SourceName[] {
@@ -342,19 +334,22 @@ async function measure(
   const limit = pLimit(Math.max(1, opts.concurrency));
   const namespaces = [...new Set(snaps.map((s) => s.namespace))];
   const candidates: SourceName[] = opts.source === 'auto' ? autoSources(opts.prometheusUrl) : [opts.source];
-  const checks = candidates.flatMap((s) => namespaces.map((ns) => accessFor(s, ns))).filter((a): a is Access => !!a);
+  const checks = candidates.flatMap((s) => namespaces.flatMap((ns) => accessFor(s, ns)));
   opts.onProgress?.('checking permissions');
   const allowed = checks.length > 0 ? await checkAccess(client, checks) : new Map<string, boolean>();
-  const may = (s: SourceName, ns: string) => {
-    const a = accessFor(s, ns);
-    return a ? allowed.get(ruleText(a)) === true : true;
-  };
+  const may = (s: SourceName, ns: string) => missingRules(allowed, accessFor(s, ns)).length === 0;
   for (const s of candidates) {
     for (const ns of s === 'kubelet-summary' ? [''] : namespaces) {
-      const a = accessFor(s, ns);
-      if (a && !allowed.get(ruleText(a))) {
+      const missing = missingRules(allowed, accessFor(s, ns));
+      if (missing.length > 0) {
         for (const fact of SOURCE_FACTS[s]) {
-          sources.push({ source: s, fact, outcome: 'denied', permission: ruleText(a), ...(ns ? { scope: ns } : {}) });
+          sources.push({
+            source: s,
+            fact,
+            outcome: 'denied',
+            permission: rulesText(missing),
+            ...(ns ? { scope: ns } : {}),
+          });
         }
       }
     }
@@ -455,8 +450,8 @@ async function measure(
         const mayForward = (ns: string) => {
           let p = pfAllowed.get(ns);
           if (!p) {
-            const a = portForwardAccess(ns);
-            p = checkAccess(client, [a]).then((r) => r.get(ruleText(a)) === true);
+            const needs = portForwardAccess(ns);
+            p = checkAccess(client, needs).then((r) => missingRules(r, needs).length === 0);
             pfAllowed.set(ns, p);
           }
           return p;
@@ -510,7 +505,7 @@ async function measure(
             source,
             fact: 'wal',
             outcome: 'denied',
-            permission: ruleText(portForwardAccess(ns)),
+            permission: rulesText(portForwardAccess(ns)),
             detail: 'port-forward fallback when the pod proxy cannot reach a pod',
             scope: ns,
           });
@@ -548,14 +543,20 @@ async function measure(
                   m(i).errors.push(...r.errors);
                 } catch (e) {
                   failed++;
-                  m(i).errors.push(`exec into ${i.pod} failed: ${e instanceof KubeApiError ? e.message : String(e)}`);
+                  m(i).errors.push(`exec into ${i.pod} failed: ${execFailure(e, i.cs.namespace)}`);
                 }
               }),
             ),
         );
         if (fsUsed > 0) record(source, 'filesystem', 'used', `${fsUsed} volume(s)`);
         if (walUsed > 0) record(source, 'wal', 'used', `${walUsed} instance(s)`);
-        if (failed > 0) record(source, 'filesystem', 'unreachable', `${failed} pod(s) failed`);
+        if (failed > 0) {
+          const first = instances.flatMap((i) => m(i).errors.filter((x) => x.startsWith('exec into ')))[0];
+          const detail = `${failed} pod(s) failed${first ? `; first: ${first}` : ''}`;
+          // exec was asked for both facts: a failure leaves both unanswered
+          record(source, 'filesystem', 'unreachable', detail);
+          if (walUsed === 0) record(source, 'wal', 'unreachable', detail);
+        }
         break;
       }
       case 'kubelet-summary': {
@@ -675,4 +676,11 @@ async function measure(
       cs.pods.some((p) => nameOf(p) === r.pod && namespaceOf(p) === cs.namespace),
     );
   }
+}
+
+/** Why an exec failed, naming the rule to grant when the API server said 403. */
+function execFailure(e: unknown, namespace: string): string {
+  const text = e instanceof KubeApiError ? e.message : e instanceof Error ? e.message : String(e);
+  const forbidden = (e instanceof KubeApiError && e.isForbidden) || /\b403\b/.test(text);
+  return forbidden ? `${text} (grant "${rulesText(streamingAccess('exec', namespace))}")` : text;
 }

@@ -26,6 +26,15 @@ export const SOURCE_NAMES: readonly SourceName[] = [
 
 export type FactKind = 'filesystem' | 'wal';
 
+/** Which facts each source can give. */
+export const SOURCE_FACTS: Readonly<Record<SourceName, readonly FactKind[]>> = {
+  'cluster-status': ['filesystem', 'wal'],
+  'pod-proxy': ['wal', 'filesystem'],
+  exec: ['filesystem', 'wal'],
+  'kubelet-summary': ['filesystem'],
+  prometheus: ['filesystem', 'wal'],
+};
+
 /** What happened when a source was tried. */
 export interface SourceAttempt {
   source: SourceName;

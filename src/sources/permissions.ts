@@ -18,6 +18,40 @@ export function ruleText(a: Access): string {
   return `${a.verb} ${a.group ? `${res}.${a.group}` : res}${a.namespace ? ` in namespace ${a.namespace}` : ''}`;
 }
 
+/**
+ * Several rules as one grant: "get, create pods/exec in namespace db" when
+ * they differ only in the verb, else the rules joined with "and".
+ */
+export function rulesText(needs: readonly Access[]): string {
+  const first = needs[0];
+  if (!first) return '';
+  const sameButVerb = needs.every(
+    (a) =>
+      a.resource === first.resource &&
+      a.subresource === first.subresource &&
+      a.namespace === first.namespace &&
+      a.group === first.group,
+  );
+  if (!sameButVerb) return needs.map(ruleText).join(' and ');
+  return ruleText({ ...first, verb: needs.map((a) => a.verb).join(', ') });
+}
+
+/** The rules of `needs` that `allowed` (from checkAccess) does not grant. */
+export function missingRules(allowed: ReadonlyMap<string, boolean>, needs: readonly Access[]): Access[] {
+  return needs.filter((a) => allowed.get(ruleText(a)) !== true);
+}
+
+/**
+ * What streaming into a pod (exec, port-forward) needs. Our client speaks
+ * WebSocket, whose upgrade is an HTTP GET, so the API server authorizes it as
+ * `get` on the subresource; from Kubernetes 1.35 (gate
+ * AuthorizePodWebsocketUpgradeCreatePermission, on by default) it checks
+ * `create` as well. Both are asked for, so the answer holds on every version.
+ */
+export function streamingAccess(subresource: 'exec' | 'portforward', namespace: string): Access[] {
+  return ['get', 'create'].map((verb) => ({ verb, resource: 'pods', subresource, namespace }));
+}
+
 /** Checks several permissions at once; an error answering counts as "not allowed". */
 export async function checkAccess(client: KubeClient, checks: Access[]): Promise<Map<string, boolean>> {
   const out = new Map<string, boolean>();

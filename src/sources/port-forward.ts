@@ -2,7 +2,7 @@
  * The pod-proxy source's fallback (spec: "with port-forward as the fallback
  * when the proxy cannot reach pods"): the same two endpoints, `/pg/status`
  * on 8000 and `/metrics` on 9187, read over a port-forward
- * (`create pods/portforward`).
+ * (`get` and `create` on `pods/portforward`).
  *
  * client-node's PortForward forwards the byte stream of ONE connection over
  * a WebSocket, so each GET gets its own short-lived forward: a listener on
@@ -20,11 +20,14 @@ import { PortForward } from '@kubernetes/client-node';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { httpGet, MAX_PROXY_BODY, type InstanceGet, type PodProxyResult, type ProxyResponse } from './pod-proxy.js';
-import type { Access } from './permissions.js';
+import { streamingAccess, type Access } from './permissions.js';
 
-/** The permission the fallback needs (kubectl port-forward also needs `get pods`, which listing pods already did). */
-export function portForwardAccess(namespace: string): Access {
-  return { verb: 'create', resource: 'pods', subresource: 'portforward', namespace };
+/**
+ * The permissions the fallback needs: get and create on pods/portforward
+ * (WebSocket, see streamingAccess); `get pods` is already needed to list pods.
+ */
+export function portForwardAccess(namespace: string): Access[] {
+  return streamingAccess('portforward', namespace);
 }
 
 /** Starts a forward of one connection to pod:port; resolves with the WebSocket-like handle. */
@@ -107,7 +110,7 @@ export function portForwardGet(client: KubeClient, namespace: string, pod: strin
   return (scheme, port, path) =>
     forwardGet(
       kubeForwarder(client, namespace, pod, port),
-      `create pods/portforward ${namespace}/${pod}:${port}`,
+      `pods/portforward ${namespace}/${pod}:${port}`,
       scheme,
       path,
       timeoutMs,

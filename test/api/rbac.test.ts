@@ -136,7 +136,11 @@ describe('RBAC: restricted identities against a real kube-apiserver', { timeout:
       expect.objectContaining({ source: 'kubelet-summary', outcome: 'denied', permission: 'get nodes/proxy' }),
     );
     expect(doc.sources).toContainEqual(
-      expect.objectContaining({ source: 'exec', outcome: 'denied', permission: 'create pods/exec in namespace team' }),
+      expect.objectContaining({
+        source: 'exec',
+        outcome: 'denied',
+        permission: 'get, create pods/exec in namespace team',
+      }),
     );
     expect(doc.sources).toContainEqual(
       expect.objectContaining({ source: 'pod-proxy', fact: 'filesystem', outcome: 'used' }),
@@ -152,7 +156,7 @@ describe('RBAC: restricted identities against a real kube-apiserver', { timeout:
     expect(r.code).toBe(3);
     expect(expectCleanError(r.stderr)).toMatch(/no source of filesystem facts/);
     expect(r.stderr).toMatch(/hint: grant "get nodes\/proxy" \(enables kubelet-summary\)/);
-    expect(r.stderr).toMatch(/hint: grant "create pods\/exec in namespace vault" \(enables exec\)/);
+    expect(r.stderr).toMatch(/hint: grant "get, create pods\/exec in namespace vault" \(enables exec\)/);
   });
 
   it('everything denied (may list clusters, pods, PVCs; no exec, no pod or node proxy): exit 3 listing the missing rules', async () => {
@@ -167,7 +171,7 @@ describe('RBAC: restricted identities against a real kube-apiserver', { timeout:
       const hints = r.stderr.split('\n').filter((l) => l.includes('hint:'));
       expect(hints.map((h) => h.trim()).sort()).toEqual(
         [
-          'hint: grant "create pods/exec in namespace vault" (enables exec)',
+          'hint: grant "get, create pods/exec in namespace vault" (enables exec)',
           'hint: grant "get nodes/proxy" (enables kubelet-summary)',
           'hint: grant "get pods/proxy in namespace vault" (enables pod-proxy)',
         ].sort(),

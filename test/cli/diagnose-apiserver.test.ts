@@ -230,7 +230,7 @@ describe('RBAC: a user without pods/proxy', () => {
     const err = (await run.catch((e: unknown) => e)) as CliError;
     expect(err.exitCode).toBe(ExitCode.UNKNOWN);
     expect(err.suggestions.join('\n')).toContain('grant "get pods/proxy in namespace orders"');
-    expect(err.suggestions.join('\n')).toContain('grant "create pods/exec in namespace orders"');
+    expect(err.suggestions.join('\n')).toContain('grant "get, create pods/exec in namespace orders"');
   });
 
   it('diagnose still judges the volumes (kubelet summary) and lists the denied pod proxy', async () => {

@@ -45,7 +45,7 @@ describe('disk status refuses to call unmeasured volumes healthy', () => {
   it('permitted sources that all failed: exit 3 too, never a silent 0', () => {
     const s = snapshot([clusterSnapshot(objs[0], [...objs[1]], [...objs[2]])]);
     s.sources = [{ source: 'kubelet-summary', fact: 'filesystem', outcome: 'unreachable', detail: '500' }];
-    expect(outcome(s)).toBe('3 NOT_MEASURED: no volume could be measured: kubelet-summary failed');
+    expect(outcome(s)).toBe('3 NOT_MEASURED: no volume could be measured: kubelet-summary failed (500)');
   });
 
   it('a bundle without measurements cannot be evaluated either', () => {
@@ -69,5 +69,33 @@ describe('a WAL volume CloudNativePG reported full counts as a fact', () => {
     ]);
     s.sources = [{ source: 'exec', fact: 'filesystem', outcome: 'unreachable', detail: 'container not running' }];
     expect(outcome(s)).toBe('ok');
+  });
+});
+
+describe('a permitted source that failed is named with its failure, never called "not permitted"', () => {
+  it('exec allowed but refused, the pod proxy denied: exit 3 with the exec failure and the proxy rule', () => {
+    const s = snapshot([
+      clusterSnapshot(
+        cluster(),
+        [pod({ name: 'pg-1' })],
+        [pvc({ instance: 'pg-1', role: 'PG_DATA', request: '10Gi' })],
+      ),
+    ]);
+    s.sources = [
+      { source: 'pod-proxy', fact: 'filesystem', outcome: 'denied', permission: 'get pods/proxy in namespace db' },
+      { source: 'exec', fact: 'filesystem', outcome: 'unreachable', detail: '1 pod(s) failed; first: 403' },
+    ];
+    let err: CliError | undefined;
+    try {
+      requireSomeFacts(s, evaluateSnapshot(s, { now: NOW }));
+    } catch (e) {
+      err = e as CliError;
+    }
+    expect(err?.code).toBe('NOT_MEASURED');
+    expect(err?.message).toBe('no volume could be measured: exec failed (1 pod(s) failed; first: 403)');
+    expect(err?.suggestions).toEqual([
+      'run with -v to see each problem',
+      'grant "get pods/proxy in namespace db" (enables pod-proxy)',
+    ]);
   });
 });

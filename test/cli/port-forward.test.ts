@@ -22,7 +22,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../src/kube/client.js';
 import { readInstance, type PodProxyResult } from '../../src/sources/pod-proxy.js';
-import { ruleText } from '../../src/sources/permissions.js';
+import { rulesText } from '../../src/sources/permissions.js';
 import {
   forwardGet,
   kubeForwarder,
@@ -269,7 +269,7 @@ describe('forwardGet over client-node PortForward (own v4 WebSocket server, no k
     const client = clientFor(api.url);
     const err = await forwardGet(
       kubeForwarder(client, 'orders', 'orders-db-1', 9187),
-      'create pods/portforward orders/orders-db-1:9187',
+      'pods/portforward orders/orders-db-1:9187',
       'http',
       'metrics',
       5_000,
@@ -282,7 +282,7 @@ describe('forwardGet over client-node PortForward (own v4 WebSocket server, no k
     const started = Date.now();
     const err = await forwardGet(
       () => new Promise(() => undefined), // the WebSocket never opens
-      'create pods/portforward orders/x:8000',
+      'pods/portforward orders/x:8000',
       'http',
       'pg/status',
       300,
@@ -355,7 +355,7 @@ describe('readWithFallback: when the port-forward is tried', () => {
     expect(calls).toEqual([]);
   });
 
-  it('asks for create pods/portforward in the namespace', () => {
-    expect(ruleText(portForwardAccess('orders'))).toBe('create pods/portforward in namespace orders');
+  it('asks for get and create on pods/portforward in the namespace (WebSocket)', () => {
+    expect(rulesText(portForwardAccess('orders'))).toBe('get, create pods/portforward in namespace orders');
   });
 });

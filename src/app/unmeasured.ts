@@ -1,0 +1,42 @@
+/**
+ * The "could not evaluate" error when a live run got no fact of a kind:
+ * why, in one sentence, and what would fix it. Denied sources name the rule
+ * to grant; sources that were permitted but failed say how they failed — a
+ * user who granted exec and still gets nothing must not be told that
+ * nothing is permitted.
+ */
+import { cannotEvaluate, type CliError } from '../cli/errors.js';
+import type { FactKind, Snapshot } from '../snapshot/types.js';
+
+export function noFactsError(snapshot: Snapshot, fact: FactKind, nothing: string): CliError {
+  const attempts = snapshot.sources.filter((s) => s.fact === fact);
+  const denied = attempts.filter((s) => s.outcome === 'denied');
+  const broken = attempts.filter((s) => s.outcome === 'unreachable' || s.outcome === 'failed');
+  // one hint per rule: a source is recorded once per namespace it was denied in
+  const grants = [
+    ...new Map(denied.map((d) => [d.permission, `grant "${d.permission}" (enables ${d.source})`])).values(),
+  ];
+  if (broken.length === 0 && denied.length > 0) {
+    return cannotEvaluate(
+      `no source of ${fact === 'wal' ? 'WAL' : 'filesystem'} facts is permitted, so ${nothing}`,
+      'NO_SOURCE_PERMITTED',
+      ...grants,
+    );
+  }
+  // Nothing failed outright: say which sources had nothing to give (e.g. the operator publishes no status).
+  const said = broken.length > 0 ? broken : attempts.filter((s) => s.outcome === 'unavailable');
+  const why = [
+    ...new Set(
+      said.map(
+        (s) =>
+          `${s.source} ${s.outcome === 'unavailable' ? 'unavailable' : 'failed'}${s.detail ? ` (${s.detail})` : ''}`,
+      ),
+    ),
+  ];
+  return cannotEvaluate(
+    `${nothing}: ${why.length > 0 ? why.join('; ') : 'no source answered'}`,
+    'NOT_MEASURED',
+    'run with -v to see each problem',
+    ...grants,
+  );
+}
