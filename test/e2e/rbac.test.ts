@@ -34,11 +34,14 @@ const clis = new Map<User, Cli>();
  * pods/portforward or nodes/proxy unless named here.
  *   none:    nothing more
  *   kubelet: + get nodes/proxy
- *   exec:    + create pods/exec (the rule docs/sources.md names for the exec source)
+ *   exec:    + get, create pods/exec (the rules docs/sources.md names for the exec source:
+ *            client-node's exec is a WebSocket GET, authorized as get up to
+ *            Kubernetes 1.34; 1.35+ checks create as well)
+ *   execcreate: + create pods/exec only (what SPDY clients used to need)
  * Nobody may patch anything.
  */
-type User = 'none' | 'kubelet' | 'exec';
-const USERS: readonly User[] = ['none', 'kubelet', 'exec'];
+type User = 'none' | 'kubelet' | 'exec' | 'execcreate';
+const USERS: readonly User[] = ['none', 'kubelet', 'exec', 'execcreate'];
 const userName = (u: User) => `cnpg-e2e-rbac-${suffix}-${u}`;
 const cliOf = (u: User) => clis.get(u) as Cli;
 
@@ -110,7 +113,7 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: { name: exec, namespace: ${ns} }
 rules:
-- { apiGroups: [''], resources: [pods/exec], verbs: [create] }
+- { apiGroups: [''], resources: [pods/exec], verbs: [get, create] }
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
@@ -118,6 +121,19 @@ metadata: { name: exec, namespace: ${ns} }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: exec }
 subjects:
 ${subjects(['exec'])}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: execcreate, namespace: ${ns} }
+rules:
+- { apiGroups: [''], resources: [pods/exec], verbs: [create] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: execcreate, namespace: ${ns} }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: execcreate }
+subjects:
+${subjects(['execcreate'])}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -255,7 +271,8 @@ describe.runIf(cfg.local)('auto mode as users with missing permissions', () => {
         ...USERS.map(async (u) => (await canI(u, ['list', 'clusters.postgresql.cnpg.io', '-n', ns])) === 'yes'),
         ...USERS.map(async (u) => (await canI(u, ['list', 'storageclasses.storage.k8s.io'])) === 'yes'),
         canI('kubelet', ['get', 'nodes', '--subresource=proxy']).then((a) => a === 'yes'),
-        canI('exec', ['create', 'pods', '--subresource=exec', '-n', ns]).then((a) => a === 'yes'),
+        canI('exec', ['get', 'pods', '--subresource=exec', '-n', ns]).then((a) => a === 'yes'),
+        canI('execcreate', ['create', 'pods', '--subresource=exec', '-n', ns]).then((a) => a === 'yes'),
       ]);
       return ok.every(Boolean) ? true : undefined;
     });
@@ -296,7 +313,7 @@ describe.runIf(cfg.local)('auto mode as users with missing permissions', () => {
     expect(lines(r.stderr)).toEqual([
       'error: no source of filesystem facts is permitted, so no volume could be measured',
       `  hint: grant "get pods/proxy in namespace ${ns}" (enables pod-proxy)`,
-      `  hint: grant "create pods/exec in namespace ${ns}" (enables exec)`,
+      `  hint: grant "get, create pods/exec in namespace ${ns}" (enables exec)`,
       '  hint: grant "get nodes/proxy" (enables kubelet-summary)',
     ]);
 
@@ -307,7 +324,7 @@ describe.runIf(cfg.local)('auto mode as users with missing permissions', () => {
     expect(lines(w.stderr)).toEqual([
       'error: no source of WAL facts is permitted, so no instance could be judged',
       `  hint: grant "get pods/proxy in namespace ${ns}" (enables pod-proxy)`,
-      `  hint: grant "create pods/exec in namespace ${ns}" (enables exec)`,
+      `  hint: grant "get, create pods/exec in namespace ${ns}" (enables exec)`,
     ]);
   });
 
@@ -322,7 +339,7 @@ describe.runIf(cfg.local)('auto mode as users with missing permissions', () => {
     expect(kubelet?.detail).toContain('get nodes/proxy is equivalent to exec on the node');
     expect(denied(doc.sources)).toEqual([
       { source: 'pod-proxy', permission: `get pods/proxy in namespace ${ns}` },
-      { source: 'exec', permission: `create pods/exec in namespace ${ns}` },
+      { source: 'exec', permission: `get, create pods/exec in namespace ${ns}` },
     ]);
     expect(stderr.trim()).toBe('');
 
@@ -333,15 +350,15 @@ describe.runIf(cfg.local)('auto mode as users with missing permissions', () => {
     expect(lines(t.stderr)).toEqual([
       'sources: kubelet-summary (filesystem, 1 node(s); note: get nodes/proxy is equivalent to exec on the node)',
       `  denied: pod-proxy — grant "get pods/proxy in namespace ${ns}" to use it`,
-      `  denied: exec — grant "create pods/exec in namespace ${ns}" to use it`,
+      `  denied: exec — grant "get, create pods/exec in namespace ${ns}" to use it`,
     ]);
     expect(t.stdout).toContain(POD);
   });
 
-  it('with create pods/exec (no nodes/proxy), disk status measures through exec (df within 1 %)', async () => {
-    // Exactly the rule docs/sources.md names for the exec source, nothing more.
+  it('with get, create pods/exec (no nodes/proxy), disk status measures through exec (df within 1 %)', async () => {
+    // Exactly the rules docs/sources.md names for the exec source, nothing more.
     expect(await canI('exec', ['create', 'pods', '--subresource=exec', '-n', ns])).toBe('yes');
-    expect(await canI('exec', ['get', 'pods', '--subresource=exec', '-n', ns])).toBe('no');
+    expect(await canI('exec', ['get', 'pods', '--subresource=exec', '-n', ns])).toBe('yes');
     expect(await canI('exec', ['get', 'nodes', '--subresource=proxy'])).toBe('no');
     const { doc } = await statusAgreeingWithDf('exec');
     for (const v of doc.clusters[0]?.volumes ?? []) expect(v.filesystem?.source, v.pvc).toBe('exec');
@@ -352,7 +369,23 @@ describe.runIf(cfg.local)('auto mode as users with missing permissions', () => {
     ]);
   });
 
-  it('with create pods/exec (no pods/proxy), wal health judges the instance from exec', async () => {
+  it('with create pods/exec alone (the SPDY-era rule) exec is not tried: exit 3 naming the missing get', async () => {
+    // client-node's exec is a WebSocket GET: this API server would answer 403 (seen in its
+    // audit log as "get pods exec 403"), so the permission check must say so up front.
+    expect(await canI('execcreate', ['create', 'pods', '--subresource=exec', '-n', ns])).toBe('yes');
+    expect(await canI('execcreate', ['get', 'pods', '--subresource=exec', '-n', ns])).toBe('no');
+    const r = await cliOf('execcreate').run(['disk', 'status', '-n', ns, CLUSTER, '-o', 'json']);
+    expect(r.code, r.stderr).toBe(3);
+    expectNoStackTrace(r);
+    expect(lines(r.stderr)).toEqual([
+      'error: no source of filesystem facts is permitted, so no volume could be measured',
+      `  hint: grant "get pods/proxy in namespace ${ns}" (enables pod-proxy)`,
+      `  hint: grant "get pods/exec in namespace ${ns}" (enables exec)`,
+      '  hint: grant "get nodes/proxy" (enables kubelet-summary)',
+    ]);
+  });
+
+  it('with get, create pods/exec (no pods/proxy), wal health judges the instance from exec', async () => {
     const w = await cliOf('exec').run(['wal', 'health', '-n', ns, CLUSTER, '-o', 'json']);
     expect([0, 1, 2], `wal health: exit ${w.code}: ${w.stderr}`).toContain(w.code);
     expectNoStackTrace(w);
