@@ -7,7 +7,7 @@
  * app, the dependency bag, hence @kubernetes/client-node, ora, tar) is
  * imported inside run(). oclif loads this index, so every command file, to
  * run any one command, and without oclif.manifest.json (`npm run build`
- * writes it) for --help too. See "Start-up" in docs/cli.md.
+ * writes it) for --help too. See "Start-up" in docs/distribution.md.
  */
 import DiskStatus from './disk/status.js';
 import DiskResize from './disk/resize.js';
