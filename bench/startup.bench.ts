@@ -1,0 +1,237 @@
+/**
+ * Start-up benchmark: what a new `kubectl-cnpg` process costs for what users
+ * run most — the help screens, a typo, the line a shell runs at every start
+ * for tab completion (`autocomplete script bash`), and one real command that
+ * needs no cluster (`disk status --from-bundle`). For each it prints the
+ * median and minimum wall time, the median CPU time (user + system: the
+ * steadier figure on a loaded machine) and the median peak RSS, over N runs
+ * (round robin, so load changes hit every command alike), and the machine's
+ * load before and after.
+ *
+ *   npm run bench:startup        (npm run build && node --import tsx bench/startup.bench.ts)
+ *   STARTUP_RUNS=20 npm run bench:startup
+ *   node --import tsx bench/startup.bench.ts --variant node,no-manifest   (a subset)
+ *   node --import tsx bench/startup.bench.ts --variant binary --binary PATH (another build of the binary)
+ *
+ * Variants:
+ *   node          `node bin/run.js` as `npm ci && npm run build` leaves it (oclif.manifest.json present)
+ *   no-manifest   the same without the manifest: what `tsc -b` alone gives (CI, or a stale manifest)
+ *   binary        the linux-x64 single-file binary, if `npm run release` (or build.ts) has built it
+ *
+ * Each Node variant runs from a private copy of bin/, dist/ and package.json
+ * (node_modules linked), its manifest generated there by `oclif manifest`:
+ * another engineer rebuilding the tree meanwhile changes nothing. Needs GNU
+ * time (/usr/bin/time, Debian package `time`) for CPU time and peak RSS.
+ *
+ * It asserts nothing about time. It exits 1 only when the figures would be
+ * meaningless: a command's exit code differs from what it is documented to
+ * be, or the variants print different things.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const GNU_TIME = '/usr/bin/time';
+const RUNS = Number(process.env['STARTUP_RUNS'] ?? 10);
+
+interface Case {
+  name: string;
+  args: string[];
+  /** The documented exit code: anything else means the run measured an error path. */
+  exit: number;
+}
+
+const CASES: Case[] = [
+  { name: '--help', args: ['--help'], exit: 0 },
+  { name: 'disk --help', args: ['disk', '--help'], exit: 0 },
+  { name: 'disk status --help', args: ['disk', 'status', '--help'], exit: 0 },
+  { name: 'unknown command (nosuch)', args: ['nosuch'], exit: 127 },
+  { name: 'autocomplete script bash', args: ['autocomplete', 'script', 'bash'], exit: 0 },
+  {
+    name: 'disk status --from-bundle healthy',
+    args: ['disk', 'status', '--from-bundle', join(REPO, 'examples/healthy.tar.gz')],
+    exit: 0,
+  },
+];
+
+type VariantName = 'node' | 'no-manifest' | 'binary';
+
+interface Variant {
+  name: VariantName;
+  /** argv[0] and the arguments before the command's own. */
+  command: string[];
+  note: string;
+}
+
+interface Sample {
+  wallMs: number;
+  cpuMs: number;
+  rssKiB: number;
+  code: number;
+  stdout: string;
+}
+
+/** A copy of what `node bin/run.js` reads, with or without a freshly generated manifest. */
+function nodeTree(root: string, withManifest: boolean): string {
+  mkdirSync(root, { recursive: true });
+  cpSync(join(REPO, 'bin'), join(root, 'bin'), { recursive: true });
+  cpSync(join(REPO, 'dist'), join(root, 'dist'), {
+    recursive: true,
+    filter: (src) => !src.startsWith(join(REPO, 'dist/release')),
+  });
+  cpSync(join(REPO, 'package.json'), join(root, 'package.json'));
+  symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
+  if (withManifest) {
+    // oclif manifest writes ./oclif.manifest.json: run it in the copy.
+    const r = spawnSync(process.execPath, [join(REPO, 'node_modules/oclif/bin/run.js'), 'manifest'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`oclif manifest failed in ${root}: ${r.stderr}`);
+  }
+  return join(root, 'bin/run.js');
+}
+
+function once(variant: Variant, c: Case, env: NodeJS.ProcessEnv, tmp: string): Promise<Sample> {
+  const out = join(tmp, 'time.txt');
+  const [exe, ...pre] = variant.command as [string, ...string[]];
+  const t0 = performance.now();
+  return new Promise((done, fail) => {
+    const child = spawn(GNU_TIME, ['-f', '%U %S %M', '-o', out, exe, ...pre, ...c.args], {
+      cwd: REPO,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => chunks.push(b));
+    child.stderr.resume();
+    child.on('error', fail);
+    child.on('close', (code) => {
+      const wallMs = performance.now() - t0;
+      const [user, sys, rss] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+      done({
+        wallMs,
+        cpuMs: ((user ?? NaN) + (sys ?? NaN)) * 1000,
+        rssKiB: rss ?? NaN,
+        code: code ?? -1,
+        stdout: Buffer.concat(chunks).toString('utf8'),
+      });
+    });
+  });
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const load = (): string =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+
+/** The version line names the runtime (node-v20… for Node, Bun's own Node version): compare without it. */
+const comparable = (s: string): string => s.replace(/ node-v\S+/g, '');
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { variant: { type: 'string' }, binary: { type: 'string' } } });
+  if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} is missing (apt-get install time)`);
+  if (!existsSync(join(REPO, 'dist/commands/index.js'))) throw new Error('dist/ is missing: npm run build first');
+  const wanted = new Set((values.variant ?? 'node,no-manifest,binary').split(',') as VariantName[]);
+
+  const tmp = mkdtempSync(join(os.tmpdir(), 'cnpg-startup-'));
+  try {
+    const home = join(tmp, 'home');
+    mkdirSync(home);
+    // No kubeconfig, no colour, no CI spinner switch: the same environment for every run.
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' };
+    const variants: Variant[] = [];
+    if (wanted.has('node')) {
+      variants.push({
+        name: 'node',
+        command: [process.execPath, nodeTree(join(tmp, 'with'), true)],
+        note: 'node bin/run.js, oclif.manifest.json present (npm run build)',
+      });
+    }
+    if (wanted.has('no-manifest')) {
+      variants.push({
+        name: 'no-manifest',
+        command: [process.execPath, nodeTree(join(tmp, 'without'), false)],
+        note: 'node bin/run.js without oclif.manifest.json (tsc -b only)',
+      });
+    }
+    const binary = values.binary ? resolve(values.binary) : join(REPO, 'dist/release/build/linux-x64/kubectl-cnpg');
+    if (wanted.has('binary') && process.platform === 'linux' && process.arch === 'x64') {
+      if (existsSync(binary)) variants.push({ name: 'binary', command: [binary], note: binary });
+      else console.log(`(no ${binary}: npm run release builds it; binary variant skipped)`);
+    }
+    if (variants.length === 0) throw new Error('no variant to run');
+
+    console.log(
+      `start-up benchmark: ${RUNS} runs per command and variant (after 1 warm-up), ` +
+        `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
+    );
+    console.log(`load average before: ${load()}`);
+    for (const v of variants) console.log(`  ${v.name.padEnd(12)} ${v.note}`);
+
+    const samples = new Map<string, Sample[]>();
+    const key = (v: Variant, c: Case) => `${v.name}\0${c.name}`;
+    for (let run = -1; run < RUNS; run++) {
+      for (const c of CASES) {
+        for (const v of variants) {
+          const s = await once(v, c, env, tmp);
+          if (run >= 0) samples.set(key(v, c), [...(samples.get(key(v, c)) ?? []), s]);
+        }
+      }
+    }
+    console.log(`load average after:  ${load()}\n`);
+
+    const problems: string[] = [];
+    const notes: string[] = [];
+    const head =
+      `${'command'.padEnd(36)} ${'variant'.padEnd(12)} ${'wall med'.padStart(9)} ${'wall min'.padStart(9)} ` +
+      `${'CPU med'.padStart(9)} ${'CPU min'.padStart(9)} ${'RSS med'.padStart(9)}`;
+    console.log(head);
+    console.log('-'.repeat(head.length));
+    for (const c of CASES) {
+      const reference = samples.get(key(variants[0]!, c))![0]!;
+      for (const v of variants) {
+        const ss = samples.get(key(v, c))!;
+        const ms = (x: number) => `${Math.round(x)} ms`.padStart(9);
+        console.log(
+          `${c.name.padEnd(36)} ${v.name.padEnd(12)} ${ms(median(ss.map((s) => s.wallMs)))} ` +
+            `${ms(Math.min(...ss.map((s) => s.wallMs)))} ${ms(median(ss.map((s) => s.cpuMs)))} ` +
+            `${ms(Math.min(...ss.map((s) => s.cpuMs)))} ` +
+            `${`${(median(ss.map((s) => s.rssKiB)) / 1024).toFixed(0)} MiB`.padStart(9)}`,
+        );
+        for (const s of ss) {
+          if (s.code !== c.exit) problems.push(`${v.name} ${c.name}: exit ${s.code}, expected ${c.exit}`);
+          else if (comparable(s.stdout) !== comparable(reference.stdout)) {
+            // A binary built from older sources may differ; the Node variants run the same dist/.
+            (v.name === 'binary' ? notes : problems).push(
+              `${v.name} ${c.name}: output differs from ${variants[0]!.name}`,
+            );
+          }
+        }
+      }
+    }
+    if (notes.length > 0) console.log(`\nnote (rebuild the binary?):\n  ${[...new Set(notes)].join('\n  ')}`);
+    if (problems.length > 0) {
+      console.error(`\nfigures not meaningful:\n  ${[...new Set(problems)].join('\n  ')}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`startup bench: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
