@@ -220,7 +220,7 @@ async function main(): Promise<void> {
           .reduce(
             (a, b) => a + b,
             0,
-          )} (one per kind), access reviews ${ro.kinds['create selfsubjectaccessreviews.authorization.k8s.io'] ?? 0} (per source and namespace)`,
+          )} (one per kind), access reviews ${ro.kinds['create selfsubjectaccessreviews.authorization.k8s.io'] ?? 0} (per rule and namespace)`,
     );
     const st = runs[0]!;
     const perPod = Object.entries(st.kinds)

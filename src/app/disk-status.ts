@@ -2,16 +2,17 @@
  * disk status: how full is every volume, what policy is in force, and what
  * the engine would do. gather → evaluate → render → exit code.
  */
-import { formatBytes } from '@cnpg-disk/core';
+import { formatBytes, type UsageForecast } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
+import type { IOStreams } from '../cli/io.js';
 import type { ExitCode } from '../cli/errors.js';
 import { cannotEvaluate, exitCodeForSeverities } from '../cli/errors.js';
 import { document, printDocument, type OutputFormat } from '../cli/output.js';
 import { evaluateSnapshot, type ClusterReport, type VolumeReport } from '../analysis/evaluate.js';
-import { sortFindings } from '../analysis/findings.js';
+import { sortFindings, type Finding } from '../analysis/findings.js';
 import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
 import { noFactsError } from './unmeasured.js';
-import { human, pct, usageText, renderFindings, sourcesLine } from '../render/common.js';
+import { forecastCells, human, pct, usageText, renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
 import type { Snapshot } from '../snapshot/types.js';
 
@@ -79,10 +80,30 @@ export function volumeFields(v: VolumeReport): Record<string, unknown> {
   };
 }
 
+/** Growth per volume while watching, keyed by volumeKey(). */
+export type Forecasts = ReadonlyMap<string, UsageForecast>;
+
+/** The key of a volume across refreshes: namespace/PVC. */
+export function volumeKey(v: Pick<VolumeReport, 'namespace' | 'pvcName'>): string {
+  return `${v.namespace}/${v.pvcName}`;
+}
+
+/** A forecast as the document carries it: counts and byte rates as decimal strings, times in RFC 3339. */
+function forecastFields(f: UsageForecast): Record<string, unknown> {
+  return {
+    samples: f.samples,
+    spanSeconds: Math.round(f.spanMs / 1000),
+    ...(f.bytesPerHour !== undefined ? { bytesPerHour: BigInt(Math.round(f.bytesPerHour)) } : {}),
+    ...(f.msToFull !== undefined ? { secondsToFull: Math.ceil(f.msToFull / 1000) } : {}),
+    ...(f.fullAt !== undefined ? { fullAt: new Date(f.fullAt).toISOString() } : {}),
+  };
+}
+
 export function statusDocument(
   snapshot: Snapshot,
   reports: ClusterReport[],
   verbose: boolean,
+  forecasts?: Forecasts,
 ): Record<string, unknown> {
   const findings = reports.flatMap((r) => r.findings);
   return document('DiskStatus', {
@@ -102,6 +123,7 @@ export function statusDocument(
         conditions: v.pvc.conditions,
         filesystem: v.filesystem,
         walSpaceExhausted: v.walSpaceExhausted,
+        ...(forecasts ? { forecast: forecastFields(forecasts.get(volumeKey(v)) ?? { samples: 0, spanMs: 0 }) } : {}),
         policy: v.policy,
         decision: v.decision && {
           verdict: v.decision.verdict,
@@ -122,7 +144,12 @@ export function statusDocument(
   });
 }
 
-export function statusTable(reports: ClusterReport[], wide: boolean, allNamespaces: boolean): string {
+export function statusTable(
+  reports: ClusterReport[],
+  wide: boolean,
+  allNamespaces: boolean,
+  forecasts?: Forecasts,
+): string {
   const head = [
     'CLUSTER',
     'INSTANCE',
@@ -133,6 +160,7 @@ export function statusTable(reports: ClusterReport[], wide: boolean, allNamespac
     'USED',
     'AVAIL',
     'USE%',
+    ...(forecasts ? ['GROWTH/H', 'FULL IN'] : []),
     'POLICY',
     'VERDICT',
   ];
@@ -153,6 +181,7 @@ export function statusTable(reports: ClusterReport[], wide: boolean, allNamespac
         human(fs?.usedBytes),
         human(fs?.availableBytes),
         usageText(v),
+        ...(forecasts ? forecastCells(forecasts.get(volumeKey(v))) : []),
         `${v.policy.enabled ? 'on' : 'off'} (${v.policy.source})`,
         verdictText(v),
       ];
@@ -181,34 +210,54 @@ export function statusTable(reports: ClusterReport[], wide: boolean, allNamespac
   return renderTable(head, rows);
 }
 
-export async function runDiskStatus(opts: DiskStatusOptions, deps: Deps): Promise<ExitCode> {
+/** One evaluation: gather, judge, and refuse to call unmeasured volumes healthy. */
+export async function evaluateStatus(
+  opts: DiskStatusOptions,
+  deps: Deps,
+): Promise<{ snapshot: Snapshot; reports: ClusterReport[]; findings: Finding[] }> {
   const snapshot = await gatherSnapshot({ ...opts, measure: true }, deps);
   const reports = evaluateSnapshot(snapshot, {
     now: judgedAt(snapshot, deps),
     ...(opts.policyFile !== undefined ? { policyFile: opts.policyFile } : {}),
   });
   requireSomeFacts(snapshot, reports);
-  const findings = sortFindings(reports.flatMap((r) => r.findings));
-  const { io } = deps;
+  return { snapshot, reports, findings: sortFindings(reports.flatMap((r) => r.findings)) };
+}
+
+/** Prints one evaluation in the chosen format; with forecasts (--watch) the growth columns and fields too. */
+export function printStatus(
+  io: IOStreams,
+  opts: Pick<DiskStatusOptions, 'output' | 'verbose' | 'allNamespaces'>,
+  e: { snapshot: Snapshot; reports: ClusterReport[]; findings: Finding[] },
+  forecasts?: Forecasts,
+): void {
+  const { snapshot, reports, findings } = e;
   if (opts.output === 'json' || opts.output === 'yaml') {
-    printDocument(io, opts.output, statusDocument(snapshot, reports, opts.verbose));
-  } else {
-    io.stderr(sourcesLine(snapshot, opts.verbose));
-    if (reports.length === 0) {
-      io.stderr('no CloudNativePG clusters found\n');
-    } else {
-      io.stdout(statusTable(reports, opts.output === 'wide', opts.allNamespaces || snapshot.origin.kind === 'bundle'));
-      const shown = opts.verbose ? findings : findings.filter((f) => f.severity !== 'info');
-      if (shown.length > 0) io.stdout('\n' + renderFindings(io, shown));
-      if (opts.verbose) {
-        for (const r of reports)
-          for (const v of r.volumes) {
-            if (!v.decision) continue;
-            io.stdout(`\n${r.namespace}/${r.name} ${v.pvcName} (${volumeLabel(v)}): ${v.decision.verdict}\n`);
-            for (const t of v.decision.trace) io.stdout(`  ${t.outcome.padEnd(4)} ${t.check}: ${t.message}\n`);
-          }
-      }
-    }
+    printDocument(io, opts.output, statusDocument(snapshot, reports, opts.verbose, forecasts));
+    return;
   }
-  return exitCodeForSeverities(findings.map((f) => f.severity));
+  io.stderr(sourcesLine(snapshot, opts.verbose));
+  if (reports.length === 0) {
+    io.stderr('no CloudNativePG clusters found\n');
+    return;
+  }
+  io.stdout(
+    statusTable(reports, opts.output === 'wide', opts.allNamespaces || snapshot.origin.kind === 'bundle', forecasts),
+  );
+  const shown = opts.verbose ? findings : findings.filter((f) => f.severity !== 'info');
+  if (shown.length > 0) io.stdout('\n' + renderFindings(io, shown));
+  if (opts.verbose) {
+    for (const r of reports)
+      for (const v of r.volumes) {
+        if (!v.decision) continue;
+        io.stdout(`\n${r.namespace}/${r.name} ${v.pvcName} (${volumeLabel(v)}): ${v.decision.verdict}\n`);
+        for (const t of v.decision.trace) io.stdout(`  ${t.outcome.padEnd(4)} ${t.check}: ${t.message}\n`);
+      }
+  }
+}
+
+export async function runDiskStatus(opts: DiskStatusOptions, deps: Deps): Promise<ExitCode> {
+  const e = await evaluateStatus(opts, deps);
+  printStatus(deps.io, opts, e);
+  return exitCodeForSeverities(e.findings.map((f) => f.severity));
 }

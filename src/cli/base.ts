@@ -30,7 +30,7 @@ export abstract class BaseCommand extends Command {
       err.oclif?.exit === 2 ||
       /Unexpected argument|Nonexistent flag|Expected --|Missing required flag|Parsing --/.test(err.message)
     ) {
-      write(`error: ${err.message.split('\n')[0]}\n  hint: see --help\n`);
+      write(`error: ${parseErrorText(err.message)}\n  hint: see --help\n`);
       this.exit(ExitCode.USAGE);
     }
     write(`internal error: ${err.message}\n`);
@@ -38,4 +38,17 @@ export abstract class BaseCommand extends Command {
     else write('  hint: run again with -v for details, and please report it\n');
     this.exit(ExitCode.INTERNAL);
   }
+}
+
+/**
+ * oclif's flag validation messages come as "The following error occurred:",
+ * the reasons indented below, and "See more help with --help": keep the
+ * reasons, in one line.
+ */
+export function parseErrorText(message: string): string {
+  const lines = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^The following errors? occurred:?$/.test(l) && !/^See more help with --help$/.test(l));
+  return lines.join('; ') || message.trim();
 }

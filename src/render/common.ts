@@ -1,7 +1,7 @@
 /**
  * Shared rendering pieces: findings, sources, human sizes.
  */
-import { formatBytesHuman } from '@cnpg-disk/core';
+import { formatBytesHuman, type UsageForecast } from '@cnpg-disk/core';
 import type { IOStreams } from '../cli/io.js';
 import { paint } from '../cli/output.js';
 import type { Finding } from '../analysis/findings.js';
@@ -22,6 +22,38 @@ export function pct(n: number | undefined): string {
 export function usageText(v: { filesystem?: { percentUsed: number }; walSpaceExhausted?: object }): string {
   if (!v.filesystem && v.walSpaceExhausted) return 'full (exit 4)';
   return pct(v.filesystem?.percentUsed);
+}
+
+/** "2d3h", "5h12m", "7m30s", "45s": the two largest units, rounded down. */
+export function durationText(ms: number): string {
+  const total = Math.floor(ms / 1000);
+  if (total <= 0) return 'now';
+  const units: [string, number][] = [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ];
+  const parts: string[] = [];
+  let rest = total;
+  for (const [name, size] of units) {
+    const n = Math.floor(rest / size);
+    if (n > 0 || parts.length > 0) parts.push(`${n}${name}`);
+    rest -= n * size;
+    if (parts.length === 2) break;
+  }
+  return parts.filter((p) => !p.startsWith('0')).join('') || `${total}s`;
+}
+
+/**
+ * GROWTH/H and FULL IN of `disk status --watch`: "-" until two measurements
+ * exist; "never" when the volume is not growing.
+ */
+export function forecastCells(f: UsageForecast | undefined): [string, string] {
+  if (!f || f.bytesPerHour === undefined) return ['-', '-'];
+  const rate = BigInt(Math.round(f.bytesPerHour));
+  const growth = rate === 0n ? '0' : `${rate > 0n ? '+' : '-'}${formatBytesHuman(rate > 0n ? rate : -rate)}`;
+  return [growth, f.msToFull === undefined ? 'never' : durationText(f.msToFull)];
 }
 
 export function severityLabel(io: IOStreams, s: Finding['severity']): string {

@@ -231,9 +231,10 @@ describe(
       // exactly the same requests for 6, 60 and 120 PVCs
       expect(ten.kinds).toEqual(one.kinds);
       expect(tenTbs.kinds).toEqual(one.kinds);
-      // one list per kind, one summary per node, one access review per (source, namespace)
+      // one list per kind, one summary per node, one access review per (rule, namespace):
+      // pod-proxy (get pods/proxy), exec (get and create pods/exec), kubelet-summary (get nodes/proxy)
       expect(one.kinds).toEqual({
-        'create selfsubjectaccessreviews.authorization.k8s.io': 3,
+        'create selfsubjectaccessreviews.authorization.k8s.io': 4,
         'get nodes/proxy': 3,
         'list clusters.postgresql.cnpg.io': 1,
         'list events': 1,

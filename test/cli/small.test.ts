@@ -150,3 +150,32 @@ users: [{name: u, user: {token: t}}]
     expect(codes).toEqual(['64:true', '64:true', '64:true']);
   });
 });
+
+describe('watch columns', () => {
+  it('durationText: the two largest units, rounded down; now at or below zero', async () => {
+    const { durationText } = await import('../../src/render/common.js');
+    expect(durationText(0)).toBe('now');
+    expect(durationText(-5)).toBe('now');
+    expect(durationText(999)).toBe('now');
+    expect(durationText(45_000)).toBe('45s');
+    expect(durationText(7 * 60_000 + 30_000)).toBe('7m30s');
+    expect(durationText(2 * 3_600_000)).toBe('2h');
+    expect(durationText(5 * 3_600_000 + 12 * 60_000 + 59_000)).toBe('5h12m');
+    expect(durationText(2 * 86_400_000 + 3 * 3_600_000 + 59 * 60_000)).toBe('2d3h');
+    expect(durationText(400 * 86_400_000)).toBe('400d');
+  });
+
+  it('forecastCells: "-" without a rate, signed human growth, never when not growing', async () => {
+    const { forecastCells } = await import('../../src/render/common.js');
+    expect(forecastCells(undefined)).toEqual(['-', '-']);
+    expect(forecastCells({ samples: 1, spanMs: 0 })).toEqual(['-', '-']);
+    expect(forecastCells({ samples: 3, spanMs: 60_000, bytesPerHour: 0 })).toEqual(['0', 'never']);
+    expect(forecastCells({ samples: 3, spanMs: 60_000, bytesPerHour: -40 * 1024 * 1024 })).toEqual([
+      '-40 MiB',
+      'never',
+    ]);
+    expect(
+      forecastCells({ samples: 3, spanMs: 60_000, bytesPerHour: 1.5 * 1024 ** 3, msToFull: 3_600_000, fullAt: 1 }),
+    ).toEqual(['+1.5 GiB', '1h']);
+  });
+});
