@@ -23,20 +23,27 @@ export function noFactsError(snapshot: Snapshot, fact: FactKind, nothing: string
       ...grants,
     );
   }
-  // Nothing failed outright: say which sources had nothing to give (e.g. the operator publishes no status).
+  // Nothing failed outright: say which sources had nothing to give (e.g. the
+  // operator publishes no status), and which answered with other facts only.
   const said = broken.length > 0 ? broken : attempts.filter((s) => s.outcome === 'unavailable');
+  const other = snapshot.sources.filter((s) => s.fact !== fact && s.outcome === 'used');
   const why = [
-    ...new Set(
-      said.map(
+    ...new Set([
+      ...said.map(
         (s) =>
           `${s.source} ${s.outcome === 'unavailable' ? 'unavailable' : 'failed'}${s.detail ? ` (${s.detail})` : ''}`,
       ),
-    ),
+      ...(broken.length === 0 ? other.map((s) => `${s.source} answered with ${s.fact} facts only`) : []),
+    ]),
   ];
+  // The first problems of the instances themselves: a stack trace (-v) would not show them.
+  const problems = snapshot.clusters
+    .flatMap((c) => c.measurements.flatMap((m) => m.errors.map((e) => `${c.namespace}/${m.pod}: ${e}`)))
+    .slice(0, 3);
   return cannotEvaluate(
     `${nothing}: ${why.length > 0 ? why.join('; ') : 'no source answered'}`,
     'NOT_MEASURED',
-    'run with -v to see each problem',
+    ...problems.map((p) => `problem: ${p}`),
     ...grants,
   );
 }

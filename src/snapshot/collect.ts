@@ -444,6 +444,7 @@ async function measure(
         let forwarded = 0;
         let forwardTried = 0;
         const failures: string[] = [];
+        const proxyFailures: string[] = [];
         // Port-forward fallback: asked once per namespace, only when the proxy could not reach a pod.
         const pfAllowed = new Map<string, Promise<boolean>>();
         const pfDenied = new Set<string>();
@@ -484,7 +485,11 @@ async function measure(
               }
               if (needsWal(i) && setWal(i, r.wal)) {
                 walUsed++;
-                if (fb.portForward === 'used') forwarded++;
+                if (fb.portForward === 'used') {
+                  forwarded++;
+                  const why = fb.proxyErrors?.[fb.proxyErrors.length - 1];
+                  if (why && proxyFailures.length < 3) proxyFailures.push(why);
+                }
               }
               for (const v of r.volumes) {
                 const pvc = i.pvcByVolume.get(`${v.type}/${v.tablespace ?? ''}`);
@@ -498,7 +503,11 @@ async function measure(
           ),
         );
         if (walUsed > forwarded) record(source, 'wal', 'used', `${walUsed - forwarded} instance(s)`);
-        if (forwarded > 0) record(source, 'wal', 'used', `${forwarded} instance(s) via port-forward`);
+        if (forwarded > 0) {
+          // say why the proxy was not enough, or nobody can tell (not even with -v)
+          const why = proxyFailures.length > 0 ? ` (the pod proxy failed: ${proxyFailures.join('; ')})` : '';
+          record(source, 'wal', 'used', `${forwarded} instance(s) via port-forward${why}`);
+        }
         if (fsUsed > 0) record(source, 'filesystem', 'used', `${fsUsed} volume(s) from cnpg_disk metrics`);
         for (const ns of [...pfDenied].sort()) {
           sources.push({

@@ -121,6 +121,8 @@ export interface FallbackResult {
   result: PodProxyResult;
   /** Set when the pod proxy could not reach the pod (and did not refuse us). */
   portForward?: 'used' | 'denied' | 'unreachable';
+  /** With 'used': why the pod proxy could not be used (the port-forward's answer replaced it). */
+  proxyErrors?: string[];
 }
 
 /**
@@ -139,5 +141,5 @@ export async function readWithFallback(
   if (!(await mayForward())) return { result: r, portForward: 'denied' };
   const f = await viaForward();
   if (f.unreachable) return { result: { ...f, errors: [...r.errors, ...f.errors] }, portForward: 'unreachable' };
-  return { result: f, portForward: 'used' };
+  return { result: f, portForward: 'used', proxyErrors: r.errors };
 }

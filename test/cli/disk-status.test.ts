@@ -93,9 +93,31 @@ describe('a permitted source that failed is named with its failure, never called
     }
     expect(err?.code).toBe('NOT_MEASURED');
     expect(err?.message).toBe('no volume could be measured: exec failed (1 pod(s) failed; first: 403)');
-    expect(err?.suggestions).toEqual([
-      'run with -v to see each problem',
-      'grant "get pods/proxy in namespace db" (enables pod-proxy)',
+    expect(err?.suggestions).toEqual(['grant "get pods/proxy in namespace db" (enables pod-proxy)']);
+  });
+
+  it("the instances' own problems are shown (first three), and a source that gave other facts is said so", () => {
+    const s = snapshot([
+      clusterSnapshot(
+        cluster(),
+        [pod({ name: 'pg-1' })],
+        [pvc({ instance: 'pg-1', role: 'PG_DATA', request: '10Gi' })],
+        [{ pod: 'pg-1', filesystems: {}, errors: ['stat -f in pg-1 exited 1: no such file'] }],
+      ),
     ]);
+    s.sources = [
+      { source: 'pod-proxy', fact: 'wal', outcome: 'used', detail: '1 instance(s)' },
+      { source: 'cluster-status', fact: 'filesystem', outcome: 'unavailable', detail: 'not published' },
+    ];
+    let err: CliError | undefined;
+    try {
+      requireSomeFacts(s, evaluateSnapshot(s, { now: NOW }));
+    } catch (e) {
+      err = e as CliError;
+    }
+    expect(err?.message).toBe(
+      'no volume could be measured: cluster-status unavailable (not published); pod-proxy answered with wal facts only',
+    );
+    expect(err?.suggestions).toEqual(['problem: db/pg-1: stat -f in pg-1 exited 1: no such file']);
   });
 });

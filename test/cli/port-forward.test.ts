@@ -311,14 +311,14 @@ describe('readWithFallback: when the port-forward is tried', () => {
     expect(calls).toEqual([]);
   });
 
-  it('proxy unreachable and port-forward permitted: the forward answers', async () => {
+  it('proxy unreachable and port-forward permitted: the forward answers, and why the proxy failed is kept', async () => {
     const fwd = result({ statusBody: '{"isPrimary":true}' });
     const r = await readWithFallback(
       () => Promise.resolve(down),
       () => Promise.resolve(true),
       () => Promise.resolve(fwd),
     );
-    expect(r).toEqual({ result: fwd, portForward: 'used' });
+    expect(r).toEqual({ result: fwd, portForward: 'used', proxyErrors: down.errors });
   });
 
   it('proxy unreachable, forward unreachable too: both reasons are kept', async () => {

@@ -360,12 +360,12 @@ function walOf(doc: WalDoc): CliWal | undefined {
   return doc.clusters[0]?.instances.find((i) => i.pod === pod);
 }
 
-/** How collect.ts records a pod-proxy read that went over the fallback. */
+/** How collect.ts records a pod-proxy read that went over the fallback, with why the proxy failed (the 503 of the cut). */
 const VIA_PORT_FORWARD = {
   source: 'pod-proxy',
   fact: 'wal',
   outcome: 'used',
-  detail: '1 instance(s) via port-forward',
+  detail: expect.stringMatching(/^1 instance\(s\) via port-forward \(the pod proxy failed: .*503/),
 };
 
 describe.runIf(cfg.local)('port-forward fallback through a real kubelet', () => {
@@ -509,7 +509,7 @@ describe.runIf(cfg.local)('port-forward fallback through a real kubelet', () => 
     );
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^error: no volume could be measured/);
+    expect(r.stderr).toMatch(/^error: no volume could be measured: .*pod-proxy answered with wal facts only/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     await expectAudit(offset, CUT_AND_FORWARDED());
   });
