@@ -16,7 +16,6 @@ import { arr, get, nameOf, str } from '../analysis/kube-objects.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { renderFindings, sourcesLine } from '../render/common.js';
-import { collectSnapshot } from '../snapshot/collect.js';
 import { BUNDLE_MANIFEST_PATH, BUNDLE_SNAPSHOT_PATH } from '../snapshot/bundle.js';
 import {
   BundleBuilder,
@@ -111,6 +110,7 @@ async function collectBundle(
 ): Promise<{ snapshot: Snapshot; reports: ClusterReport[]; findings: Finding[]; info: BundleInfo }> {
   const file = opts.bundle as string;
   const client = deps.kube();
+  const { collectSnapshot } = await import('../snapshot/collect.js');
   const spinner = deps.io.spinner('connecting');
   const payloads = new Map<string, { 'pg-status'?: string; metrics?: string }>();
   let snapshot: Snapshot;

@@ -4,7 +4,7 @@
  */
 import type { Deps } from '../cli/deps.js';
 import type { KubeClient } from '../kube/client.js';
-import { collectSnapshot, type CollectOptions } from '../snapshot/collect.js';
+import type { CollectOptions } from '../snapshot/collect.js';
 import { readBundle } from '../snapshot/bundle.js';
 import type { ClusterSnapshot, Snapshot, SourceName } from '../snapshot/types.js';
 import { labels } from '../analysis/kube-objects.js';
@@ -56,6 +56,8 @@ export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Sn
     return snap;
   }
   const client = deps.kube();
+  // Loaded only for a live run: it brings @kubernetes/client-node (docs/distribution.md, Start-up).
+  const { collectSnapshot } = await import('../snapshot/collect.js');
   const spinner = deps.io.spinner('connecting');
   try {
     return await collectSnapshot(

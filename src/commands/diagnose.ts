@@ -50,7 +50,7 @@ Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluat
       import('./shared.js'),
       import('../app/diagnose.js'),
     ]);
-    const deps = depsFromFlags(flags);
+    const deps = await depsFromFlags(flags);
     const code = await runDiagnose(
       {
         ...readOptionsFromFlags(flags, args.cluster),

@@ -25,12 +25,14 @@ export interface SharedFlagValues {
   verbose: boolean;
 }
 
-export function depsFromFlags(flags: SharedFlagValues): Deps {
+/** The dependency bag; a run on a bundle never loads the Kubernetes client. */
+export function depsFromFlags(flags: SharedFlagValues): Promise<Deps> {
   return defaultDeps({
     kubeconfig: flags.kubeconfig,
     context: flags.context,
     requestTimeoutMs: parseDuration(flags['request-timeout'], 'request-timeout'),
     noColor: flags['no-color'],
+    offline: flags['from-bundle'] !== undefined,
   });
 }
 

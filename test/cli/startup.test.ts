@@ -125,6 +125,9 @@ describe('start-up', { timeout: 120_000 }, () => {
     expect(m.stdout).toContain('"DiskStatus"');
     expect(ours(m.loaded, tree.manifest, 'app').some((u) => u.endsWith('/app/disk-status.js'))).toBe(true);
     expect(ours(m.loaded, tree.manifest, 'app').some((u) => u.endsWith('/app/diagnose.js'))).toBe(false);
+    // reading a bundle needs no Kubernetes client (cli/deps.ts offline, collect.js only on the live path)
+    expect(packagesIn(m.loaded).has('@kubernetes/client-node'), 'a bundle run loads client-node').toBe(false);
+    expect(packagesIn(m.loaded).has('tar'), 'the bundle reader').toBe(true);
     expect([n.code, n.stdout, n.stderr]).toEqual([m.code, m.stdout, m.stderr]);
   });
 

@@ -77,7 +77,7 @@ Exit codes: 0 every volume resized or nothing to do; 1 something held (blocked, 
       import('../../cli/policy-file.js'),
       import('../../app/disk-resize.js'),
     ]);
-    const deps = depsFromFlags(flags);
+    const deps = await depsFromFlags(flags);
     const code = await runDiskResize(
       {
         ...readOptionsFromFlags(flags, args.cluster),

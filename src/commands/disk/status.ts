@@ -56,7 +56,7 @@ Exit codes: 0 healthy, 1 warning findings, 2 critical findings, 3 could not eval
         import('../../cli/flags.js'),
         import('../../cli/errors.js'),
       ]);
-    const deps = depsFromFlags(flags);
+    const deps = await depsFromFlags(flags);
     const opts = {
       ...readOptionsFromFlags(flags, args.cluster),
       ...(flags.policy ? { policyFile: await readPolicyFile(flags.policy) } : {}),

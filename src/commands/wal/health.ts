@@ -31,7 +31,7 @@ Exit codes: 0 healthy, 1 warning, 2 critical, 3 could not evaluate, 64 usage err
       import('../shared.js'),
       import('../../app/wal-health.js'),
     ]);
-    const deps = depsFromFlags(flags);
+    const deps = await depsFromFlags(flags);
     const code = await runWalHealth(
       {
         ...readOptionsFromFlags(flags, args.cluster),

@@ -65,11 +65,13 @@ Exit codes: 0 valid, 1 warnings only, 2 errors, 3 could not reach the cluster, 6
       import('../../../cli/output.js'),
       import('../../../app/policy-validate.js'),
     ]);
-    const deps = defaultDeps({
+    const deps = await defaultDeps({
       kubeconfig: flags.kubeconfig,
       context: flags.context,
       requestTimeoutMs: parseDuration(flags['request-timeout'], 'request-timeout'),
       noColor: flags['no-color'],
+      // a FILE alone, or a bundle, reads no cluster
+      offline: flags['from-bundle'] !== undefined || flags.cluster === undefined,
     });
     const code = await runPolicyValidate(
       {
