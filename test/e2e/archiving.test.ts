@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cli } from './lib/cli.js';
-import { clusterManifest, clusterStatus, condition, instancePods, psql, waitHealthy } from './lib/cnpg.js';
+import { clusterStatus, condition, instancePods, psql, createCluster } from './lib/cnpg.js';
 import { Kube, exec, waitFor } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -197,19 +197,14 @@ describe.runIf(store !== undefined)('WAL archiving to an Azure Blob store', () =
     writeFileSync(policyFile, WAL_POLICY);
     ns = await kube.createNamespace('archive');
     await setCredentials(store.connectionString);
-    await kube.apply(
-      clusterManifest(ns, {
-        name: CLUSTER,
-        instances: 1,
-        dataSize: '512Mi',
-        walSize: '512Mi',
-        storageClass: cfg.storageClass,
-        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
-        archive: { destinationPath: `${store.endpoint}/${ns}`, secret: SECRET, key: 'AZURE_CONNECTION_STRING' },
-        parameters: { archive_timeout: '0' },
-      }),
-    );
-    await waitHealthy(kube, ns, CLUSTER, 1, 8 * 60_000);
+    await createCluster(kube, cfg, ns, {
+      name: CLUSTER,
+      instances: 1,
+      dataSize: '512Mi',
+      walSize: '512Mi',
+      archive: { destinationPath: `${store.endpoint}/${ns}`, secret: SECRET, key: 'AZURE_CONNECTION_STRING' },
+      parameters: { archive_timeout: '0' },
+    });
     primary = (await instancePods(kube, ns, CLUSTER)).find((p) => p.role === 'primary')?.name ?? '';
     expect(primary).not.toBe('');
   });

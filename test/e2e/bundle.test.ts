@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cli } from './lib/cli.js';
-import { MOUNTS, clusterManifest, dfInPod, instancePods, waitHealthy } from './lib/cnpg.js';
+import { MOUNTS, dfInPod, instancePods, createCluster } from './lib/cnpg.js';
 import { Kube } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -48,18 +48,13 @@ describe('support bundle of a broken cluster', () => {
         `apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: { name: ${createdClass} }\nprovisioner: ${sc.provisioner}\nallowVolumeExpansion: false\n`,
       );
     }
-    await kube.apply(
-      clusterManifest(ns, {
-        name: CLUSTER,
-        instances: 1,
-        dataSize: '256Mi',
-        walSize: '256Mi',
-        storageClass: cfg.storageClass,
-        walStorageClass: fixed,
-        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
-      }),
-    );
-    await waitHealthy(kube, ns, CLUSTER, 1, 8 * 60_000);
+    await createCluster(kube, cfg, ns, {
+      name: CLUSTER,
+      instances: 1,
+      dataSize: '256Mi',
+      walSize: '256Mi',
+      walStorageClass: fixed,
+    });
     const [pod] = await instancePods(kube, ns, CLUSTER);
     const name = pod?.name ?? '';
     const df = await dfInPod(kube, ns, name, MOUNTS.data);

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MOUNTS, clusterManifest, dfInPod, instancePods, pvcs, waitHealthy } from './lib/cnpg.js';
+import { MOUNTS, dfInPod, instancePods, pvcs, createCluster } from './lib/cnpg.js';
 import { Kube, bytes, waitFor } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -49,18 +49,13 @@ describe('volume expansion', () => {
         ].join('\n'),
       );
     }
-    await kube.apply(
-      clusterManifest(ns, {
-        name: CLUSTER,
-        instances: 1,
-        dataSize: '512Mi',
-        walSize: '256Mi',
-        walStorageClass: fixedClass,
-        storageClass: cfg.storageClass,
-        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
-      }),
-    );
-    await waitHealthy(kube, ns, CLUSTER, 1, 8 * 60_000);
+    await createCluster(kube, cfg, ns, {
+      name: CLUSTER,
+      instances: 1,
+      dataSize: '512Mi',
+      walSize: '256Mi',
+      walStorageClass: fixedClass,
+    });
   });
 
   afterAll(async () => {

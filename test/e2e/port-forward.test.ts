@@ -25,7 +25,7 @@ import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cli } from './lib/cli.js';
-import { clusterManifest, instancePods, psql, waitHealthy } from './lib/cnpg.js';
+import { instancePods, psql, createCluster } from './lib/cnpg.js';
 import { Kube, exec, waitFor } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -382,20 +382,15 @@ describe.runIf(cfg.local)('port-forward fallback through a real kubelet', () => 
         `  AZURE_CONNECTION_STRING: ${JSON.stringify(store.badConnectionString)}`,
       ].join('\n'),
     );
-    await kube.apply(
-      clusterManifest(ns, {
-        name: CLUSTER,
-        instances: 1,
-        dataSize: '256Mi',
-        walSize: '256Mi',
-        storageClass: cfg.storageClass,
-        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
-        archive: { destinationPath: `${store.endpoint}/${ns}`, secret: SECRET, key: 'AZURE_CONNECTION_STRING' },
-        parameters: { archive_timeout: '0' },
-        extraSpec: ['  monitoring:', "    metricsQueriesTTL: '0s'"],
-      }),
-    );
-    await waitHealthy(kube, ns, CLUSTER, 1, 8 * 60_000);
+    await createCluster(kube, cfg, ns, {
+      name: CLUSTER,
+      instances: 1,
+      dataSize: '256Mi',
+      walSize: '256Mi',
+      archive: { destinationPath: `${store.endpoint}/${ns}`, secret: SECRET, key: 'AZURE_CONNECTION_STRING' },
+      parameters: { archive_timeout: '0' },
+      extraSpec: ['  monitoring:', "    metricsQueriesTTL: '0s'"],
+    });
     pod = (await instancePods(kube, ns, CLUSTER)).find((p) => p.role === 'primary')?.name ?? '';
     expect(pod).not.toBe('');
     podIp = (await kube.ok(['-n', ns, 'get', 'pod', pod, '-o', 'jsonpath={.status.podIP}'])).trim();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cli } from './lib/cli.js';
-import { MOUNTS, clusterManifest, dfInPod, waitHealthy, type DfRow } from './lib/cnpg.js';
+import { MOUNTS, createCluster, dfInPod, type DfRow } from './lib/cnpg.js';
 import { Kube, exec, waitFor, type ExecResult } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -248,16 +248,9 @@ describe.runIf(cfg.local)('auto mode as users with missing permissions', () => {
     suffix = ns.slice(-6);
     tmp = mkdtempSync(join(tmpdir(), 'cnpg-e2e-rbac-'));
     clusterScoped.push(`cnpg-e2e-rbac-${suffix}-storageclasses`, `cnpg-e2e-rbac-${suffix}-nodes-proxy`);
-    await kube.apply(
-      clusterManifest(ns, {
-        name: CLUSTER,
-        instances: 1,
-        dataSize: '256Mi',
-        walSize: '256Mi',
-        storageClass: cfg.storageClass,
-        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
-      }),
-    );
+    // The cluster starts while the users are minted; it is awaited below.
+    const created = createCluster(kube, cfg, ns, { name: CLUSTER, instances: 1, dataSize: '256Mi', walSize: '256Mi' });
+    created.catch(() => undefined); // awaited (and so reported) below
     for (const u of USERS) {
       const minted = await exec('bash', [join(cfg.repoDir, 'test/cluster/kubeconfig-for.sh'), userName(u)]);
       expect(minted.code, minted.stderr).toBe(0);
@@ -276,7 +269,7 @@ describe.runIf(cfg.local)('auto mode as users with missing permissions', () => {
       ]);
       return ok.every(Boolean) ? true : undefined;
     });
-    await waitHealthy(kube, ns, CLUSTER, 1, 8 * 60_000);
+    await created;
   });
 
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cli } from './lib/cli.js';
-import { clusterManifest, waitHealthy } from './lib/cnpg.js';
+import { createCluster } from './lib/cnpg.js';
 import { Kube, exec } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -61,17 +61,12 @@ describe.runIf(cfg.local)('read-only commands in the API audit log', () => {
     const minted = await exec('bash', [join(cfg.repoDir, 'test/cluster/kubeconfig-for.sh'), user, 'system:masters']);
     expect(minted.code, minted.stderr).toBe(0);
     cli = new Cli(cfg, minted.stdout.trim());
-    await kube.apply(
-      clusterManifest(ns, {
-        name: CLUSTER,
-        instances: 2,
-        dataSize: '256Mi',
-        walSize: '256Mi',
-        storageClass: cfg.storageClass,
-        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
-      }),
-    );
-    await waitHealthy(kube, ns, CLUSTER, 2, 8 * 60_000);
+    await createCluster(kube, cfg, ns, {
+      name: CLUSTER,
+      instances: 2,
+      dataSize: '256Mi',
+      walSize: '256Mi',
+    });
     writeFileSync(
       join(tmp, 'policy.yaml'),
       'storage:\n  resize:\n    enabled: true\n    triggers: { usageThreshold: 1 }\n    expansion: { step: 64Mi, limit: 1Gi }\n',

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cli } from './lib/cli.js';
-import { MOUNTS, clusterManifest, dfInPod, psql, waitHealthy } from './lib/cnpg.js';
+import { MOUNTS, dfInPod, psql, waitHealthy, createCluster } from './lib/cnpg.js';
 import { Kube, bytes, waitFor } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -72,17 +72,12 @@ describe('WAL disk full: diagnose and rescue by PVC resize', () => {
       ].join('\n'),
     );
     ns = await kube.createNamespace('rescue');
-    await kube.apply(
-      clusterManifest(ns, {
-        name: CLUSTER,
-        instances: 1,
-        dataSize: '512Mi',
-        walSize: WAL_SIZE,
-        storageClass: cfg.storageClass,
-        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
-      }),
-    );
-    await waitHealthy(kube, ns, CLUSTER, 1, 8 * 60_000);
+    await createCluster(kube, cfg, ns, {
+      name: CLUSTER,
+      instances: 1,
+      dataSize: '512Mi',
+      walSize: WAL_SIZE,
+    });
     generation = (await clusterSpec()).generation;
   });
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cli } from './lib/cli.js';
-import { MOUNTS, clusterManifest, dfInPod, pvcs, waitHealthy } from './lib/cnpg.js';
+import { MOUNTS, dfInPod, pvcs, createCluster } from './lib/cnpg.js';
 import { Kube, bytes } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -94,18 +94,13 @@ describe('disk resize --apply', () => {
       ].join('\n'),
     );
     ns = await kube.createNamespace('resize');
-    await kube.apply(
-      clusterManifest(ns, {
-        name: CLUSTER,
-        instances: 1,
-        dataSize: '256Mi',
-        walSize: '256Mi',
-        tablespaces: [{ name: 'tbs1', size: '256Mi' }],
-        storageClass: cfg.storageClass,
-        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
-      }),
-    );
-    await waitHealthy(kube, ns, CLUSTER, 1, 8 * 60_000);
+    await createCluster(kube, cfg, ns, {
+      name: CLUSTER,
+      instances: 1,
+      dataSize: '256Mi',
+      walSize: '256Mi',
+      tablespaces: [{ name: 'tbs1', size: '256Mi' }],
+    });
   });
 
   afterAll(async () => {

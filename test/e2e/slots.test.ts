@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cli } from './lib/cli.js';
-import { clusterManifest, instancePods, psql, waitHealthy, type InstancePod } from './lib/cnpg.js';
+import { instancePods, psql, type InstancePod, createCluster } from './lib/cnpg.js';
 import { Kube, waitFor } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -76,18 +76,13 @@ describe('an inactive replication slot retaining WAL', () => {
       ].join('\n'),
     );
     ns = await kube.createNamespace('slots');
-    await kube.apply(
-      clusterManifest(ns, {
-        name: CLUSTER,
-        instances: 2,
-        dataSize: '512Mi',
-        walSize: '512Mi',
-        storageClass: cfg.storageClass,
-        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
-        extraSpec: ['  replicationSlots:', '    updateInterval: 5', '    synchronizeReplicas: { enabled: true }'],
-      }),
-    );
-    await waitHealthy(kube, ns, CLUSTER, 2, 8 * 60_000);
+    await createCluster(kube, cfg, ns, {
+      name: CLUSTER,
+      instances: 2,
+      dataSize: '512Mi',
+      walSize: '512Mi',
+      extraSpec: ['  replicationSlots:', '    updateInterval: 5', '    synchronizeReplicas: { enabled: true }'],
+    });
     pods = await instancePods(kube, ns, CLUSTER);
     const primary = pods.find((p) => p.role === 'primary')?.name ?? '';
     await psql(kube, ns, primary, `SELECT pg_create_physical_replication_slot('${SLOT}', true)`);

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cli } from './lib/cli.js';
-import { MOUNTS, clusterManifest, dfInPod, instancePods, psql, pvcs, waitHealthy, type DfRow } from './lib/cnpg.js';
+import { MOUNTS, dfInPod, instancePods, psql, pvcs, type DfRow, createCluster } from './lib/cnpg.js';
 import { Kube, bytes, exec } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -18,18 +18,19 @@ let ns = '';
 describe('3-instance cluster with WAL volume and tablespace', () => {
   beforeAll(async () => {
     ns = await kube.createNamespace('volumes');
-    await kube.apply(
-      clusterManifest(ns, {
+    await createCluster(
+      kube,
+      cfg,
+      ns,
+      {
         name: CLUSTER,
         instances: 3,
         dataSize: SIZES.data,
         walSize: SIZES.wal,
         tablespaces: [{ name: 'tbs1', size: SIZES.tbs }],
-        storageClass: cfg.storageClass,
-        ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}),
-      }),
+      },
+      12 * 60_000,
     );
-    await waitHealthy(kube, ns, CLUSTER, 3, 12 * 60_000);
   });
 
   afterAll(async () => {

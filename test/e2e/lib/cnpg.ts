@@ -1,5 +1,6 @@
 // CloudNativePG clusters for the end-to-end suite: manifests, waits, and the
 // facts a test compares the CLI against (df inside the pod, PVCs).
+import type { E2EConfig } from './config.js';
 import type { Kube } from './kube.js';
 import { bytes, waitFor } from './kube.js';
 
@@ -106,6 +107,24 @@ export function condition(st: ClusterStatus, type: string): Condition | undefine
 }
 
 /** Waits until all instances are ready and the cluster reports itself healthy. */
+/**
+ * Creates the Cluster on the target's storage class and PostgreSQL image
+ * (CNPG_E2E_STORAGE_CLASS, CNPG_E2E_PG_IMAGE) and waits until all its
+ * instances are ready (8 minutes, scaled by CNPG_E2E_TIMEOUT_SCALE).
+ */
+export async function createCluster(
+  kube: Kube,
+  cfg: E2EConfig,
+  ns: string,
+  o: Omit<ClusterOptions, 'storageClass' | 'imageName'>,
+  timeoutMs = 8 * 60_000,
+): Promise<ClusterStatus> {
+  await kube.apply(
+    clusterManifest(ns, { ...o, storageClass: cfg.storageClass, ...(cfg.pgImage ? { imageName: cfg.pgImage } : {}) }),
+  );
+  return waitHealthy(kube, ns, o.name, o.instances, timeoutMs);
+}
+
 export async function waitHealthy(
   kube: Kube,
   ns: string,
