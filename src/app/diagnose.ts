@@ -30,7 +30,14 @@ import {
 } from '../snapshot/bundle-write.js';
 import type { KubeObject, Snapshot } from '../snapshot/types.js';
 import { apiGet } from '../sources/pod-proxy.js';
-import { gatherSnapshot, judgedAt, liveCollectOptions, snapshotHeader, type ScopeOptions } from './gather.js';
+import {
+  gatherSnapshot,
+  judgedAt,
+  liveCollectOptions,
+  requirePrometheusUrl,
+  snapshotHeader,
+  type ScopeOptions,
+} from './gather.js';
 
 export interface DiagnoseOptions extends ScopeOptions {
   output: OutputFormat;
@@ -427,6 +434,7 @@ export async function runDiagnose(opts: DiagnoseOptions, deps: Deps): Promise<Ex
   }
   if (opts.allNamespaces && opts.namespace)
     throw usageError('--namespace and --all-namespaces cannot be used together');
+  requirePrometheusUrl(opts); // before --bundle's live collection, as gatherSnapshot does for the rest
   let snapshot: Snapshot;
   let reports: ClusterReport[];
   let findings: Finding[];

@@ -4,7 +4,7 @@
 // handlers (stats/summary from real statfs of tmpfs volumes, container logs)
 // and the CloudNativePG instance manager's /pg/status and /metrics payloads
 // (scripts/make-examples.scenarios.ts says exactly what is simulated).
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -366,6 +366,16 @@ describe('support bundles', () => {
     const files = extract(file);
     const prev = [...files].find(([p]) => p.endsWith('ledger-1/postgres.previous.log'))?.[1] ?? '';
     expect(prev).toContain('No space left on device');
+  });
+
+  it('--bundle with --source prometheus and no --prometheus-url: a usage error before anything is collected', async () => {
+    const { deps } = depsFor(support);
+    const file = join(mkdtempSync(join(tmpdir(), 'cnpg-diag-prom-')), 'b.tar.gz');
+    await expect(runDiagnose(opts('x', 'y', { bundle: file, source: 'prometheus' }), deps)).rejects.toMatchObject({
+      exitCode: ExitCode.USAGE,
+      message: '--source prometheus needs --prometheus-url',
+    });
+    expect(existsSync(file)).toBe(false);
   });
 
   it('refuses --bundle together with --from-bundle', async () => {
