@@ -247,7 +247,8 @@ export function decide(input: DecisionInput): Decision {
       message: 'filesystem and PVC facts are available',
     });
   } else {
-    const msg = `no source measured this filesystem; ${exhaustedText ?? ''}, so the volume is taken as full`;
+    // no filesystem passed the facts check, so the fact is there
+    const msg = `no source measured this filesystem; ${exhaustedText as string}, so the volume is taken as full`;
     warnings.push({ code: 'filesystem-unmeasured', message: msg });
     trace.push({
       check: 'facts',
