@@ -108,8 +108,9 @@ function instanceReport(pod: KubeObject, primary: string | undefined): Omit<Inst
   const statuses = arr(pod, 'status', 'containerStatuses');
   const pg = statuses.find((s) => str(s, 'name') === 'postgres') ?? statuses[0];
   const restarts = Number(get(pg, 'restartCount') ?? 0) || 0;
-  const lastExit = get(pg, 'lastState', 'terminated', 'exitCode') ?? get(pg, 'state', 'terminated', 'exitCode');
-  const lastReason = str(pg, 'lastState', 'terminated', 'reason') ?? str(pg, 'state', 'terminated', 'reason');
+  // The latest termination: the current state when the container is terminated now, else the last one.
+  const lastExit = get(pg, 'state', 'terminated', 'exitCode') ?? get(pg, 'lastState', 'terminated', 'exitCode');
+  const lastReason = str(pg, 'state', 'terminated', 'reason') ?? str(pg, 'lastState', 'terminated', 'reason');
   const waiting = str(pg, 'state', 'waiting', 'reason');
   const exhausted = walSpaceExhaustedOf(pg, restarts);
   const ready = arr(pod, 'status', 'conditions').some((c) => str(c, 'type') === 'Ready' && str(c, 'status') === 'True');

@@ -196,6 +196,19 @@ describe('an instance down on exit code 4 (no WAL disk space)', () => {
     expect(r.findings.map((f) => f.code)).not.toContain('WAL_DISK_FULL_EXIT');
   });
 
+  it('the latest termination counts: terminated now with 1 after an earlier 4 is not the fact, nor exit 4', () => {
+    const p = pod({ name: 'pg-1', lastExitCode: 4, ready: false, restarts: 9 });
+    const st = (p.status as { containerStatuses: Record<string, unknown>[] }).containerStatuses[0]!;
+    st['state'] = { terminated: { exitCode: 1, reason: 'Error', finishedAt: '2026-11-26T00:05:00Z' } };
+    const r = evaluate(p);
+    expect(r.instances[0]).toMatchObject({ lastExitCode: 1, lastTerminationReason: 'Error' });
+    expect(r.instances[0]!.walSpaceExhausted).toBeUndefined();
+    expect(r.findings.map((f) => f.code)).not.toContain('WAL_DISK_FULL_EXIT');
+    // and terminated now with 4 (before the kubelet restarts it) is the fact, with that time
+    st['state'] = { terminated: { exitCode: 4, reason: 'Error', finishedAt: '2026-11-26T00:06:00Z' } };
+    expect(evaluate(p).volumes[1]!.walSpaceExhausted).toEqual({ exitedAt: '2026-11-26T00:06:00Z', restarts: 9 });
+  });
+
   it('a crash loop on another exit code is not the fact', () => {
     const r = evaluate(pod({ name: 'pg-1', lastExitCode: 1, waiting: 'CrashLoopBackOff', ready: false, restarts: 3 }));
     expect(r.instances[0]!.walSpaceExhausted).toBeUndefined();
