@@ -114,12 +114,21 @@ describe('3-instance cluster with WAL volume and tablespace', () => {
     tablespace?: string;
     capacityBytes?: string;
     filesystem?: { totalBytes: string; usedBytes: string; availableBytes: string; source: string };
+    /** --watch only */
+    forecast?: Forecast;
   }
   interface DiskStatusDoc {
     apiVersion: string;
     kind: string;
     sources: { source: string; fact: string; outcome: string }[];
     clusters: { name: string; volumes: VolumeJson[] }[];
+  }
+
+  interface Forecast {
+    samples: number;
+    spanSeconds: number;
+    bytesPerHour?: string;
+    secondsToFull?: number;
   }
 
   function mountOf(v: VolumeJson): string {
@@ -175,6 +184,45 @@ describe('3-instance cluster with WAL volume and tablespace', () => {
       expect(last).toEqual([]);
     });
   }
+
+  it('disk status --watch follows the real volumes: one document per refresh, growth fitted over them', async () => {
+    // The tablespace grows between the two refreshes (rows written on the primary), the data
+    // volumes of the replicas barely move: the forecast must say which is growing.
+    const primary = (await instancePods(kube, ns, CLUSTER)).find((p) => p.role === 'primary')?.name ?? '';
+    const run = cli.run([
+      'disk',
+      'status',
+      '-n',
+      ns,
+      CLUSTER,
+      '--watch',
+      '--interval',
+      '15s',
+      '--count',
+      '2',
+      '-o',
+      'json',
+    ]);
+    await new Promise((r) => setTimeout(r, 5_000)); // inside the first interval
+    await psql(kube, ns, primary, "INSERT INTO t_tbs SELECT repeat('y', 1000) FROM generate_series(1, 20000)");
+    const r = await run;
+    expect([0, 1, 2], r.stderr).toContain(r.code);
+    const docs = r.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) => JSON.parse(l) as DiskStatusDoc & { clusters: { volumes: (VolumeJson & { forecast: Forecast })[] }[] },
+      );
+    expect(docs).toHaveLength(2);
+    const tbs = (d: (typeof docs)[number]) => d.clusters[0]!.volumes.find((v) => v.pvc === `${primary}-tbs-tbs1`)!;
+    expect(tbs(docs[0]!).forecast).toEqual({ samples: 1, spanSeconds: 0 });
+    const grown = Number(tbs(docs[1]!).filesystem!.usedBytes) - Number(tbs(docs[0]!).filesystem!.usedBytes);
+    expect(grown).toBeGreaterThan(15_000 * 1000); // most of the 20 MB of rows (TOAST compresses 'y' runs)
+    const f = tbs(docs[1]!).forecast!;
+    expect(f.samples).toBe(2);
+    expect(Number(f.bytesPerHour)).toBeGreaterThan(0);
+    expect(f.secondsToFull).toBeGreaterThan(0);
+  });
 
   for (const name of ['kubectl-cnpg', 'kubectl-cnpg-disk'] as const) {
     it(`answers \`kubectl cnpg disk status\` through kubectl's plugin dispatch as ${name}`, async () => {
