@@ -224,10 +224,10 @@ async function main(): Promise<void> {
     );
     const st = runs[0]!;
     const perPod = Object.entries(st.kinds)
-      .filter(([k]) => k.endsWith('pods/proxy') || k.endsWith('pods/exec'))
+      .filter(([k]) => k.endsWith('pods/proxy') || k.endsWith('pods/portforward') || k.endsWith('pods/exec'))
       .reduce((a, [, v]) => a + v, 0);
     console.log(
-      `scaling (run 1, every permission): ${st.total} requests, of which ${perPod} per pod (pod proxy and exec are per-instance sources: ${(perPod / pods).toFixed(2)} per pod), ${st.total - perPod} for lists, access reviews and node summaries; per PVC: 0`,
+      `scaling (run 1, every permission): ${st.total} requests, of which ${perPod} per pod (pod proxy, its port-forward fallback and exec are per-instance sources: ${(perPod / pods).toFixed(2)} per pod), ${st.total - perPod} for lists, access reviews and node summaries; per PVC: 0`,
     );
     const mean = cold.reduce((a, b) => a + b, 0) / cold.length;
     console.log(
