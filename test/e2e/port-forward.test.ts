@@ -24,6 +24,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { SourceAttempt } from '../../src/snapshot/types.js';
 import { Cli } from './lib/cli.js';
 import { instancePods, psql, createCluster } from './lib/cnpg.js';
 import { Kube, exec, waitFor } from './lib/kube.js';
@@ -269,15 +270,6 @@ interface CliWal {
   };
   readyFiles?: number;
   slots?: { name: string; type: string; active: boolean; retainedBytes?: string; walStatus?: string }[];
-}
-
-interface SourceAttempt {
-  source: string;
-  fact: string;
-  outcome: string;
-  permission?: string;
-  detail?: string;
-  scope?: string;
 }
 
 interface Doc {

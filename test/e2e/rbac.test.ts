@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { SourceAttempt } from '../../src/snapshot/types.js';
 import { Cli } from './lib/cli.js';
 import { MOUNTS, createCluster, dfInPod, type DfRow } from './lib/cnpg.js';
 import { Kube, exec, waitFor, type ExecResult } from './lib/kube.js';
@@ -45,14 +46,6 @@ const USERS: readonly User[] = ['none', 'kubelet', 'exec', 'execcreate'];
 const userName = (u: User) => `cnpg-e2e-rbac-${suffix}-${u}`;
 const cliOf = (u: User) => clis.get(u) as Cli;
 
-interface SourceAttempt {
-  source: string;
-  fact: string;
-  outcome: string;
-  permission?: string;
-  detail?: string;
-  scope?: string;
-}
 interface VolumeJson {
   instance: string;
   pvc: string;
@@ -92,75 +85,50 @@ interface PvcJson {
 }
 
 function rbacManifest(): string {
-  const subjects = (users: readonly User[]) =>
-    users.map((u) => `- { apiGroup: rbac.authorization.k8s.io, kind: User, name: ${userName(u)} }`).join('\n');
-  return `
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: { name: read, namespace: ${ns} }
-rules:
-- { apiGroups: [postgresql.cnpg.io], resources: [clusters], verbs: [get, list, watch] }
-- { apiGroups: [''], resources: [pods, persistentvolumeclaims, events], verbs: [get, list, watch] }
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: { name: read, namespace: ${ns} }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: read }
-subjects:
-${subjects(USERS)}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: { name: exec, namespace: ${ns} }
-rules:
-- { apiGroups: [''], resources: [pods/exec], verbs: [get, create] }
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: { name: exec, namespace: ${ns} }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: exec }
-subjects:
-${subjects(['exec'])}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: { name: execcreate, namespace: ${ns} }
-rules:
-- { apiGroups: [''], resources: [pods/exec], verbs: [create] }
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: { name: execcreate, namespace: ${ns} }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: execcreate }
-subjects:
-${subjects(['execcreate'])}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: { name: ${clusterScoped[0]} }
-rules:
-- { apiGroups: [storage.k8s.io], resources: [storageclasses], verbs: [get, list, watch] }
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: { name: ${clusterScoped[0]} }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ${clusterScoped[0]} }
-subjects:
-${subjects(USERS)}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: { name: ${clusterScoped[1]} }
-rules:
-- { apiGroups: [''], resources: [nodes/proxy], verbs: [get] }
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: { name: ${clusterScoped[1]} }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ${clusterScoped[1]} }
-subjects:
-${subjects(['kubelet'])}
-`;
+  /** A Role (namespace given) or ClusterRole with these rules, bound to these users under the same name. */
+  const grant = (name: string, namespace: string | undefined, rules: readonly string[], users: readonly User[]) => {
+    const kind = namespace ? 'Role' : 'ClusterRole';
+    const meta = namespace ? `{ name: ${name}, namespace: ${namespace} }` : `{ name: ${name} }`;
+    return [
+      'apiVersion: rbac.authorization.k8s.io/v1',
+      `kind: ${kind}`,
+      `metadata: ${meta}`,
+      'rules:',
+      ...rules.map((r) => `- ${r}`),
+      '---',
+      'apiVersion: rbac.authorization.k8s.io/v1',
+      `kind: ${kind}Binding`,
+      `metadata: ${meta}`,
+      `roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ${kind}, name: ${name} }`,
+      'subjects:',
+      ...users.map((u) => `- { apiGroup: rbac.authorization.k8s.io, kind: User, name: ${userName(u)} }`),
+    ].join('\n');
+  };
+  return [
+    grant(
+      'read',
+      ns,
+      [
+        '{ apiGroups: [postgresql.cnpg.io], resources: [clusters], verbs: [get, list, watch] }',
+        "{ apiGroups: [''], resources: [pods, persistentvolumeclaims, events], verbs: [get, list, watch] }",
+      ],
+      USERS,
+    ),
+    grant('exec', ns, ["{ apiGroups: [''], resources: [pods/exec], verbs: [get, create] }"], ['exec']),
+    grant('execcreate', ns, ["{ apiGroups: [''], resources: [pods/exec], verbs: [create] }"], ['execcreate']),
+    grant(
+      clusterScoped[0] as string,
+      undefined,
+      ['{ apiGroups: [storage.k8s.io], resources: [storageclasses], verbs: [get, list, watch] }'],
+      USERS,
+    ),
+    grant(
+      clusterScoped[1] as string,
+      undefined,
+      ["{ apiGroups: [''], resources: [nodes/proxy], verbs: [get] }"],
+      ['kubelet'],
+    ),
+  ].join('\n---\n');
 }
 
 /** `kubectl auth can-i` as the user: 'yes' or 'no'. */
