@@ -27,6 +27,10 @@ if [ "${1:-}" = --check ]; then
   exit 0
 fi
 
+# Check (and install, as root) the Debian prerequisites before any build:
+# images.sh needs buildah and mmdebstrap at the very end of a long build.
+"$CLUSTER_DIR/install-deps.sh" >&2
+
 start=$SECONDS
 CNPG_DISK_SKIP_CRDS=1 nice -n 10 "$INFRA_DIR/build-k8s.sh" \
   etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl >/dev/null

@@ -19,6 +19,14 @@ need_root
 build=1
 [ "${1:-}" = --no-build ] && build=0
 
+# Debian prerequisites first: seconds to learn of a missing package, instead of
+# after the Go builds. With a build, install them; without, only check.
+if [ "$build" = 1 ]; then
+  "$CLUSTER_DIR/install-deps.sh" >&2
+else
+  "$CLUSTER_DIR/install-deps.sh" --check
+fi
+
 if "$CLUSTER_DIR/status.sh" --quiet; then
   log "already up"
   printf 'export KUBECONFIG=%s\n' "$KUBECONFIG_FILE"
@@ -63,9 +71,9 @@ fi
 phase "binaries and images"
 
 for t in containerd containerd-shim-runc-v2 runc ctr socat iptables conntrack nsenter openssl curl node; do
-  command -v "$t" >/dev/null || die "$t is not installed (see docs/e2e.md: apt-get install containerd runc containernetworking-plugins iptables conntrack socat ...)"
+  command -v "$t" >/dev/null || die "$t is not installed (run: bash test/cluster/install-deps.sh)"
 done
-[ -x /usr/lib/cni/bridge ] || die "CNI plugins missing (apt-get install containernetworking-plugins)"
+[ -x /usr/lib/cni/bridge ] || die "CNI plugins missing (run: bash test/cluster/install-deps.sh)"
 if ss -Hltn "sport = :$API_PORT" | grep -q .; then
   die "127.0.0.1:$API_PORT is taken on the host; set CNPG_E2E_API_PORT to a free port"
 fi
