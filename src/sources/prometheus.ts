@@ -28,6 +28,7 @@
  * available}_bytes and kubelet_volume_stats_inodes{,_free,_used} with labels
  * namespace and persistentvolumeclaim.
  */
+import { METRICS } from '@cnpg-disk/core';
 import type { FilesystemFacts, ReplicationSlot, VolumeType, WalHealth } from '@cnpg-disk/core';
 import { filesystemFacts } from './parse.js';
 
@@ -231,16 +232,16 @@ export function walHealthFromSamples(
   const inRecovery = find(samples, 'cnpg_pg_replication_in_recovery');
   const ready =
     find(samples, 'cnpg_collector_pg_wal_archive_status', { value: 'ready' }) ??
-    find(samples, 'cnpg_wal_pending_archive_files');
+    find(samples, METRICS.walPendingArchiveFiles.name);
   const done = find(samples, 'cnpg_collector_pg_wal_archive_status', { value: 'done' });
-  const walSize = find(samples, 'cnpg_collector_pg_wal', { value: 'size' }) ?? find(samples, 'cnpg_wal_dir_bytes');
+  const walSize = find(samples, 'cnpg_collector_pg_wal', { value: 'size' }) ?? find(samples, METRICS.walDirBytes.name);
 
   // Slots: CloudNativePG's default query, else the probe's metrics.
   const slots = new Map<string, ReplicationSlot>();
   for (const s of samples) {
     const name = s.labels['slot_name'];
     if (!name) continue;
-    if (s.name === 'cnpg_pg_replication_slots_active' || s.name === 'cnpg_wal_slot_active') {
+    if (s.name === 'cnpg_pg_replication_slots_active' || s.name === METRICS.walSlotActive.name) {
       const cur = slots.get(name) ?? { name, type: 'physical', active: false };
       cur.active = finiteNumber(s.value) === 1;
       if (s.labels['slot_type'] === 'logical') cur.type = 'logical';
@@ -250,7 +251,7 @@ export function walHealthFromSamples(
   for (const s of samples) {
     const name = s.labels['slot_name'];
     if (!name) continue;
-    if (s.name === 'cnpg_pg_replication_slots_pg_wal_lsn_diff' || s.name === 'cnpg_wal_slot_retention_bytes') {
+    if (s.name === 'cnpg_pg_replication_slots_pg_wal_lsn_diff' || s.name === METRICS.walSlotRetentionBytes.name) {
       const cur = slots.get(name);
       if (!cur) continue;
       const v = exactInteger(s.value);
@@ -266,7 +267,7 @@ export function walHealthFromSamples(
     // CloudNativePG exports no series when there is no slot; the collector's own
     // series prove the query ran.
     samples.some((s) => s.name === 'cnpg_collector_up') ||
-    samples.some((s) => s.name === 'cnpg_wal_inactive_slots');
+    samples.some((s) => s.name === METRICS.walInactiveSlots.name);
 
   const anything =
     archived || failed || lastArchived || lastFailed || ready || done || walSize || slotMetricsPresent || inRecovery;
@@ -315,7 +316,7 @@ export function filesystemsFromSamples(
   const problems: string[] = [];
   const keys = new Map<string, { type: VolumeType; tablespace?: string }>();
   for (const s of samples) {
-    if (s.name !== 'cnpg_disk_total_bytes') continue;
+    if (s.name !== METRICS.diskTotalBytes.name) continue;
     const t = s.labels['volume_type'];
     if (t !== 'data' && t !== 'wal' && t !== 'tablespace') continue;
     const ts = s.labels['tablespace'] || undefined;
@@ -333,9 +334,9 @@ export function filesystemsFromSamples(
           (s.labels['tablespace'] ?? '') === sel.tablespace,
       );
     const where = `disk metrics of ${instance} (${k.type}${k.tablespace ? ` ${k.tablespace}` : ''})`;
-    const total = nonNegativeBytes(pick('cnpg_disk_total_bytes'), where, problems);
-    const used = nonNegativeBytes(pick('cnpg_disk_used_bytes'), where, problems);
-    const avail = nonNegativeBytes(pick('cnpg_disk_available_bytes'), where, problems);
+    const total = nonNegativeBytes(pick(METRICS.diskTotalBytes.name), where, problems);
+    const used = nonNegativeBytes(pick(METRICS.diskUsedBytes.name), where, problems);
+    const avail = nonNegativeBytes(pick(METRICS.diskAvailableBytes.name), where, problems);
     if (total === undefined || used === undefined || avail === undefined) {
       problems.push(`${where}: total, used or available bytes missing`);
       continue;
@@ -350,9 +351,9 @@ export function filesystemsFromSamples(
         totalBytes: total,
         usedBytes: used,
         availableBytes: avail,
-        inodesTotal: nonNegativeBytes(pick('cnpg_disk_inodes_total'), where, problems),
-        inodesUsed: nonNegativeBytes(pick('cnpg_disk_inodes_used'), where, problems),
-        inodesFree: nonNegativeBytes(pick('cnpg_disk_inodes_free'), where, problems),
+        inodesTotal: nonNegativeBytes(pick(METRICS.diskInodesTotal.name), where, problems),
+        inodesUsed: nonNegativeBytes(pick(METRICS.diskInodesUsed.name), where, problems),
+        inodesFree: nonNegativeBytes(pick(METRICS.diskInodesFree.name), where, problems),
         source,
         observedAt,
       }),

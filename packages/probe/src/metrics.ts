@@ -1,6 +1,6 @@
 /**
  * Prometheus text exposition (format 0.0.4) of a ProbeReport, with the metric
- * names and labels of spec/engine.md §Metrics.
+ * names, types, help and labels of core's one table (metric-names.ts).
  *
  * Why not prom-client: it models long-lived metric objects that are mutated
  * and then collected from a global registry, and it adds process metrics and
@@ -9,11 +9,19 @@
  * and byte counts are BigInt: a small formatter renders that exactly, and its
  * output is checked by promtool in the tests.
  *
- * Labels: namespace, cluster, pod on every series; volume_type and tablespace
- * (empty for data and wal) on volume series; slot_name on slot series. Never
- * `instance`, which Prometheus sets itself.
+ * Labels: cluster_namespace, cluster, pod on every series; volume_type and
+ * tablespace (empty for data and wal) on volume series; slot_name on slot
+ * series. Never `instance`, `job` or `namespace`, which Prometheus sets on
+ * the target itself.
  */
-import { archiveHealthy, percentUsed, type BlockReason, type ProbeReport } from '@cnpg-disk/core';
+import {
+  archiveHealthy,
+  METRICS,
+  percentUsed,
+  type BlockReason,
+  type MetricDef,
+  type ProbeReport,
+} from '@cnpg-disk/core';
 
 /** Every reason a resize can be blocked (core's BlockReason), so each series exists with 0 or 1. */
 export const BLOCK_REASONS: readonly BlockReason[] = [
@@ -74,10 +82,12 @@ function formatLabels(labels: Labels): string {
 class Exposition {
   private readonly families = new Map<string, Family>();
 
-  add(name: string, type: Family['type'], help: string, labels: Labels, value: Value): void {
+  add(m: MetricDef, labels: Labels, value: Value): void {
+    const { name, help } = m;
+    if (m.type === 'histogram') throw new Error(`${name} is a histogram; the probe writes gauges and counters`);
     let f = this.families.get(name);
     if (!f) {
-      f = { name, type, help, samples: [] };
+      f = { name, type: m.type, help, samples: [] };
       this.families.set(name, f);
     }
     f.samples.push({ labels, value });
@@ -102,116 +112,60 @@ export interface MetricsOptions {
 
 export function renderMetrics(report: ProbeReport, opts: MetricsOptions = {}): string {
   const x = new Exposition();
-  const base: Labels = { namespace: report.namespace ?? '', cluster: report.cluster ?? '', pod: report.instance };
+  const base: Labels = {
+    cluster_namespace: report.namespace ?? '',
+    cluster: report.cluster ?? '',
+    pod: report.instance,
+  };
 
   for (const v of report.volumes) {
     const labels: Labels = { ...base, volume_type: v.type, tablespace: v.tablespace ?? '' };
     const fs = v.filesystem;
     if (fs) {
-      x.add('cnpg_disk_total_bytes', 'gauge', 'Size of the filesystem (f_blocks × f_frsize).', labels, fs.totalBytes);
-      x.add('cnpg_disk_used_bytes', 'gauge', 'Used bytes ((f_blocks − f_bfree) × f_frsize).', labels, fs.usedBytes);
-      x.add(
-        'cnpg_disk_available_bytes',
-        'gauge',
-        'Bytes available to unprivileged users (f_bavail × f_frsize).',
-        labels,
-        fs.availableBytes,
-      );
-      x.add(
-        'cnpg_disk_percent_used',
-        'gauge',
-        'Percent used like df: used / (used + available) × 100.',
-        labels,
-        percentUsed(fs),
-      );
+      x.add(METRICS.diskTotalBytes, labels, fs.totalBytes);
+      x.add(METRICS.diskUsedBytes, labels, fs.usedBytes);
+      x.add(METRICS.diskAvailableBytes, labels, fs.availableBytes);
+      x.add(METRICS.diskPercentUsed, labels, percentUsed(fs));
       if (fs.inodesTotal !== undefined) {
-        x.add('cnpg_disk_inodes_total', 'gauge', 'Inodes of the filesystem.', labels, fs.inodesTotal);
-        x.add('cnpg_disk_inodes_used', 'gauge', 'Inodes in use.', labels, fs.inodesUsed ?? 0n);
-        x.add('cnpg_disk_inodes_free', 'gauge', 'Free inodes.', labels, fs.inodesFree ?? 0n);
+        x.add(METRICS.diskInodesTotal, labels, fs.inodesTotal);
+        x.add(METRICS.diskInodesUsed, labels, fs.inodesUsed ?? 0n);
+        x.add(METRICS.diskInodesFree, labels, fs.inodesFree ?? 0n);
       }
     }
     const r = opts.resize?.get(volumeKey(v));
     if (r) {
       if (r.atLimit !== undefined) {
-        x.add(
-          'cnpg_disk_at_limit',
-          'gauge',
-          '1 when the volume is at or above its resize limit.',
-          labels,
-          r.atLimit ? 1 : 0,
-        );
+        x.add(METRICS.diskAtLimit, labels, r.atLimit ? 1 : 0);
       }
       if (r.blocked !== undefined) {
         for (const reason of BLOCK_REASONS) {
-          x.add(
-            'cnpg_disk_resize_blocked',
-            'gauge',
-            '1 when a resize is needed but blocked for this reason.',
-            { ...labels, reason },
-            r.blocked === reason ? 1 : 0,
-          );
+          x.add(METRICS.diskResizeBlocked, { ...labels, reason }, r.blocked === reason ? 1 : 0);
         }
       }
-      x.add(
-        'cnpg_disk_resize_budget_remaining',
-        'gauge',
-        'Automatic resizes left in the rolling 24 h window.',
-        labels,
-        r.budgetRemaining,
-      );
+      x.add(METRICS.diskResizeBudgetRemaining, labels, r.budgetRemaining);
     }
   }
 
   const w = report.wal;
   if (w.archivingConfigured === true && w.archiver) {
-    x.add(
-      'cnpg_wal_archive_healthy',
-      'gauge',
-      '1 when WAL archiving works: a success exists and no failure is later than it.',
-      base,
-      archiveHealthy(w.archiver).healthy ? 1 : 0,
-    );
+    x.add(METRICS.walArchiveHealthy, base, archiveHealthy(w.archiver).healthy ? 1 : 0);
   }
   if (w.readyFiles !== undefined) {
-    x.add(
-      'cnpg_wal_pending_archive_files',
-      'gauge',
-      'WAL files waiting to be archived (.ready in pg_wal/archive_status).',
-      base,
-      w.readyFiles,
-    );
+    x.add(METRICS.walPendingArchiveFiles, base, w.readyFiles);
   }
   if (w.walDirBytes !== undefined) {
-    x.add('cnpg_wal_dir_bytes', 'gauge', 'Size of the files in pg_wal.', base, w.walDirBytes);
+    x.add(METRICS.walDirBytes, base, w.walDirBytes);
   }
   if (w.slots) {
-    x.add(
-      'cnpg_wal_inactive_slots',
-      'gauge',
-      'Replication slots not in use.',
-      base,
-      w.slots.filter((s) => !s.active).length,
-    );
+    x.add(METRICS.walInactiveSlots, base, w.slots.filter((s) => !s.active).length);
     for (const s of w.slots) {
       const labels = { ...base, slot_name: s.name };
       if (s.retainedBytes !== undefined) {
-        x.add(
-          'cnpg_wal_slot_retention_bytes',
-          'gauge',
-          'WAL the slot holds back, from the current (primary) or replay (replica) position.',
-          labels,
-          s.retainedBytes,
-        );
+        x.add(METRICS.walSlotRetentionBytes, labels, s.retainedBytes);
       }
-      x.add('cnpg_wal_slot_active', 'gauge', '1 when the replication slot is in use.', labels, s.active ? 1 : 0);
+      x.add(METRICS.walSlotActive, labels, s.active ? 1 : 0);
     }
   }
-  x.add(
-    'cnpg_disk_probe_errors',
-    'gauge',
-    'Parts of the last measurement that could not be made (see /status).',
-    base,
-    report.errors.length,
-  );
+  x.add(METRICS.probeErrors, base, report.errors.length);
   return x.render();
 }

@@ -103,7 +103,7 @@ describe('cnpg-disk-probe once / serve', () => {
     const c = capture();
     expect((await main(['once', ...common, '--format', 'prometheus'], {}, c.io)).code).toBe(EXIT.ok);
     expect(c.out.join('')).toContain(
-      'cnpg_disk_total_bytes{namespace="db",cluster="pg",pod="pg-1",volume_type="wal",tablespace=""} 8388608\n',
+      'cnpg_disk_total_bytes{cluster_namespace="db",cluster="pg",pod="pg-1",volume_type="wal",tablespace=""} 8388608\n',
     );
   });
 
@@ -140,7 +140,7 @@ describe('cnpg-disk-probe once / serve', () => {
       c.io,
     );
     const text = c.out.join('');
-    const l = (t: string) => `namespace="db",cluster="pg",pod="pg-1",volume_type="${t}",tablespace=""`;
+    const l = (t: string) => `cluster_namespace="db",cluster="pg",pod="pg-1",volume_type="${t}",tablespace=""`;
     expect(text).toContain(`cnpg_disk_at_limit{${l('data')}} 0\n`);
     expect(text).toContain(`cnpg_disk_resize_budget_remaining{${l('data')}} 3\n`);
     expect(text).toContain(`cnpg_disk_resize_blocked{${l('data')},reason="rate-limit"} 0\n`);

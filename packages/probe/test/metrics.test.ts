@@ -18,7 +18,7 @@ function promtoolLint(text: string): string[] {
 describe('renderMetrics', () => {
   it('exposes the spec metric names with namespace, cluster, pod, volume_type and tablespace labels', () => {
     const text = renderMetrics(FULL_REPORT);
-    const l = 'namespace="db",cluster="pg",pod="pg-1"';
+    const l = 'cluster_namespace="db",cluster="pg",pod="pg-1"';
     expect(text).toContain(`cnpg_disk_total_bytes{${l},volume_type="data",tablespace=""} 100\n`);
     expect(text).toContain(`cnpg_disk_used_bytes{${l},volume_type="data",tablespace=""} 90\n`);
     expect(text).toContain(`cnpg_disk_available_bytes{${l},volume_type="data",tablespace=""} 5\n`);
@@ -57,7 +57,7 @@ describe('renderMetrics', () => {
       [volumeKey({ type: 'data' }), { budgetRemaining: 2, atLimit: false, blocked: 'archive-unhealthy' as const }],
     ]);
     const text = renderMetrics(FULL_REPORT, { resize });
-    const l = 'namespace="db",cluster="pg",pod="pg-1",volume_type="data",tablespace=""';
+    const l = 'cluster_namespace="db",cluster="pg",pod="pg-1",volume_type="data",tablespace=""';
     expect(text).toContain(`cnpg_disk_at_limit{${l}} 0\n`);
     expect(text).toContain(`cnpg_disk_resize_budget_remaining{${l}} 2\n`);
     for (const reason of BLOCK_REASONS) {
@@ -79,7 +79,7 @@ describe('renderMetrics', () => {
       wal: { ...FULL_REPORT.wal, slots: [{ name: 'sl\not', type: 'logical', active: true, retainedBytes: 1n }] },
     };
     const text = renderMetrics(r);
-    expect(text).toContain('namespace="we\\"ird\\\\ns"');
+    expect(text).toContain('cluster_namespace="we\\"ird\\\\ns"');
     expect(text).toContain('slot_name="sl\\not"');
     // The only thing promtool's linter says is about the spec-mandated name cnpg_disk_inodes_total
     // (it expects _total on counters only); a parse error would be reported instead.
@@ -92,7 +92,7 @@ describe('renderMetrics', () => {
     expect(renderMetrics({ ...FULL_REPORT, volumes: [], wal: { instance: 'x' }, errors: [] })).toBe(
       '# HELP cnpg_disk_probe_errors Parts of the last measurement that could not be made (see /status).\n' +
         '# TYPE cnpg_disk_probe_errors gauge\n' +
-        'cnpg_disk_probe_errors{namespace="db",cluster="pg",pod="pg-1"} 0\n',
+        'cnpg_disk_probe_errors{cluster_namespace="db",cluster="pg",pod="pg-1"} 0\n',
     );
   });
 });

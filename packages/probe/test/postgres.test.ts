@@ -94,8 +94,8 @@ describe('a primary with its WAL on a separate volume', () => {
     expect(readdirSync(archiveDir)).toContain(ok.wal.archiver?.lastArchivedWal);
     expect(archiveHealthy(ok.wal.archiver!).healthy).toBe(true);
     const okMetrics = renderMetrics(ok);
-    expect(okMetrics).toContain('cnpg_wal_archive_healthy{namespace="db",cluster="pg",pod="pg-1"} 1\n');
-    expect(okMetrics).toContain('cnpg_wal_pending_archive_files{namespace="db",cluster="pg",pod="pg-1"} 0\n');
+    expect(okMetrics).toContain('cnpg_wal_archive_healthy{cluster_namespace="db",cluster="pg",pod="pg-1"} 1\n');
+    expect(okMetrics).toContain('cnpg_wal_pending_archive_files{cluster_namespace="db",cluster="pg",pod="pg-1"} 0\n');
 
     await primary.sql(`alter system set archive_command = 'false'`);
     await primary.sql('select pg_reload_conf()');
@@ -114,9 +114,9 @@ describe('a primary with its WAL on a separate volume', () => {
     );
     expect(archiveHealthy(bad.wal.archiver!).healthy).toBe(false);
     const m = renderMetrics(bad);
-    expect(m).toContain('cnpg_wal_archive_healthy{namespace="db",cluster="pg",pod="pg-1"} 0\n');
+    expect(m).toContain('cnpg_wal_archive_healthy{cluster_namespace="db",cluster="pg",pod="pg-1"} 0\n');
     expect(m).toContain(
-      `cnpg_wal_pending_archive_files{namespace="db",cluster="pg",pod="pg-1"} ${bad.wal.readyFiles}\n`,
+      `cnpg_wal_pending_archive_files{cluster_namespace="db",cluster="pg",pod="pg-1"} ${bad.wal.readyFiles}\n`,
     );
     // The backlog is on the WAL volume: its used bytes grew with it.
     expect(bad.volumes.find((v) => v.type === 'wal')?.filesystem?.usedBytes).toBeGreaterThan(
@@ -143,9 +143,9 @@ describe('a primary with its WAL on a separate volume', () => {
     expect(slot?.safeWalSizeBytes).toBeLessThan(64n * 1024n * 1024n);
     expect(slot?.safeWalSizeBytes).toBeGreaterThan(0n);
     const m = renderMetrics(r);
-    expect(m).toContain('cnpg_wal_inactive_slots{namespace="db",cluster="pg",pod="pg-1"} 1\n');
+    expect(m).toContain('cnpg_wal_inactive_slots{cluster_namespace="db",cluster="pg",pod="pg-1"} 1\n');
     expect(m).toContain(
-      `cnpg_wal_slot_retention_bytes{namespace="db",cluster="pg",pod="pg-1",slot_name="probe_idle"} ${slot?.retainedBytes}\n`,
+      `cnpg_wal_slot_retention_bytes{cluster_namespace="db",cluster="pg",pod="pg-1",slot_name="probe_idle"} ${slot?.retainedBytes}\n`,
     );
   });
 
@@ -231,7 +231,7 @@ describe('a streaming replica', () => {
     expect(r.wal.slots?.map((s) => s.name)).toEqual(['replica_idle']);
     const m = renderMetrics(r);
     expect(m).not.toContain('cnpg_wal_archive_healthy');
-    expect(m).toContain('cnpg_wal_inactive_slots{namespace="db",cluster="pg",pod="pg-2"} 1\n');
+    expect(m).toContain('cnpg_wal_inactive_slots{cluster_namespace="db",cluster="pg",pod="pg-2"} 1\n');
   });
 });
 
@@ -277,7 +277,7 @@ describe('a full WAL volume under a running server', () => {
       expect(wal?.filesystem?.usedBytes).toBe(wal?.filesystem?.totalBytes);
       expect(r.wal.readyFiles).toBeGreaterThan(0);
       expect(renderMetrics(r)).toContain(
-        'cnpg_disk_percent_used{namespace="db",cluster="pg",pod="pg-1",volume_type="wal",tablespace=""} 100\n',
+        'cnpg_disk_percent_used{cluster_namespace="db",cluster="pg",pod="pg-1",volume_type="wal",tablespace=""} 100\n',
       );
     } finally {
       rmSync(filler, { force: true });

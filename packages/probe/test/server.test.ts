@@ -33,7 +33,7 @@ describe('serve', () => {
     const m = await fetch(`${base}/metrics`);
     expect(m.status).toBe(200);
     expect(m.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
-    expect(await m.text()).toContain('cnpg_disk_total_bytes{namespace="db",cluster="pg",pod="pg-1"');
+    expect(await m.text()).toContain('cnpg_disk_total_bytes{cluster_namespace="db",cluster="pg",pod="pg-1"');
     const s = await fetch(`${base}/status?x=1`);
     expect(s.status).toBe(200);
     expect(s.headers.get('content-type')).toBe('application/json; charset=utf-8');
