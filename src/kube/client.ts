@@ -14,6 +14,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   AuthorizationV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -48,6 +49,8 @@ export class KubeClient {
   readonly custom: CustomObjectsApi;
   readonly storage: StorageV1Api;
   readonly authz: AuthorizationV1Api;
+  /** Leases (the autoresize controller's leader election). */
+  readonly coordination: CoordinationV1Api;
   readonly requests: RequestLog[] = [];
   readonly timeoutMs: number;
 
@@ -73,6 +76,7 @@ export class KubeClient {
     this.custom = new CustomObjectsApi(config);
     this.storage = new StorageV1Api(config);
     this.authz = new AuthorizationV1Api(config);
+    this.coordination = new CoordinationV1Api(config);
   }
 
   /** The namespace of the current context, or "default". */
