@@ -11,6 +11,7 @@
  * `cluster_namespace`. A collision would silently turn our label into
  * `exported_namespace` unless the scrape sets honor_labels.
  */
+import type { BlockReason } from './engine.js';
 
 /** Labels of a series about one instance. */
 export const INSTANCE_LABELS = ['cluster_namespace', 'cluster', 'pod'] as const;
@@ -142,3 +143,17 @@ export const METRIC_NAMES: readonly string[] = Object.values(METRICS).map((m) =>
 /** Resize results counted by cnpg_disk_resizes_total. */
 export const RESIZE_RESULTS = ['applied', 'conflict', 'failed'] as const;
 export type ResizeResult = (typeof RESIZE_RESULTS)[number];
+
+/** Every reason a resize can be blocked (engine's BlockReason), so each series exists with 0 or 1. */
+export const BLOCK_REASONS = [
+  'rate-limit',
+  'ledger-unreadable',
+  'wal-risk-not-acknowledged',
+  'archive-unhealthy',
+  'pending-wal',
+  'slot-retention',
+] as const satisfies readonly BlockReason[];
+
+// Compile-time check that the list above names every BlockReason.
+type Missing = Exclude<BlockReason, (typeof BLOCK_REASONS)[number]>;
+export const BLOCK_REASONS_COMPLETE: Missing extends never ? true : never = true;

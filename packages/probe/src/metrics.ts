@@ -16,6 +16,7 @@
  */
 import {
   archiveHealthy,
+  BLOCK_REASONS as CORE_BLOCK_REASONS,
   METRICS,
   percentUsed,
   type BlockReason,
@@ -23,15 +24,8 @@ import {
   type ProbeReport,
 } from '@cnpg-disk/core';
 
-/** Every reason a resize can be blocked (core's BlockReason), so each series exists with 0 or 1. */
-export const BLOCK_REASONS: readonly BlockReason[] = [
-  'rate-limit',
-  'ledger-unreadable',
-  'wal-risk-not-acknowledged',
-  'archive-unhealthy',
-  'pending-wal',
-  'slot-retention',
-];
+/** Every reason a resize can be blocked (core's table). */
+export const BLOCK_REASONS: readonly BlockReason[] = CORE_BLOCK_REASONS;
 
 /** What the policy and ledger say about one volume (see resize.ts); keyed by volumeKey(). */
 export interface VolumeResizeMetrics {
