@@ -16,3 +16,12 @@ export async function readPolicyFile(path: string): Promise<unknown> {
     throw usageError(`policy file ${path} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`);
   }
 }
+
+/** Reads a text file given on the command line; a missing or unreadable file is a usage error. */
+export async function readTextFile(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw usageError(`cannot read ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}

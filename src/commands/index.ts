@@ -11,6 +11,7 @@
  */
 import DiskStatus from './disk/status.js';
 import DiskResize from './disk/resize.js';
+import DiskInstall from './disk/install.js';
 import DiskPolicyValidate from './disk/policy/validate.js';
 import WalHealth from './wal/health.js';
 import Diagnose from './diagnose.js';
@@ -18,6 +19,7 @@ import Diagnose from './diagnose.js';
 export const COMMANDS = {
   'disk:status': DiskStatus,
   'disk:resize': DiskResize,
+  'disk:install': DiskInstall,
   'disk:policy:validate': DiskPolicyValidate,
   'wal:health': WalHealth,
   diagnose: Diagnose,

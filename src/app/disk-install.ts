@@ -1,0 +1,117 @@
+/**
+ * disk install: the manifests of the autoresize controller (src/install),
+ * printed (YAML by default, -o json: a v1 List) or applied server-side with
+ * a field manager (--apply; --dry-run asks the API server to validate every
+ * object without storing it).
+ *
+ * Exit codes: 0 printed or every object applied; 2 an object was refused;
+ * 3 the API server could not be reached; 64 usage error.
+ */
+import YAML from 'yaml';
+import type { Deps } from '../cli/deps.js';
+import { ExitCode, usageError } from '../cli/errors.js';
+import { paint } from '../cli/output.js';
+import {
+  FIELD_MANAGER,
+  generateManifests,
+  INSTALL_SOURCES,
+  installWarnings,
+  type InstallOptions,
+  type InstallSource,
+} from '../install/manifests.js';
+
+export interface DiskInstallOptions extends Omit<InstallOptions, 'sources' | 'watchNamespaces'> {
+  sources: string;
+  watchNamespaces?: string | undefined;
+  output: 'yaml' | 'json';
+  apply: boolean;
+  dryRun: boolean;
+}
+
+/** A DNS-1123 label (namespace names). */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function parseInstallOptions(o: DiskInstallOptions): InstallOptions {
+  if (!DNS_LABEL.test(o.namespace) || o.namespace.length > 63) {
+    throw usageError(`--namespace ${JSON.stringify(o.namespace)} is not a valid namespace name`);
+  }
+  let watchNamespaces: string[] | undefined;
+  if (o.watchNamespaces !== undefined) {
+    watchNamespaces = [...new Set(o.watchNamespaces.split(',').map((s) => s.trim()))];
+    const bad = watchNamespaces.find((n) => !DNS_LABEL.test(n) || n.length > 63);
+    if (bad !== undefined) {
+      throw usageError(
+        `--watch-namespace: ${JSON.stringify(bad)} is not a valid namespace name`,
+        'give a comma-separated list, e.g. --watch-namespace payments,orders',
+      );
+    }
+  }
+  const sources = [...new Set(o.sources.split(',').map((s) => s.trim()))];
+  const unknown = sources.find((s) => !(INSTALL_SOURCES as readonly string[]).includes(s));
+  if (unknown !== undefined) {
+    throw usageError(
+      `--source ${JSON.stringify(unknown)} is not a source the controller can use`,
+      `allowed: ${INSTALL_SOURCES.join(', ')} (exec is not offered in-cluster: pods/exec is too broad a grant)`,
+    );
+  }
+  if (!/^\d+(ms|s|m|h)$/.test(o.interval)) {
+    throw usageError(`--interval ${JSON.stringify(o.interval)} is not a duration`, 'use e.g. 30s or 2m');
+  }
+  if (!o.image.trim() || /\s/.test(o.image))
+    throw usageError(`--image ${JSON.stringify(o.image)} is not an image reference`);
+  if (o.prometheusUrl !== undefined) {
+    try {
+      const u = new URL(o.prometheusUrl);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+    } catch {
+      throw usageError(`--prometheus-url ${JSON.stringify(o.prometheusUrl)} is not an http(s) URL`);
+    }
+  }
+  return {
+    namespace: o.namespace,
+    image: o.image,
+    ...(watchNamespaces ? { watchNamespaces } : {}),
+    interval: o.interval,
+    sources: sources as InstallSource[],
+    ...(o.prometheusUrl !== undefined ? { prometheusUrl: o.prometheusUrl } : {}),
+    prometheusRule: o.prometheusRule,
+    dashboard: o.dashboard,
+    ...(o.defaultPolicy !== undefined ? { defaultPolicy: o.defaultPolicy } : {}),
+  };
+}
+
+export async function runDiskInstall(o: DiskInstallOptions, deps: Deps): Promise<ExitCode> {
+  const opts = parseInstallOptions(o);
+  const manifests = generateManifests(opts);
+  for (const w of installWarnings(opts)) deps.io.stderr(`${paint(deps.io, 'yellow', 'warning:')} ${w}\n`);
+  if (!o.apply) {
+    if (o.dryRun) throw usageError('--dry-run asks the API server to check an apply: use it with --apply');
+    if (o.output === 'json') {
+      deps.io.stdout(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: manifests }, null, 2)}\n`);
+    } else {
+      deps.io.stdout(manifests.map((m) => YAML.stringify(m, { lineWidth: 0 })).join('---\n'));
+    }
+    return ExitCode.OK;
+  }
+  const { serverSideApply } = await import('../kube/apply.js');
+  const results = await serverSideApply(deps.kube(), manifests, { fieldManager: FIELD_MANAGER, dryRun: o.dryRun });
+  let worst: ExitCode = ExitCode.OK;
+  for (const r of results) {
+    const what = `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
+    if (!r.error) {
+      deps.io.stdout(`${what} ${o.dryRun ? 'accepted (server dry run)' : 'applied'}\n`);
+      continue;
+    }
+    const hint =
+      r.error.status === 404 && r.kind === 'PrometheusRule'
+        ? ' (the PrometheusRule CRD of the Prometheus operator is not installed: drop --prometheus-rule)'
+        : r.error.status === 404 && o.dryRun
+          ? ' (a dry run cannot create the namespace first: apply the Namespace, then dry-run the rest)'
+          : '';
+    deps.io.stderr(`error: ${what}: ${r.error.message}${hint}\n`);
+    const code = r.error.isUnreachable ? ExitCode.UNKNOWN : ExitCode.CRITICAL;
+    if (code > worst) worst = code;
+    if (r.error.isUnreachable) break;
+  }
+  return worst;
+}

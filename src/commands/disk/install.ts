@@ -1,0 +1,96 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../cli/base.js';
+import { kubeFlags } from '../../cli/flags.js';
+
+export default class DiskInstall extends BaseCommand {
+  static override summary = 'Print (or apply) the manifests of the in-cluster autoresize controller.';
+  static override description = `Prints everything the autoresize controller (kubectl-cnpg disk autoresize --controller) needs: its Namespace, ServiceAccount, the least RBAC that works (namespaced Roles with --watch-namespace, a ClusterRole otherwise; never secrets), a Role for its one leader-election Lease, the Deployment (2 replicas, leader election, restricted securityContext, probes on /healthz and /readyz), the metrics Service, and optionally a PrometheusRule and a Grafana dashboard ConfigMap.
+
+YAML by default (pipe it to kubectl apply -f -, or commit it to Git); -o json prints a v1 List. --apply sends each object with server-side apply (field manager kubectl-cnpg-disk-install); --apply --dry-run asks the API server to check every object without storing it.
+
+Exit codes: 0 printed or applied; 2 an object was refused; 3 API server unreachable; 64 usage error. See docs/autoresize.md.`;
+  static override examples = [
+    '<%= config.bin %> disk install --image REGISTRY/kubectl-cnpg-disk:0.1.0 | kubectl apply -f -',
+    '<%= config.bin %> disk install --watch-namespace payments,orders --prometheus-rule --dashboard',
+    '<%= config.bin %> disk install --apply --dry-run',
+  ];
+  static override flags = {
+    namespace: Flags.string({
+      char: 'n',
+      summary: "The controller's namespace.",
+      default: 'cnpg-disk-system',
+    }),
+    image: Flags.string({
+      summary:
+        'Container image of the controller (default kubectl-cnpg-disk:<this version>, as `npm run release:image` names it).',
+    }),
+    'watch-namespace': Flags.string({
+      summary: 'Watch only these namespaces (comma-separated): namespaced Roles instead of a ClusterRole.',
+    }),
+    interval: Flags.string({ summary: 'Measure and decide this often (jittered), e.g. 30s, 2m.', default: '30s' }),
+    source: Flags.string({
+      summary: 'Measurement sources, comma-separated: cluster-status, pod-proxy, kubelet-summary, prometheus.',
+      default: 'cluster-status,pod-proxy',
+    }),
+    'prometheus-url': Flags.string({ summary: 'Prometheus base URL for the prometheus source.' }),
+    'default-policy': Flags.string({
+      summary: 'A controller-wide default policy file (kind DefaultPolicy), mounted from a ConfigMap.',
+    }),
+    'prometheus-rule': Flags.boolean({ summary: 'Also a PrometheusRule with the alert rules (Prometheus operator).' }),
+    dashboard: Flags.boolean({ summary: 'Also a ConfigMap with the Grafana dashboard (label grafana_dashboard=1).' }),
+    output: Flags.string({
+      char: 'o',
+      summary: 'Output format: yaml|json.',
+      options: ['yaml', 'json'],
+      default: 'yaml',
+    }),
+    apply: Flags.boolean({ summary: 'Apply server-side instead of printing.', helpGroup: 'APPLY' }),
+    'dry-run': Flags.boolean({
+      summary: 'With --apply: the API server checks every object, stores nothing.',
+      helpGroup: 'APPLY',
+    }),
+    context: kubeFlags.context,
+    kubeconfig: kubeFlags.kubeconfig,
+    'request-timeout': kubeFlags['request-timeout'],
+    'no-color': Flags.boolean({ summary: 'No colour.' }),
+    verbose: Flags.boolean({ char: 'v', summary: 'Stack traces of errors.' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(DiskInstall);
+    this.verbose = flags.verbose;
+    const [{ defaultDeps }, { parseDuration }, { runDiskInstall }, { readTextFile }] = await Promise.all([
+      import('../../cli/deps.js'),
+      import('../../cli/flags.js'),
+      import('../../app/disk-install.js'),
+      import('../../cli/policy-file.js'),
+    ]);
+    const deps = await defaultDeps({
+      kubeconfig: flags.kubeconfig,
+      context: flags.context,
+      requestTimeoutMs: parseDuration(flags['request-timeout'], 'request-timeout'),
+      noColor: flags['no-color'],
+      offline: !flags.apply,
+    });
+    const code = await runDiskInstall(
+      {
+        namespace: flags.namespace,
+        image: flags.image ?? `kubectl-cnpg-disk:${this.config.version}`,
+        watchNamespaces: flags['watch-namespace'],
+        interval: flags.interval,
+        sources: flags.source,
+        prometheusUrl: flags['prometheus-url'],
+        prometheusRule: flags['prometheus-rule'],
+        dashboard: flags.dashboard,
+        ...(flags['default-policy']
+          ? { defaultPolicy: await readTextFile(flags['default-policy'], 'default policy') }
+          : {}),
+        output: flags.output as 'yaml' | 'json',
+        apply: flags.apply,
+        dryRun: flags['dry-run'],
+      },
+      deps,
+    );
+    this.finish(code);
+  }
+}
