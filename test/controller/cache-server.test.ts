@@ -68,13 +68,13 @@ describe('controller caches and endpoints (real API server, audit log)', { timeo
       metrics,
       notReady: () => (cache?.synced ? undefined : 'caches not synced'),
     });
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await cache?.stop();
     await server?.close();
     await api?.stop();
-  });
+  }, 60_000);
 
   it('/healthz answers at once; /readyz is 503 until the caches are synced', async () => {
     expect((await fetch(url('/healthz'))).status).toBe(200);

@@ -101,11 +101,11 @@ describe('disk install (real API server)', { timeout: 180_000 }, () => {
       if ((await api.request('GET', '/apis/monitoring.coreos.com/v1/prometheusrules')).status === 200) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await api?.stop();
-  });
+  }, 60_000);
 
   it('prints YAML documents: namespaced Roles per watched namespace, no secrets, warnings only when asked', async () => {
     const r = await cli(['disk', 'install', '--watch-namespace', 'db,web', '--prometheus-rule', '--dashboard']);

@@ -47,13 +47,13 @@ describe('leader election on a Lease (real API server)', { timeout: 180_000 }, (
     watchdog = setInterval(() => {
       if (electors.filter((e) => e.isLeader).length > 1) twoLeadersSeen++;
     }, 50);
-  });
+  }, 120_000);
 
   afterAll(async () => {
     clearInterval(watchdog);
     await Promise.all(electors.map((e) => e.stop({ release: false })));
     await api?.stop();
-  });
+  }, 60_000);
 
   it('two electors: exactly one leads, and the Lease names it', async () => {
     const a = elector('replica-a');
