@@ -137,10 +137,19 @@ export function defaultReleaseDir(): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { out: { type: 'string' }, 'no-build': { type: 'boolean', default: false } },
+    options: {
+      out: { type: 'string' },
+      'no-build': { type: 'boolean', default: false },
+      // The controller image needs buildah (Debian package); --no-image releases without it.
+      'no-image': { type: 'boolean', default: false },
+    },
   });
   const out = values.out ? resolve(values.out) : defaultReleaseDir();
   const res = await release({ out, build: !values['no-build'] });
+  if (!values['no-image']) {
+    const { buildReleaseImages } = await import('./image.js');
+    for (const r of await buildReleaseImages(out, join(out, 'build'))) console.log(`image (OCI archive): ${r.file}`);
+  }
   for (const a of res.archives)
     console.log(`${a.sha256}  ${(a.bytes / 2 ** 20).toFixed(1).padStart(6)} MiB  ${a.file}`);
   console.log(`checksums: ${res.checksums}`);

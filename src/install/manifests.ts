@@ -245,14 +245,21 @@ export function generateManifests(o: InstallOptions): Manifest[] {
                 runAsNonRoot: true,
                 capabilities: { drop: ['ALL'] },
               },
-              ...(o.defaultPolicy !== undefined
-                ? { volumeMounts: [{ name: 'default-policy', mountPath: '/etc/cnpg-disk', readOnly: true }] }
-                : {}),
+              volumeMounts: [
+                // The root filesystem is read-only; the runtime may want a scratch directory.
+                { name: 'tmp', mountPath: '/tmp' },
+                ...(o.defaultPolicy !== undefined
+                  ? [{ name: 'default-policy', mountPath: '/etc/cnpg-disk', readOnly: true }]
+                  : []),
+              ],
             },
           ],
-          ...(o.defaultPolicy !== undefined
-            ? { volumes: [{ name: 'default-policy', configMap: { name: `${APP}-default-policy` } }] }
-            : {}),
+          volumes: [
+            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            ...(o.defaultPolicy !== undefined
+              ? [{ name: 'default-policy', configMap: { name: `${APP}-default-policy` } }]
+              : []),
+          ],
         },
       },
     },
