@@ -13,3 +13,4 @@ export * from './events.js';
 export * from './codec.js';
 export * from './forecast.js';
 export * from './metric-names.js';
+export * from './sibling-floor.js';

@@ -5,8 +5,10 @@
  *
  * Annotation value (version 1), compact JSON:
  *   {"v":1,"entries":[{"at":"2026-11-26T03:52:41Z","from":"10Gi","to":"12Gi","by":"engine"}]}
+ * An entry may say why (`"why":"sibling-floor"`); readers that do not know
+ * the field ignore it, so the version stays 1.
  */
-import type { Ledger, LedgerEntry } from './model.js';
+import { LEDGER_WHYS, type Ledger, type LedgerEntry, type LedgerWhy } from './model.js';
 import { formatBytes, parseBytes } from './quantity.js';
 
 /** The rolling window of the budget. */
@@ -91,6 +93,7 @@ export function serializeLedger(ledger: Ledger): string {
       from: formatBytes(e.fromBytes),
       to: formatBytes(e.toBytes),
       by: e.by,
+      ...(e.why ? { why: e.why } : {}),
     })),
   });
 }
@@ -136,12 +139,20 @@ export function parseLedger(text: string | undefined | null): Ledger {
 
 function parseEntry(e: unknown): LedgerEntry | undefined {
   if (!isRecord(e)) return undefined;
-  const { at, from, to, by } = e;
+  const { at, from, to, by, why } = e;
   if (typeof at !== 'string' || !RFC3339.test(at) || Number.isNaN(Date.parse(at))) return undefined;
   if (typeof from !== 'string' || typeof to !== 'string') return undefined;
   if (by !== 'engine' && by !== 'manual') return undefined;
   try {
-    return { at: new Date(Date.parse(at)).toISOString(), fromBytes: parseBytes(from), toBytes: parseBytes(to), by };
+    const entry: LedgerEntry = {
+      at: new Date(Date.parse(at)).toISOString(),
+      fromBytes: parseBytes(from),
+      toBytes: parseBytes(to),
+      by,
+    };
+    // An unknown reason is dropped, not an error: it changes nothing the budget counts.
+    if (typeof why === 'string' && (LEDGER_WHYS as readonly string[]).includes(why)) entry.why = why as LedgerWhy;
+    return entry;
   } catch {
     return undefined;
   }

@@ -192,7 +192,13 @@ export interface LedgerEntry {
   toBytes: bigint;
   /** Who decided: this engine (counts against the budget) or a person outside it. */
   by: 'engine' | 'manual';
+  /** Why, when not the engine's usage trigger: the autoresizer's sibling floor. */
+  why?: LedgerWhy;
 }
+
+/** Reasons a ledger entry may give (older readers ignore the field). */
+export type LedgerWhy = 'sibling-floor';
+export const LEDGER_WHYS: readonly LedgerWhy[] = ['sibling-floor'];
 
 /** The resize history of one PVC, as read from its annotation. */
 export interface Ledger {
