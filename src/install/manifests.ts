@@ -60,7 +60,8 @@ export function namespacedRules(sources: readonly InstallSource[]): Rule[] {
     { apiGroups: ['postgresql.cnpg.io'], resources: ['clusters'], verbs: ['get', 'list', 'watch', 'patch'] },
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get', 'list', 'watch', 'patch'] },
-    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    // get/list: a restarted controller reads its own earlier Events to know what it already announced.
+    { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'create', 'patch'] },
     ...(sources.includes('pod-proxy') ? [{ apiGroups: [''], resources: ['pods/proxy'], verbs: ['get'] }] : []),
   ];
 }

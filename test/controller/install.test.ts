@@ -191,6 +191,7 @@ describe('disk install (real API server)', { timeout: 180_000 }, () => {
       { verb: 'list', resource: 'persistentvolumeclaims', namespace: ns },
       { verb: 'patch', resource: 'persistentvolumeclaims', namespace: ns, name: 'pg-1' },
       { verb: 'create', resource: 'events', namespace: ns },
+      { verb: 'list', resource: 'events', namespace: ns },
       { verb: 'patch', resource: 'events', namespace: ns, name: 'e' },
     ];
     await expectAccess(
