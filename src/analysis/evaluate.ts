@@ -21,6 +21,7 @@ import {
   type PolicyIssue,
   type PolicySetResult,
   type PolicySource,
+  type PolicySources,
   type PvcFacts,
   type ResizePolicy,
   type VolumeRef,
@@ -101,6 +102,8 @@ export interface EvaluateOptions {
   now: number;
   /** Parsed --policy file, when given. */
   policyFile?: unknown;
+  /** The autoresize controller's default policy document for this Cluster (weaker than its annotation). */
+  defaultPolicy?: unknown;
 }
 
 function instanceReport(pod: KubeObject, primary: string | undefined): Omit<InstanceReport, 'wal' | 'errors'> {
@@ -157,8 +160,10 @@ function policySourcesFor(
   sizes: VolumeSizes,
   opts: EvaluateOptions,
   problems: string[],
-): { file?: PolicySetResult; clusterSpec?: PolicySetResult; annotation?: PolicySetResult } {
-  const out: { file?: PolicySetResult; clusterSpec?: PolicySetResult; annotation?: PolicySetResult } = {};
+): PolicySources {
+  const out: PolicySources = {};
+  if (opts.defaultPolicy !== undefined)
+    out.controllerDefault = validatePolicyDocument(opts.defaultPolicy, shape, sizes);
   if (opts.policyFile !== undefined) out.file = validatePolicyDocument(opts.policyFile, shape, sizes);
   const spec = validateClusterSpecPolicy(get(cs.cluster, 'spec'), shape, sizes);
   if (spec.data || spec.wal || Object.keys(spec.tablespaces).length > 0) out.clusterSpec = spec;

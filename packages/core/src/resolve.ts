@@ -7,7 +7,9 @@
  *      to try exactly that policy for this run;
  *   2. the Cluster's own fields (operator builds that have them);
  *   3. the policy annotation on the Cluster;
- *   4. the defaults (resize disabled).
+ *   4. the autoresize controller's default policy for the Cluster's
+ *      namespace and labels (a platform team's rule, the weakest choice);
+ *   5. the defaults (resize disabled).
  * A source with an error outside every resize block (an unknown top-level
  * key such as a misspelt `walStorge`, a holder that is not a mapping) is
  * rejected as a whole: it wins for every volume, with no policy.
@@ -21,6 +23,7 @@ export interface PolicySources {
   file?: PolicySetResult;
   clusterSpec?: PolicySetResult;
   annotation?: PolicySetResult;
+  controllerDefault?: PolicySetResult;
 }
 
 export interface ResolvedPolicy {
@@ -35,6 +38,7 @@ const ORDER: ReadonlyArray<readonly [keyof PolicySources, PolicySource]> = [
   ['file', 'file'],
   ['clusterSpec', 'cluster-spec'],
   ['annotation', 'annotation'],
+  ['controllerDefault', 'controller-default'],
 ];
 
 const issueKey = (i: PolicyIssue): string => `${i.severity}\u0000${i.code}\u0000${i.path}\u0000${i.message}`;

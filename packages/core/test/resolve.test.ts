@@ -30,11 +30,14 @@ describe('resolvePolicy', () => {
   const file = doc(70);
   const clusterSpec = spec(60);
   const annotation = doc(50);
+  const controllerDefault = doc(40);
 
   it.each([
     ['all three', { file, clusterSpec, annotation }, 'file', 70],
     ['no file', { clusterSpec, annotation }, 'cluster-spec', 60],
     ['annotation only', { annotation }, 'annotation', 50],
+    ['annotation and the controller default', { annotation, controllerDefault }, 'annotation', 50],
+    ['the controller default only', { controllerDefault }, 'controller-default', 40],
   ] as const)('data with %s → %s', (_name, sources, source, threshold) => {
     const r = resolvePolicy(sources, 'data');
     expect(r.source).toBe(source);
