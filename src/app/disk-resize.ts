@@ -21,6 +21,7 @@ import {
   FS_MISMATCH_MIN_BYTES,
   FS_MISMATCH_RATIO_PERCENT,
   LEDGER_ANNOTATION,
+  type LedgerWhy,
   parseBytes,
   parseLedger,
   serializeLedger,
@@ -538,6 +539,8 @@ export interface ApplyContext {
   report: ClusterReport;
   forceUnknownStorageClass: boolean;
   maxAttempts: number;
+  /** Why a write is made, when not the engine's trigger (the autoresizer's sibling floor): kept in the ledger. */
+  ledgerWhy?: (pvc: string) => LedgerWhy | undefined;
 }
 
 function apiMessage(e: unknown): string {
@@ -620,8 +623,13 @@ export async function applyResize(item: PlanItem, ctx: ApplyContext): Promise<Ap
     }
     const fromBytes = decision.currentBytes as bigint;
     const toBytes = decision.newBytes as bigint;
+    const why = ctx.ledgerWhy?.(v.pvcName);
     const ledgerText = serializeLedger(
-      addLedgerEntry(ledger, { at: new Date(now).toISOString(), fromBytes, toBytes, by: 'engine' }, now),
+      addLedgerEntry(
+        ledger,
+        { at: new Date(now).toISOString(), fromBytes, toBytes, by: 'engine', ...(why ? { why } : {}) },
+        now,
+      ),
     );
     try {
       const updated = await patchPvcResize(client, v.namespace, v.pvcName, {

@@ -12,6 +12,7 @@
 import DiskStatus from './disk/status.js';
 import DiskResize from './disk/resize.js';
 import DiskInstall from './disk/install.js';
+import DiskAutoresize from './disk/autoresize.js';
 import DiskPolicyValidate from './disk/policy/validate.js';
 import WalHealth from './wal/health.js';
 import Diagnose from './diagnose.js';
@@ -20,6 +21,7 @@ export const COMMANDS = {
   'disk:status': DiskStatus,
   'disk:resize': DiskResize,
   'disk:install': DiskInstall,
+  'disk:autoresize': DiskAutoresize,
   'disk:policy:validate': DiskPolicyValidate,
   'wal:health': WalHealth,
   diagnose: Diagnose,

@@ -139,8 +139,9 @@ export function controllerArgs(o: InstallOptions): string[] {
     ...(o.watchNamespaces ? ['--watch-namespace', o.watchNamespaces.join(',')] : ['--all-namespaces']),
     '--interval',
     o.interval,
+    // The auto order (least privilege first); the RBAC above decides which sources may run.
     '--source',
-    o.sources.join(','),
+    'auto',
     ...(o.prometheusUrl ? ['--prometheus-url', o.prometheusUrl] : []),
     '--lease-namespace',
     '$(POD_NAMESPACE)',

@@ -324,7 +324,7 @@ function walComplete(w: WalHealth | undefined): boolean {
   return w.readyFiles !== undefined && w.slots !== undefined && (w.archiver !== undefined || w.isPrimary === false);
 }
 
-async function measure(
+export async function measure(
   client: KubeClient,
   snaps: ClusterSnapshot[],
   opts: CollectOptions,
