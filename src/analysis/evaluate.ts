@@ -19,7 +19,6 @@ import {
   type FilesystemFacts,
   type LedgerEntry,
   type PolicyIssue,
-  type PolicySetResult,
   type PolicySource,
   type PolicySources,
   type PvcFacts,
