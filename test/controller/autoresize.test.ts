@@ -262,4 +262,38 @@ describe('autoresize against a real API server', { timeout: 240_000 }, () => {
       await b.stop();
     }
   });
+
+  it('steady state: requests per pass are the measurements and the Lease, no list', async () => {
+    const c = await controller('steady', ['once']);
+    try {
+      await c.start();
+      await until('three passes', () => c.passes >= 3, 60_000);
+      const first = c.passes;
+      const count = async () => {
+        const byKind: Record<string, number> = {};
+        for (const e of await auditOf(api, 'steady')) byKind[kindOf(e)] = (byKind[kindOf(e)] ?? 0) + 1;
+        return byKind;
+      };
+      const before = await count();
+      await until('three more passes', () => c.passes >= first + 3, 60_000);
+      const after = await count();
+      const grew = Object.fromEntries(
+        Object.entries(after)
+          .map(([k, n]) => [k, n - (before[k] ?? 0)] as const)
+          .filter(([, n]) => n > 0),
+      );
+      // Between the two counts: the kubelet summaries (measurement) and Lease renewals only.
+      for (const k of Object.keys(grew)) {
+        expect(['get nodes/proxy', 'get leases.coordination.k8s.io', 'update leases.coordination.k8s.io']).toContain(k);
+      }
+      expect(grew['get nodes/proxy']).toBeGreaterThanOrEqual(3);
+      // Once, at start: one list and one watch per cached kind, one list of our events.
+      expect(after['list persistentvolumeclaims']).toBe(1);
+      expect(after['list pods']).toBe(1);
+      expect(after['list clusters.postgresql.cnpg.io']).toBe(1);
+      expect(after['list events']).toBe(1);
+    } finally {
+      await c.stop();
+    }
+  });
 });
