@@ -16,6 +16,7 @@
 // (statfs summary through the node proxy) and the storage driver (nothing here
 // expands a volume, so a written request stays above the capacity: the
 // engine then sees an expansion in progress, as it would on a slow driver).
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ import { Controller } from '../../src/controller/controller.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
-import { auditOf, cli, json, kindOf, requireBuiltCli } from '../api/harness.js';
+import { auditOf, cli, json, kindOf, REPO, requireBuiltCli } from '../api/harness.js';
 import { Seeder } from '../api/seed.js';
 
 const MiB = 1024 * 1024;
@@ -294,6 +295,63 @@ describe('autoresize against a real API server', { timeout: 240_000 }, () => {
       expect(after['list events']).toBe(1);
     } finally {
       await c.stop();
+    }
+  });
+
+  it('the built CLI as a controller: leads, serves /readyz and /metrics, SIGTERM releases the Lease and exits 0', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(REPO, 'bin', 'run.js'),
+        'disk',
+        'autoresize',
+        '--controller',
+        '--watch-namespace',
+        'once',
+        '--interval',
+        '2s',
+        '--source',
+        'kubelet-summary',
+        '--lease-namespace',
+        'cnpg-disk-system',
+        '--lease-name',
+        'process',
+        '--identity',
+        'proc-1',
+        '--metrics-address',
+        '127.0.0.1:0',
+        '--kubeconfig',
+        api.kubeconfigPath,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/bin', HOME: dir } },
+    );
+    let log = '';
+    child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await until('serving', () => /serving .* on 127\.0\.0\.1:\d+/.test(log), 30_000);
+      const port = Number(/on 127\.0\.0\.1:(\d+)/.exec(log)?.[1]);
+      const lease = async () =>
+        (await api.request('GET', '/apis/coordination.k8s.io/v1/namespaces/cnpg-disk-system/leases/process')).json<{
+          spec?: { holderIdentity?: string };
+        }>();
+      await until('leads', async () => (await lease()).spec?.holderIdentity === 'proc-1', 30_000);
+      await until('ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 30_000);
+      await until(
+        'a pass',
+        async () =>
+          (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).includes(
+            'cnpg_disk_loop_duration_seconds_count 1',
+          ),
+        30_000,
+      );
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(log).toContain('SIGTERM: finishing the write in flight, releasing the Lease');
+      expect(log).not.toMatch(/^\s+at /m);
+      expect((await lease()).spec?.holderIdentity).toBeUndefined();
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 });

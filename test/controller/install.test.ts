@@ -142,6 +142,7 @@ describe('disk install (real API server)', { timeout: 180_000 }, () => {
       ['--namespace', '-x'],
       ['--dry-run'],
       ['--default-policy', '/nonexistent/policy.yaml'],
+      ['--default-policy', '/etc/hostname'],
     ]) {
       const r = await cli(['disk', 'install', ...args]);
       expect(r.code, args.join(' ')).toBe(64);

@@ -62,7 +62,7 @@ Exit codes: 0 printed or applied; 2 an object was refused; 3 API server unreacha
     const [{ defaultDeps }, { parseDuration }, { runDiskInstall }, { readTextFile }] = await Promise.all([
       import('../../cli/deps.js'),
       import('../../cli/flags.js'),
-      import('../../app/disk-install.js'),
+      import('../../controller/install-run.js'),
       import('../../cli/policy-file.js'),
     ]);
     const deps = await defaultDeps({

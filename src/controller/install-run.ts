@@ -11,6 +11,7 @@ import YAML from 'yaml';
 import type { Deps } from '../cli/deps.js';
 import { ExitCode, usageError } from '../cli/errors.js';
 import { paint } from '../cli/output.js';
+import { DefaultPolicyError, parseDefaultPolicy } from './default-policy.js';
 import {
   FIELD_MANAGER,
   generateManifests,
@@ -65,6 +66,15 @@ export function parseInstallOptions(o: DiskInstallOptions): InstallOptions {
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
     } catch {
       throw usageError(`--prometheus-url ${JSON.stringify(o.prometheusUrl)} is not an http(s) URL`);
+    }
+  }
+  if (o.defaultPolicy !== undefined) {
+    // The controller would refuse a broken file at every pass: refuse it here, once.
+    try {
+      parseDefaultPolicy(o.defaultPolicy, '--default-policy');
+    } catch (e) {
+      if (e instanceof DefaultPolicyError) throw usageError(e.message);
+      throw e;
     }
   }
   return {
