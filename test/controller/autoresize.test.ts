@@ -354,4 +354,66 @@ describe('autoresize against a real API server', { timeout: 240_000 }, () => {
       child.kill('SIGKILL');
     }
   });
+
+  it('fail closed: a broken default policy file → no action, one event across passes, a metric', async () => {
+    await seed.cluster({
+      namespace: 'closed',
+      name: 'pg',
+      instances: 2,
+      nodes,
+      usage: { data: 0.95 },
+      pvcs: { 'pg-1': { request: '128Mi', capacity: '128Mi' } },
+    });
+    const broken = join(dir, 'broken-policy.yaml');
+    writeFileSync(broken, 'apiVersion: disk.cnpg-plugin.dev/v1alpha1\nkind: DefaultPolicy\nrules: [ { policy: 3 } ]\n');
+    const kc = loadKubeConfig({ kubeconfig: await api.kubeconfigFor('closed-ctrl', ['system:masters']) });
+    const c = new Controller(new KubeClient(kc, 10_000), {
+      namespaces: ['closed'],
+      intervalMs: 1_500,
+      source: 'kubelet-summary',
+      concurrency: 2,
+      leaseNamespace: 'cnpg-disk-system',
+      leaseName: 'closed',
+      identity: 'closed-ctrl',
+      metricsHost: '127.0.0.1',
+      metricsPort: 0,
+      defaultPolicyPath: broken,
+      keepSpecInStep: false,
+      log: () => undefined,
+    });
+    try {
+      await c.start();
+      await until('three passes', () => c.passes >= 3, 60_000);
+      const v = c.lastPass?.clusters[0]?.volumes.find((x) => x.pvc === 'pg-2');
+      expect(v).toMatchObject({ action: 'unknown', policySource: 'defaults' });
+      expect(v?.message).toMatch(/default policy cannot be read .*rules\[0\]: policy must be a mapping/);
+      const events = (
+        await api.request(
+          'GET',
+          '/api/v1/namespaces/closed/events?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dcnpg-disk-autoresizer',
+        )
+      ).json<{ items: { reason: string; metadata: { annotations: Record<string, string> } }[] }>().items;
+      // One per volume, not one per pass.
+      expect(events.map((e) => `${e.reason} ${e.metadata.annotations['disk.cnpg-plugin.dev/volume']}`).sort()).toEqual([
+        'AutoResizeUnavailable closed/pg-1',
+        'AutoResizeUnavailable closed/pg-2',
+      ]);
+      expect((await ledgerOf('closed', 'pg-2')).entries).toHaveLength(0);
+      const m = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text();
+      expect(m).toMatch(/cnpg_disk_source_errors_total\{source="default-policy"\} [3-9]/);
+      // Fixed: the next pass reads it again and acts (the sibling floor for pg-2).
+      writeFileSync(
+        broken,
+        DEFAULT_POLICY.replace('namespaces: [once]', 'namespaces: [closed]').replace('    selector: team=floor\n', ''),
+      );
+      await until(
+        'pg-2 grown to its sibling',
+        async () => (await ledgerOf('closed', 'pg-2')).entries.length === 1,
+        30_000,
+      );
+      expect((await pvc('closed', 'pg-2')).spec.resources.requests.storage).toBe('128Mi');
+    } finally {
+      await c.stop();
+    }
+  });
 });
