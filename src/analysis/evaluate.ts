@@ -28,7 +28,7 @@ import {
   type WalHealth,
   type WalSpaceExhausted,
 } from '@cnpg-disk/core';
-import type { ClusterSnapshot, KubeObject, Snapshot } from '../snapshot/types.js';
+import type { ClusterSnapshot, KubeObject, Snapshot } from '../model/snapshot.js';
 import {
   annotations,
   arr,
@@ -43,7 +43,7 @@ import {
   CLUSTER_LABEL,
   MISSING_WAL_DISK_SPACE_EXIT_CODE,
   labels,
-} from './kube-objects.js';
+} from '../model/kube-objects.js';
 import { findingsForCluster, type Finding } from './findings.js';
 
 export interface VolumeReport extends VolumeRef {

@@ -11,11 +11,11 @@ import {
   FS_MISMATCH_RATIO_PERCENT,
   GiB,
 } from '@cnpg-disk/core';
-import type { Severity } from '../cli/errors.js';
-import type { ClusterSnapshot, KubeObject } from '../snapshot/types.js';
+import type { Severity } from '../model/errors.js';
+import type { ClusterSnapshot, KubeObject } from '../model/snapshot.js';
 import { parseAutoResizeEvents, parseClusterDiskStatus } from '../sources/cluster-status.js';
 import type { ClusterReport, VolumeReport } from './evaluate.js';
-import { get, nameOf, str, MISSING_WAL_DISK_SPACE_EXIT_CODE } from './kube-objects.js';
+import { get, nameOf, str, MISSING_WAL_DISK_SPACE_EXIT_CODE } from '../model/kube-objects.js';
 
 export interface Finding {
   severity: Severity;

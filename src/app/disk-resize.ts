@@ -33,11 +33,11 @@ import {
   type WalHealth,
 } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { ExitCode, exitCodeForSeverities, usageError, type Severity } from '../cli/errors.js';
-import { document, paint, printDocument, type OutputFormat } from '../cli/output.js';
+import { ExitCode, exitCodeForSeverities, usageError, type Severity } from '../model/errors.js';
+import { document, paint, printDocument, type OutputFormat } from '../render/printer.js';
 import type { IOStreams } from '../cli/io.js';
 import { evaluateCluster, type ClusterReport, type VolumeReport } from '../analysis/evaluate.js';
-import { annotations, arr, get, isObj, nameOf, pvcFacts, str } from '../analysis/kube-objects.js';
+import { annotations, arr, get, isObj, nameOf, pvcFacts, str } from '../model/kube-objects.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import {
@@ -50,7 +50,7 @@ import {
 } from '../kube/pvc-write.js';
 import { renderTable } from '../render/table.js';
 import { usageText, sourcesLine } from '../render/common.js';
-import type { ClusterSnapshot, KubeObject, Snapshot, SourceName } from '../snapshot/types.js';
+import type { ClusterSnapshot, KubeObject, Snapshot, SourceName } from '../model/snapshot.js';
 import { clusterFields, requireSomeFacts, volumeFields, volumeLabel } from './disk-status.js';
 import { gatherSnapshot, requireCluster, snapshotHeader } from './gather.js';
 

@@ -13,9 +13,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import YAML from 'yaml';
 import { appendSample, forecastUsage, type UsageForecast, type UsageSample } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { CliError, ExitCode, exitCodeForSeverities } from '../cli/errors.js';
+import { CliError, ExitCode, exitCodeForSeverities } from '../model/errors.js';
 import { KubeApiError } from '../kube/errors.js';
-import { paint } from '../cli/output.js';
+import { paint } from '../render/printer.js';
 import { evaluateStatus, printStatus, statusDocument, volumeKey, type DiskStatusOptions } from './disk-status.js';
 import type { ClusterReport } from '../analysis/evaluate.js';
 

@@ -5,16 +5,16 @@
 import { formatBytes, type UsageForecast } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
 import type { IOStreams } from '../cli/io.js';
-import type { ExitCode } from '../cli/errors.js';
-import { cannotEvaluate, exitCodeForSeverities } from '../cli/errors.js';
-import { document, printDocument, type OutputFormat } from '../cli/output.js';
+import type { ExitCode } from '../model/errors.js';
+import { cannotEvaluate, exitCodeForSeverities } from '../model/errors.js';
+import { document, printDocument, type OutputFormat } from '../render/printer.js';
 import { evaluateSnapshot, type ClusterReport, type VolumeReport } from '../analysis/evaluate.js';
 import { sortFindings, type Finding } from '../analysis/findings.js';
 import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
 import { noFactsError } from './unmeasured.js';
 import { forecastCells, human, pct, usageText, renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
-import type { Snapshot } from '../snapshot/types.js';
+import type { Snapshot } from '../model/snapshot.js';
 
 export interface DiskStatusOptions extends ScopeOptions {
   output: OutputFormat;

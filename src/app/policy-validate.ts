@@ -25,13 +25,13 @@ import {
   type VolumeType,
 } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { ExitCode, usageError } from '../cli/errors.js';
-import { document, paint, printDocument, type OutputFormat } from '../cli/output.js';
+import { ExitCode, usageError } from '../model/errors.js';
+import { document, paint, printDocument, type OutputFormat } from '../render/printer.js';
 import { readPolicyFile } from '../cli/policy-file.js';
 import type { IOStreams } from '../cli/io.js';
 import { evaluateCluster } from '../analysis/evaluate.js';
-import { annotations, arr, clusterShape, get, isObj, str } from '../analysis/kube-objects.js';
-import type { KubeObject } from '../snapshot/types.js';
+import { annotations, arr, clusterShape, get, isObj, str } from '../model/kube-objects.js';
+import type { KubeObject } from '../model/snapshot.js';
 import { renderTable } from '../render/table.js';
 import { gatherSnapshot, requireCluster } from './gather.js';
 import { volumeLabel } from './disk-status.js';

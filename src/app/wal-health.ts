@@ -9,15 +9,15 @@
  */
 import { archiveHealthy, formatBytesHuman, type WalHealth } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { exitCodeForSeverities, type ExitCode, type Severity } from '../cli/errors.js';
-import { document, paint, printDocument, type OutputFormat } from '../cli/output.js';
+import { exitCodeForSeverities, type ExitCode, type Severity } from '../model/errors.js';
+import { document, paint, printDocument, type OutputFormat } from '../render/printer.js';
 import { evaluateSnapshot, type ClusterReport, type InstanceReport } from '../analysis/evaluate.js';
 import { WAL_FINDING_CODES, type Finding } from '../analysis/findings.js';
 import { parseClusterDiskStatus } from '../sources/cluster-status.js';
 import { STATUS_ONLY_SOURCE } from '../sources/pod-proxy.js';
 import { renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
-import type { Snapshot } from '../snapshot/types.js';
+import type { Snapshot } from '../model/snapshot.js';
 import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
 import { noFactsError } from './unmeasured.js';
 

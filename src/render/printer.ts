@@ -5,8 +5,8 @@
  */
 import YAML from 'yaml';
 import { toPlain } from '@cnpg-disk/core';
-import { usageError } from './errors.js';
-import type { IOStreams } from './io.js';
+import { usageError } from '../model/errors.js';
+import type { IOStreams } from '../cli/io.js';
 
 export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];

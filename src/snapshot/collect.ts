@@ -14,11 +14,12 @@
  */
 import pLimit from 'p-limit';
 import { mountPathFor, type FilesystemFacts, type WalHealth } from '@cnpg-disk/core';
-import { cannotEvaluate } from '../cli/errors.js';
+import { cannotEvaluate } from '../model/errors.js';
+import { CNPG_GROUP, CNPG_VERSION } from '../model/cnpg.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { execInPod } from '../kube/exec.js';
-import { get, labels, nameOf, namespaceOf, slim, str, volumeRefOf, CLUSTER_LABEL } from '../analysis/kube-objects.js';
+import { get, labels, nameOf, namespaceOf, slim, str, volumeRefOf, CLUSTER_LABEL } from '../model/kube-objects.js';
 import { checkAccess, missingRules, rulesText, streamingAccess, type Access } from '../sources/permissions.js';
 import { parseKubeletSummary, parseStatF, parseWalHealthJson, WAL_HEALTH_SQL } from '../sources/parse.js';
 import { parseClusterDiskStatus } from '../sources/cluster-status.js';
@@ -41,10 +42,8 @@ import {
   type Snapshot,
   type SourceAttempt,
   type SourceName,
-} from './types.js';
+} from '../model/snapshot.js';
 
-export const CNPG_GROUP = 'postgresql.cnpg.io';
-export const CNPG_VERSION = 'v1';
 
 export interface CollectOptions {
   /** Namespaces to look in, or 'all'. */

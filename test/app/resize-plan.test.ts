@@ -21,9 +21,9 @@ import {
 import { evaluateCluster } from '../../src/analysis/evaluate.js';
 import type { Deps } from '../../src/cli/deps.js';
 import { bufferIO } from '../../src/cli/io.js';
-import type { CliError } from '../../src/cli/errors.js';
-import type { InstanceMeasurement } from '../../src/snapshot/types.js';
-import { cluster, clusterSnapshot, fs, pod, pvc, snapshot, wal, GiB } from './fixtures.js';
+import type { CliError } from '../../src/model/errors.js';
+import type { InstanceMeasurement } from '../../src/model/snapshot.js';
+import { cluster, clusterSnapshot, fs, pod, pvc, snapshot, wal, GiB } from '../helpers/fixtures.js';
 
 const NOW = Date.parse('2026-11-26T00:00:00Z');
 // JSON documents are read loosely in assertions.

@@ -9,7 +9,7 @@ import { REPO } from '../../scripts/release/bundle.js';
 import { run } from '../../scripts/release/proc.js';
 import type { RunResult } from '../../scripts/release/proc.js';
 import { tarGz } from '../../scripts/release/archive.js';
-import { cluster, clusterSnapshot, fs, pod, pvc, snapshot, wal } from '../cli/fixtures.js';
+import { cluster, clusterSnapshot, fs, pod, pvc, snapshot, wal } from '../helpers/fixtures.js';
 
 export { REPO, run };
 export type { RunResult };
