@@ -27,7 +27,9 @@ import { LEDGER_ANNOTATION, MiB, parseLedger, serializeLedger } from '@cnpg-disk
 import { startApiServer, type ApiResponse, type ApiServerHandle, type AuditEvent } from '../infra/apiserver.js';
 import { addSimulatedNode, ensureNamespace } from '../infra/simulated.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
-import { applyResize, buildPlan, runDiskResize, type DiskResizeOptions } from '../../src/app/disk-resize.js';
+import { runDiskResize } from '../../src/app/disk-resize.js';
+import { applyResize } from '../../src/app/resize/apply.js';
+import { buildPlan, type DiskResizeOptions } from '../../src/app/resize/plan.js';
 import { evaluateCluster } from '../../src/analysis/evaluate.js';
 import { gatherSnapshot } from '../../src/app/gather.js';
 import type { Deps } from '../../src/cli/deps.js';

@@ -6,18 +6,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { toPlain, type Decision, type PvcFacts, GiB as CORE_GIB, MiB } from '@cnpg-disk/core';
+import { expansionState, toPlain, type Decision, type PvcFacts, GiB as CORE_GIB, MiB } from '@cnpg-disk/core';
+import { runDiskResize } from '../../src/app/disk-resize.js';
 import {
   buildPlan,
   checkResizeOptions,
-  expansionState,
-  filesystemCaughtUp,
   refusalFor,
   resizeExitCode,
-  runDiskResize,
   type DiskResizeOptions,
   type PlanItem,
-} from '../../src/app/disk-resize.js';
+} from '../../src/app/resize/plan.js';
+import { filesystemCaughtUp } from '../../src/app/resize/wait.js';
 import { evaluateCluster } from '../../src/analysis/evaluate.js';
 import type { Deps } from '../../src/cli/deps.js';
 import { bufferIO } from '../../src/cli/io.js';
