@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import type { Deps } from '../cli/deps.js';
 import { ExitCode, exitCodeForSeverities, usageError } from '../model/errors.js';
 import { bufferIO, type IOStreams } from '../cli/io.js';
-import { document, printDocument, type OutputFormat } from '../render/printer.js';
+import { document, printResult, type OutputFormat } from '../render/printer.js';
 import { evaluateSnapshot, type ClusterReport } from '../analysis/evaluate.js';
 import { sortFindings, type Finding } from '../analysis/findings.js';
 import { arr, get, nameOf, str } from '../model/kube-objects.js';
@@ -449,13 +449,14 @@ export async function runDiagnose(opts: DiagnoseOptions, deps: Deps): Promise<Ex
     findings = sortFindings(reports.flatMap((r) => r.findings));
   }
   const { io } = deps;
-  if (opts.output === 'json' || opts.output === 'yaml') {
-    printDocument(io, opts.output, diagnosisDocument(snapshot, reports, findings, bundle));
-  } else {
-    io.stderr(sourcesLine(snapshot, opts.verbose));
-    if (reports.length === 0) io.stderr('no CloudNativePG clusters found\n');
-    else io.stdout(diagnosisText(io, reports, findings));
-  }
+  printResult(io, opts.output, {
+    document: () => diagnosisDocument(snapshot, reports, findings, bundle),
+    text: () => {
+      io.stderr(sourcesLine(snapshot, opts.verbose));
+      if (reports.length === 0) io.stderr('no CloudNativePG clusters found\n');
+      else io.stdout(diagnosisText(io, reports, findings));
+    },
+  });
   if (bundle) {
     io.stderr(
       `bundle written: ${bundle.file} (${bundle.bytes} bytes, ${bundle.files} files${bundle.redacted ? ', redacted' : ', NOT redacted'})\n`,

@@ -44,7 +44,6 @@ import {
   type SourceName,
 } from '../model/snapshot.js';
 
-
 export interface CollectOptions {
   /** Namespaces to look in, or 'all'. */
   namespaces: string[] | 'all';
