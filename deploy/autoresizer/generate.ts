@@ -12,7 +12,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderDeployAssets } from '../../src/install/assets.js';
+import { renderDeployAssets } from '../../src/controller/install/assets.js';
 
 const dir = import.meta.dirname;
 const check = process.argv.includes('--check');

@@ -9,11 +9,11 @@
  * StorageClasses are cluster-scoped: one watch always.
  */
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { CLUSTER_LABEL } from '../analysis/kube-objects.js';
+import { CLUSTER_LABEL } from '../model/kube-objects.js';
 import type { KubeClient } from '../kube/client.js';
 import { startInformer, type CachedInformer } from '../kube/informer.js';
-import { CNPG_GROUP, CNPG_VERSION } from '../snapshot/collect.js';
-import type { KubeObject } from '../snapshot/types.js';
+import { CNPG_GROUP, CNPG_VERSION } from '../model/cnpg.js';
+import type { KubeObject } from '../model/snapshot.js';
 
 export type CachedKind = 'clusters' | 'pods' | 'persistentvolumeclaims' | 'storageclasses';
 

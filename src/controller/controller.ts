@@ -15,11 +15,11 @@
  *    released, the process exits 0.
  */
 import type { Deps } from '../cli/deps.js';
-import { ExitCode } from '../cli/errors.js';
-import { CLUSTER_LABEL, labels, nameOf, namespaceOf, slim } from '../analysis/kube-objects.js';
+import { ExitCode } from '../model/errors.js';
+import { CLUSTER_LABEL, labels, nameOf, namespaceOf, slim } from '../model/kube-objects.js';
 import type { KubeClient } from '../kube/client.js';
 import { measure, type CollectOptions } from '../snapshot/collect.js';
-import type { ClusterSnapshot, KubeObject, Snapshot, SourceAttempt, SourceName } from '../snapshot/types.js';
+import type { ClusterSnapshot, KubeObject, Snapshot, SourceAttempt, SourceName } from '../model/snapshot.js';
 import { ObjectCache, type CachedKind } from './cache.js';
 import { readDefaultPolicy } from './default-policy-file.js';
 import { EventRecorder } from './events.js';

@@ -9,8 +9,8 @@
  */
 import YAML from 'yaml';
 import type { Deps } from '../cli/deps.js';
-import { ExitCode, usageError } from '../cli/errors.js';
-import { paint } from '../cli/output.js';
+import { ExitCode, usageError } from '../model/errors.js';
+import { paint } from '../render/printer.js';
 import { DefaultPolicyError, parseDefaultPolicy } from './default-policy.js';
 import {
   FIELD_MANAGER,
@@ -19,7 +19,7 @@ import {
   installWarnings,
   type InstallOptions,
   type InstallSource,
-} from '../install/manifests.js';
+} from './install/manifests.js';
 
 export interface DiskInstallOptions extends Omit<InstallOptions, 'sources' | 'watchNamespaces'> {
   sources: string;

@@ -11,30 +11,27 @@
  */
 import pLimit from 'p-limit';
 import {
-  eventsForAppliedResize,
-  eventsForDecision,
   formatBytes,
   siblingFloor,
   type BlockReason,
   type Decision,
   type FloorVolume,
   type LedgerWhy,
-  type ResizeEvent,
 } from '@cnpg-disk/core';
 import { evaluateCluster, type ClusterReport, type VolumeReport } from '../analysis/evaluate.js';
-import { get, labels } from '../analysis/kube-objects.js';
+import { get, labels } from '../model/kube-objects.js';
 import {
-  applyResize,
   buildPlan,
+  largest,
   refusalFor,
-  updateClusterSpec,
-  type ApplyContext,
   type PlanItem,
   type ResizePlan,
   type SpecUpdate,
-} from '../app/disk-resize.js';
+} from '../actions/resize-plan.js';
+import { applyResize, eventsFor, type ApplyContext } from '../actions/resize-apply.js';
+import { updateClusterSpec } from '../actions/spec-update.js';
 import type { KubeClient } from '../kube/client.js';
-import type { ClusterSnapshot, Snapshot } from '../snapshot/types.js';
+import type { ClusterSnapshot, Snapshot } from '../model/snapshot.js';
 import { defaultPolicyFor, type DefaultPolicyFile } from './default-policy.js';
 import { fromCoreEvent, type EventRecorder, type VolumeEvent } from './events.js';
 import type { ControllerMetrics, VolumeRow } from './metrics.js';
@@ -109,23 +106,6 @@ export interface PassContext {
   maxAttempts?: number;
   /** Each write's promise, so a SIGTERM can wait for the one in flight. */
   track?: (p: Promise<unknown>) => void;
-}
-
-function largest(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return a > b ? a : b;
-}
-
-/** The engine's events for a planned item (what `disk resize` prints), in the controller's names. */
-function coreEvents(i: PlanItem): ResizeEvent[] {
-  const v = i.volume;
-  if (i.result?.status === 'applied') {
-    const d = i.result.freshDecision ?? v.decision;
-    return d && v.resolvedPolicy ? eventsForAppliedResize(v, d, v.resolvedPolicy) : [];
-  }
-  const d = i.result?.freshDecision ?? v.decision;
-  return d && i.action !== 'refuse' ? eventsForDecision(v, d) : [];
 }
 
 /** Fail closed: the reasons a volume with an enabled policy must not be acted on. */
@@ -282,7 +262,7 @@ async function judgeCluster(
     const v = i.volume;
     const d = i.result?.freshDecision ?? v.decision;
     const action = actionOf(i);
-    const events: VolumeEvent[] = coreEvents(i).map((e) => fromCoreEvent(e, v.policy.source));
+    const events: VolumeEvent[] = eventsFor(i).map((e) => fromCoreEvent(e, v.policy.source));
     const unknownWhy = unknown.get(v.pvcName);
     if (action === 'unknown' && (v.policy.enabled || unknownWhy)) {
       events.push({

@@ -8,17 +8,25 @@
  */
 import { formatBytes } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { ExitCode, usageError } from '../cli/errors.js';
-import { document, printDocument, type OutputFormat } from '../cli/output.js';
-import { gatherSnapshot, type ScopeOptions } from '../app/gather.js';
-import { resizeExitCode } from '../app/disk-resize.js';
+import { ExitCode, usageError } from '../model/errors.js';
+import { document, printDocument, type OutputFormat } from '../render/printer.js';
+import type { SourceName } from '../model/snapshot.js';
+import { resizeExitCode } from '../actions/resize-plan.js';
 import { renderTable } from '../render/table.js';
 import { sourcesLine } from '../render/common.js';
 import { readDefaultPolicy } from './default-policy-file.js';
 import { EventRecorder } from './events.js';
 import { autoresizePass, type PassResult } from './pass.js';
 
-export interface AutoresizeOnceOptions extends ScopeOptions {
+export interface AutoresizeOnceOptions {
+  namespace?: string | undefined;
+  allNamespaces: boolean;
+  selector?: string | undefined;
+  cluster?: string | undefined;
+  fromBundle?: string | undefined;
+  source: SourceName | 'auto';
+  concurrency: number;
+  prometheusUrl?: string | undefined;
   output: OutputFormat;
   verbose: boolean;
   defaultPolicyPath?: string | undefined;
@@ -97,11 +105,39 @@ export async function runAutoresizeOnce(o: AutoresizeOnceOptions, deps: Deps): P
   if (o.fromBundle) throw usageError('disk autoresize acts on a live cluster; --from-bundle cannot be used');
   const defaultPolicy = o.defaultPolicyPath ? await readDefaultPolicy(o.defaultPolicyPath) : undefined;
   if (defaultPolicy?.error) throw usageError(defaultPolicy.error);
-  const snapshot = await gatherSnapshot({ ...o, measure: true }, deps);
-  if (snapshot.clusters.length === 0) {
-    deps.io.stderr('no CloudNativePG Cluster in scope\n');
-  }
+  if (o.allNamespaces && o.namespace) throw usageError('--namespace and --all-namespaces cannot be used together');
+  if (o.source === 'prometheus' && !o.prometheusUrl) throw usageError('--source prometheus needs --prometheus-url');
   const client = deps.kube();
+  // The live collection every read command makes (app/gather.ts asks the same; the
+  // controller layer may not import app, so the options are spelt out here).
+  const { collectSnapshot } = await import('../snapshot/collect.js');
+  const spinner = deps.io.spinner('connecting');
+  const namespace = o.namespace ?? client.currentNamespace;
+  let snapshot;
+  try {
+    snapshot = await collectSnapshot(client, {
+      namespaces: o.allNamespaces ? 'all' : [namespace],
+      cluster: o.cluster,
+      selector: o.selector,
+      source: o.source,
+      measure: true,
+      concurrency: o.concurrency,
+      execTimeoutMs: Math.max(client.timeoutMs, 15_000),
+      context: client.kc.getCurrentContext(),
+      now: deps.now,
+      onProgress: (t) => spinner.update(t),
+      prometheusUrl: o.prometheusUrl,
+    });
+  } finally {
+    spinner.stop();
+  }
+  if (o.cluster !== undefined && !snapshot.clusters.some((c) => c.name === o.cluster)) {
+    throw usageError(
+      `there is no CloudNativePG Cluster ${JSON.stringify(o.cluster)} in ${o.allNamespaces ? 'any namespace' : `namespace ${namespace}`}`,
+      'list them with: kubectl get clusters.postgresql.cnpg.io -A',
+    );
+  }
+  if (snapshot.clusters.length === 0) deps.io.stderr('no CloudNativePG Cluster in scope\n');
   const result = await autoresizePass(snapshot, {
     client,
     now: deps.now,

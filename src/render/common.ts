@@ -3,9 +3,9 @@
  */
 import { formatBytesHuman, type UsageForecast } from '@cnpg-disk/core';
 import type { IOStreams } from '../cli/io.js';
-import { paint } from '../cli/output.js';
+import { paint } from './printer.js';
 import type { Finding } from '../analysis/findings.js';
-import type { Snapshot } from '../snapshot/types.js';
+import type { Snapshot } from '../model/snapshot.js';
 
 export function human(b: bigint | undefined): string {
   return b === undefined ? '-' : formatBytesHuman(b);
@@ -95,4 +95,9 @@ export function sourcesLine(snapshot: Snapshot, verbose: boolean): string {
     for (const p of snapshot.problems) out += `  problem: ${p}\n`;
   }
   return out;
+}
+
+/** A volume's short name in tables and messages: data, wal or tbs:NAME. */
+export function volumeLabel(v: { type: string; tablespace?: string | undefined }): string {
+  return v.type === 'tablespace' ? `tbs:${v.tablespace ?? ''}` : v.type;
 }

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '@cnpg-disk/core';
-import { AUTORESIZER_ALERTS } from '../../src/install/alerts.js';
-import { renderDeployAssets, RULES_FILE } from '../../src/install/assets.js';
-import { DASHBOARD_PANELS } from '../../src/install/dashboard.js';
-import { generateManifests } from '../../src/install/manifests.js';
+import { AUTORESIZER_ALERTS } from '../../src/controller/install/alerts.js';
+import { renderDeployAssets, RULES_FILE } from '../../src/controller/install/assets.js';
+import { DASHBOARD_PANELS } from '../../src/controller/install/dashboard.js';
+import { generateManifests } from '../../src/controller/install/manifests.js';
 
 const run = promisify(execFile);
 const REPO = join(import.meta.dirname, '..', '..');

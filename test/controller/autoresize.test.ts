@@ -26,7 +26,8 @@ import { Controller } from '../../src/controller/controller.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
-import { auditOf, cli, json, kindOf, REPO, requireBuiltCli } from '../api/harness.js';
+import { auditOf, kindOf } from '../api/harness.js';
+import { cli, json, REPO, requireBuiltCli } from '../helpers/cli.js';
 import { Seeder } from '../api/seed.js';
 
 const MiB = 1024 * 1024;

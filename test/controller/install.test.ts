@@ -13,7 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
-import { cli, expectCleanError, requireBuiltCli } from '../api/harness.js';
+import { cli, expectCleanError, requireBuiltCli } from '../helpers/cli.js';
 
 const NS = 'cnpg-disk-system';
 const SA = `system:serviceaccount:${NS}:cnpg-disk-autoresizer`;

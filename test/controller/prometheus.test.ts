@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControllerMetrics } from '../../src/controller/metrics.js';
 import { startHealthServer, type HealthServer } from '../../src/controller/server.js';
-import { RULES_FILE } from '../../src/install/assets.js';
-import { DASHBOARD_PANELS, NAMESPACE_VARIABLE_QUERY } from '../../src/install/dashboard.js';
+import { RULES_FILE } from '../../src/controller/install/assets.js';
+import { DASHBOARD_PANELS, NAMESPACE_VARIABLE_QUERY } from '../../src/controller/install/dashboard.js';
 
 const RULES = join(import.meta.dirname, '..', '..', 'deploy', 'autoresizer', RULES_FILE);
 

@@ -14,3 +14,7 @@ export * from './codec.js';
 export * from './forecast.js';
 export * from './metric-names.js';
 export * from './sibling-floor.js';
+export * from './pvc-state.js';
+export * from './wal-safety.js';
+export * from './engine-input.js';
+export * from './event-dedup.js';

@@ -76,7 +76,7 @@ Exit codes (one pass): 0 resized or nothing to do; 1 something held or not appli
     const { args, flags } = await this.parse(DiskAutoresize);
     this.verbose = flags.verbose;
     const [{ depsFromFlags, readOptionsFromFlags }, { parseDuration, parseSource }, { usageError }] = await Promise.all(
-      [import('../shared.js'), import('../../cli/flags.js'), import('../../cli/errors.js')],
+      [import('../shared.js'), import('../../cli/flags.js'), import('../../model/errors.js')],
     );
     const deps = await depsFromFlags(flags);
     if (!flags.controller) {

@@ -9,7 +9,7 @@ export const DASHBOARD_FILE = 'cnpg-disk-autoresizer.dashboard.json';
 export function renderDeployAssets(): Record<string, string> {
   const header = [
     '# Alert rules for the cnpg-disk autoresize controller (docs/autoresize.md).',
-    '# Generated from src/install/alerts.ts by deploy/autoresizer/generate.ts: edit there.',
+    '# Generated from src/controller/install/alerts.ts by deploy/autoresizer/generate.ts: edit there.',
     '# `kubectl cnpg disk install --prometheus-rule` prints the same rules as a PrometheusRule.',
     '',
   ].join('\n');
