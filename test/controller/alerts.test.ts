@@ -32,7 +32,7 @@ async function sh(cmd: string, args: string[]): Promise<{ code: number; out: str
 }
 
 describe('autoresizer alert rules and dashboard', () => {
-  it('deploy/autoresizer holds exactly what src/install renders', () => {
+  it('deploy/autoresizer holds exactly what src/controller/install renders', () => {
     for (const [name, text] of Object.entries(renderDeployAssets())) {
       expect(readFileSync(join(DEPLOY, name), 'utf8'), `${name}: run npx tsx deploy/autoresizer/generate.ts`).toBe(
         text,
