@@ -14,7 +14,9 @@ warning, info (codes and thresholds: docs/findings.md).
 --bundle FILE also writes a support bundle (.tar.gz): the Cluster, pods, PVCs, PVs, storage classes,
 events, bounded postgres logs (current and previous), /pg/status and a metrics scrape per pod, the
 filesystem and WAL facts, versions, and a manifest of what was collected and what failed. Secrets are
-never read; credentials in objects and logs are redacted unless --no-redact (docs/bundle.md).
+never read; credentials in objects and logs are redacted unless --no-redact (docs/bundle.md). The file
+is written with mode 0600 through a temporary file renamed into place; an existing FILE is refused
+unless --force, and a symbolic link there is never followed.
 disk status, wal health and diagnose read a bundle offline with --from-bundle.
 
 Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluate, 64 usage error.`;
@@ -32,6 +34,11 @@ Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluat
     ...outputFlags,
     bundle: Flags.string({
       summary: 'Also write a support bundle (.tar.gz) to this file.',
+      helpGroup: 'BUNDLE',
+    }),
+    force: Flags.boolean({
+      summary: 'Replace an existing --bundle file (a symbolic link there is replaced, never followed).',
+      default: false,
       helpGroup: 'BUNDLE',
     }),
     redact: Flags.boolean({
@@ -55,6 +62,7 @@ Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluat
       {
         ...readOptionsFromFlags(flags, args.cluster),
         bundle: flags.bundle,
+        force: flags.force,
         redact: flags.redact,
         pluginVersion: this.config.version,
       },

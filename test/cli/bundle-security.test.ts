@@ -1,0 +1,269 @@
+// Support bundles as untrusted input and as a file we write, on a real
+// filesystem and through the real CLI process (node bin/run.js, built by
+// `npm run build`): redaction of a leak corpus (the archive is extracted with
+// the system tar and grepped), the --bundle target (existing files, links,
+// directories, unwritable places), terminal escapes in names, and hostile
+// archives for --from-bundle.
+import { execFile, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBundleTarget, redactObject, redactText, REDACTED } from '../../src/snapshot/bundle-write.js';
+import { LEAKS, NEAR_MISSES } from './leaks.js';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+let tmp: string;
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'cnpg-bundle-sec-'));
+  chmodSync(tmp, 0o755);
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI; `uid` runs it as another user (only when the test runs as root). */
+function cli(args: string[], opts: { uid?: number; env?: Record<string, string> } = {}): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(REPO, 'bin/run.js'), ...args],
+      {
+        cwd: tmp,
+        env: {
+          PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+          HOME: tmp,
+          KUBECONFIG: join(tmp, 'no-such-kubeconfig'),
+          ...opts.env,
+        },
+        ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}),
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function extract(file: string): Map<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'bundle-x-'));
+  const r = spawnSync('tar', ['xzf', file, '-C', dir]);
+  expect(r.status).toBe(0);
+  const out = new Map<string, string>();
+  const walk = (d: string, rel: string) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p, `${rel}${f}/`);
+      else out.set(`${rel}${f}`, readFileSync(p, 'utf8'));
+    }
+  };
+  walk(dir, '');
+  rmSync(dir, { recursive: true, force: true });
+  return out;
+}
+
+describe('redaction: a corpus of realistic leaks, written to a real bundle', () => {
+  it(`none of the ${LEAKS.length} planted secrets survives; near-misses, names and numbers do`, async () => {
+    expect(LEAKS.length).toBeGreaterThanOrEqual(20);
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'pg-1',
+        namespace: 'db',
+        annotations: Object.fromEntries(LEAKS.map((l, i) => [`example.com/leak-${i}`, l.text])),
+        labels: { 'cnpg.io/cluster': 'pg' },
+      },
+      spec: {
+        containers: [
+          {
+            name: 'postgres',
+            env: [
+              { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
+              ...LEAKS.map((l, i) => ({ name: `APP_${i}_DB_PASSWORD`, value: l.secret })),
+              { name: 'AZURE_STORAGE_KEY', value: 'Env-Azure-Key-1' },
+            ],
+            args: LEAKS.map((l) => l.text),
+          },
+        ],
+        // an object field named like a credential, and an env-like list elsewhere
+        extra: {
+          password: 'Field-Password-1',
+          clientToken: 'Field-Token-2',
+          parameters: [{ name: 'X_SECRET', value: 'List-Secret-3' }],
+        },
+      },
+      status: { capacity: '10Gi', usedBytes: '9123456789', percentUsed: 85.3 },
+    };
+    const log = [...LEAKS.map((l) => l.text), ...NEAR_MISSES].join('\n') + '\n';
+    const target = await openBundleTarget(join(tmp, 'corpus.tar.gz'), false);
+    await target.write(
+      'cnpg-bundle-test',
+      [
+        { path: 'db/pg/pods.json', content: JSON.stringify(redactObject(pod), null, 2), description: 'pod' },
+        { path: 'db/pg/pg-1/postgres.log', content: redactText(log), description: 'log' },
+      ],
+      new Date('2026-12-01T00:00:00Z'),
+    );
+    const files = extract(join(tmp, 'corpus.tar.gz'));
+    const all = [...files.values()].join('\n');
+    const survivors = [
+      ...LEAKS.map((l) => l.secret),
+      'Env-Azure-Key-1',
+      'Field-Password-1',
+      'Field-Token-2',
+      'List-Secret-3',
+    ].filter((s) => all.includes(s));
+    expect(survivors).toEqual([]);
+    const written = files.get('cnpg-bundle-test/db/pg/pg-1/postgres.log') ?? '';
+    for (const n of NEAR_MISSES) expect(written).toContain(n);
+    const doc = JSON.parse(files.get('cnpg-bundle-test/db/pg/pods.json') ?? '{}') as typeof pod;
+    expect(doc.metadata.name).toBe('pg-1');
+    expect(doc.status).toEqual(pod.status);
+    expect(doc.spec.containers[0]!.env[0]).toEqual({ name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' });
+    expect(doc.spec.containers[0]!.env[1]).toEqual({ name: 'APP_0_DB_PASSWORD', value: REDACTED });
+  });
+
+  it('stays linear on a long run of key characters (no backtracking blow-up)', () => {
+    const long = 'token'.repeat(200_000) + '=x';
+    expect(redactText(long)).toBe(long);
+  });
+});
+
+describe('diagnose --bundle FILE: where the bundle may be written (real CLI, real filesystem)', () => {
+  // Every refusal happens before anything is collected: the kubeconfig points
+  // nowhere, so reaching the cluster would be exit 3, not 64.
+  const bundleRun = (file: string, more: string[] = [], uid?: number) =>
+    cli(['diagnose', '-n', 'db', '--bundle', file, ...more], uid === undefined ? {} : { uid });
+
+  it('an existing file is refused and left untouched', async () => {
+    const file = join(tmp, 'existing.tar.gz');
+    writeFileSync(file, 'precious', { mode: 0o644 });
+    const r = await bundleRun(file);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/refusing to overwrite .*existing\.tar\.gz: it already exists/);
+    expect(r.stderr).toMatch(/--force/);
+    expect(readFileSync(file, 'utf8')).toBe('precious');
+    expect(statSync(file).mode & 0o777).toBe(0o644);
+    expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a symbolic link to a file is refused; the file it points to is untouched', async () => {
+    const target = join(tmp, 'victim.txt');
+    writeFileSync(target, 'victim');
+    const link = join(tmp, 'link.tar.gz');
+    symlinkSync(target, link);
+    const r = await bundleRun(link);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/a symbolic link, never followed/);
+    expect(readFileSync(target, 'utf8')).toBe('victim');
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+
+  it('a dangling symbolic link is refused and nothing is created where it points', async () => {
+    const nowhere = join(tmp, 'created-through-link.tar.gz');
+    const link = join(tmp, 'dangling.tar.gz');
+    symlinkSync(nowhere, link);
+    const r = await bundleRun(link);
+    expect(r.code).toBe(64);
+    expect(() => lstatSync(nowhere)).toThrow();
+    expect(readlinkSync(link)).toBe(nowhere);
+  });
+
+  it('a directory is refused, even with --force', async () => {
+    const dir = join(tmp, 'a-directory');
+    mkdirSync(dir);
+    for (const more of [[], ['--force']]) {
+      const r = await bundleRun(dir, more);
+      expect(r.code).toBe(64);
+      expect(r.stderr).toMatch(/it is a directory/);
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a directory that cannot be written, or does not exist, is a clear error', async () => {
+    const locked = join(tmp, 'locked');
+    mkdirSync(locked);
+    chmodSync(locked, 0o555);
+    // root ignores permission bits: run the CLI as nobody then
+    const uid = process.getuid?.() === 0 ? 65534 : undefined;
+    const r = await bundleRun(join(locked, 'b.tar.gz'), [], uid);
+    expect(r.stderr).toMatch(/cannot write the bundle .*: cannot create a file in .*locked \(EACCES\)/);
+    expect(r.code).toBe(64);
+    expect(readdirSync(locked)).toEqual([]);
+    const missing = await bundleRun(join(tmp, 'no-such-dir', 'b.tar.gz'));
+    expect(missing.stderr).toMatch(/cannot create a file in .*no-such-dir \(ENOENT\)/);
+    expect(missing.code).toBe(64);
+  });
+
+  it('--force without --bundle is a usage error', async () => {
+    const r = await cli(['diagnose', '-n', 'db', '--force']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/--force only applies to --bundle/);
+  });
+});
+
+describe('the bundle target: 0600, temporary file renamed into place', () => {
+  const entries = [{ path: 'a.txt', content: 'hello\n', description: 'a' }];
+  const at = new Date('2026-12-01T00:00:00Z');
+
+  it('writes mode 0600 through a temporary file in the same directory', async () => {
+    const dir = join(tmp, 'fresh');
+    mkdirSync(dir);
+    const t = await openBundleTarget(join(dir, 'b.tar.gz'), false);
+    // while collecting: only a private temporary file exists
+    const during = readdirSync(dir);
+    expect(during).toHaveLength(1);
+    expect(during[0]).toMatch(/^\.b\.tar\.gz\.\d+\.[0-9a-f]+\.tmp$/);
+    expect(statSync(join(dir, during[0]!)).mode & 0o777).toBe(0o600);
+    await t.write('root', entries, at);
+    expect(readdirSync(dir)).toEqual(['b.tar.gz']);
+    expect(statSync(join(dir, 'b.tar.gz')).mode & 0o777).toBe(0o600);
+    expect(extract(join(dir, 'b.tar.gz')).get('root/a.txt')).toBe('hello\n');
+  });
+
+  it('a file that appears while collecting is not overwritten', async () => {
+    const dir = join(tmp, 'race');
+    mkdirSync(dir);
+    const file = join(dir, 'b.tar.gz');
+    const t = await openBundleTarget(file, false);
+    writeFileSync(file, 'someone else');
+    await expect(t.write('root', entries, at)).rejects.toThrow(/appeared while the bundle was being written/);
+    expect(readFileSync(file, 'utf8')).toBe('someone else');
+    expect(readdirSync(dir)).toEqual(['b.tar.gz']);
+  });
+
+  it('--force replaces a file, and replaces a symbolic link itself, never its target', async () => {
+    const dir = join(tmp, 'force');
+    mkdirSync(dir);
+    const file = join(dir, 'b.tar.gz');
+    writeFileSync(file, 'old');
+    await (await openBundleTarget(file, true)).write('root', entries, at);
+    expect(extract(file).get('root/a.txt')).toBe('hello\n');
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'victim');
+    const link = join(dir, 'l.tar.gz');
+    symlinkSync(victim, link);
+    await (await openBundleTarget(link, true)).write('root', entries, at);
+    expect(lstatSync(link).isFile()).toBe(true);
+    expect(readFileSync(victim, 'utf8')).toBe('victim');
+  });
+});
