@@ -52,8 +52,7 @@ const SENSITIVE_ENV = /PASS(WORD|WD)?|PWD|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|DSN/i
  * GITHUB_TOKEN, AZURE_STORAGE_KEY. Narrower than SENSITIVE_ENV (no bare KEY
  * or AUTH) because text is full of `key: …` that is not a secret.
  */
-const SENSITIVE_TEXT_KEY =
-  /pass(word|wd)|pwd|secret|tokens?(?![a-z])|credential|api[_-]?key|access[_-]?key|private[_-]?key|[_-]key$/i;
+const SENSITIVE_TEXT_KEY = String.raw`[\w.-]{0,64}?(?:pass(?:word|wd)|pwd|secret|tokens?(?![a-z])|credential|api[_-]?key|access[_-]?key|private[_-]?key)[\w.-]{0,64}|[\w.-]{0,64}?[_-]key(?![\w.-])`;
 /** An object field whose string value is a credential (camelCase or snake_case). */
 const SENSITIVE_FIELD =
   /pass(word|wd)|pwd$|token|credential|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key|storage[_-]?key|account[_-]?key/i;
@@ -100,13 +99,12 @@ const TEXT_RULES: [RegExp, string | ((...m: string[]) => string)][] = [
     (m, head: string, name: string, mid: string, value: string) =>
       SENSITIVE_ENV.test(name) && !isRedacted(value) ? `${head}${name}${mid}${redactedLike(value)}` : m,
   ],
-  // KEY=value, KEY: value, "KEY": "value", --key=value, ?key=value&…
+  // KEY=value, KEY: value, "KEY": "value", --key=value, ?key=value&… . The
+  // key test is inside the pattern, so a harmless key never swallows the
+  // next pair (`failed: password=…`).
   [
-    new RegExp(String.raw`(?<![\w.-])([\w.-]{1,128})(["']?\s*[=:]\s*)(${VALUE})`, 'g'),
-    (m, key: string, sep: string, value: string) =>
-      SENSITIVE_TEXT_KEY.test(key) && !isRedacted(value) && !/^\/\//.test(value)
-        ? `${key}${sep}${redactedLike(value)}`
-        : m,
+    new RegExp(String.raw`(?<![\w.-])(${SENSITIVE_TEXT_KEY})(["']?\s*[=:]\s*)(?!//)(${VALUE})`, 'gi'),
+    (m, key: string, sep: string, value: string) => (isRedacted(value) ? m : `${key}${sep}${redactedLike(value)}`),
   ],
   [/\b(PASSWORD\s+)'(?:[^']|'')*'/gi, `$1'${REDACTED}'`],
 ];

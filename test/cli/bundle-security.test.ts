@@ -22,7 +22,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWriteStream } from 'node:fs';
+import { gzipSync, createGzip, constants as zc } from 'node:zlib';
+import { Header } from 'tar';
+import { toPlain } from '@cnpg-disk/core';
 import { openBundleTarget, redactObject, redactText, REDACTED } from '../../src/snapshot/bundle-write.js';
+import { readBundle, readBundleArchive } from '../../src/snapshot/bundle.js';
+import { cluster, clusterSnapshot, fs, pod, pvc, snapshot } from './fixtures.js';
 import { LEAKS, NEAR_MISSES } from './leaks.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -41,11 +47,14 @@ interface Ran {
 }
 
 /** Runs the built CLI; `uid` runs it as another user (only when the test runs as root). */
-function cli(args: string[], opts: { uid?: number; env?: Record<string, string> } = {}): Promise<Ran> {
+function cli(
+  args: string[],
+  opts: { uid?: number; env?: Record<string, string>; nodeArgs?: string[] } = {},
+): Promise<Ran> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [join(REPO, 'bin/run.js'), ...args],
+      [...(opts.nodeArgs ?? []), join(REPO, 'bin/run.js'), ...args],
       {
         cwd: tmp,
         env: {
@@ -266,4 +275,210 @@ describe('the bundle target: 0600, temporary file renamed into place', () => {
     expect(lstatSync(link).isFile()).toBe(true);
     expect(readFileSync(victim, 'utf8')).toBe('victim');
   });
+});
+
+// ---------------------------------------------------------------------------
+// Hostile archives. Written header by header with the tar package's Header
+// class (tar's own create() refuses or rewrites exactly the names, links and
+// sizes these tests need: absolute paths, `..`, a size that is a lie).
+
+interface Member {
+  path: string;
+  type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'FIFO';
+  data?: string;
+  linkpath?: string;
+}
+
+function header(m: { path: string; type: string; size: number; linkpath?: string }): Buffer {
+  const h = new Header({
+    path: m.path,
+    type: m.type as 'File',
+    size: m.size,
+    mode: m.type === 'Directory' ? 0o755 : 0o644,
+    mtime: new Date('2026-12-01T00:00:00Z'),
+    ...(m.linkpath ? { linkpath: m.linkpath } : {}),
+  });
+  h.encode();
+  return h.block!;
+}
+
+function pad(n: number): Buffer {
+  return Buffer.alloc((512 - (n % 512)) % 512);
+}
+
+function tarGz(members: Member[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const m of members) {
+    const data = Buffer.from(m.data ?? '');
+    const type = m.type ?? 'File';
+    parts.push(
+      header({
+        path: m.path,
+        type,
+        size: type === 'File' ? data.length : 0,
+        ...(m.linkpath ? { linkpath: m.linkpath } : {}),
+      }),
+    );
+    if (type === 'File') parts.push(data, pad(data.length));
+  }
+  parts.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(parts));
+}
+
+const SNAPSHOT_DOC = JSON.stringify({
+  apiVersion: 'disk.cnpg-plugin.dev/v1alpha1',
+  kind: 'Snapshot',
+  collectedAt: '2026-12-01T00:00:00.000Z',
+  clusters: [],
+});
+
+function writeBundle(name: string, members: Member[]): string {
+  const f = join(tmp, name);
+  writeFileSync(f, tarGz(members));
+  return f;
+}
+
+describe('--from-bundle: hostile archives are refused (exit 64, one sentence)', () => {
+  const ok = (extra: Member[] = []): Member[] => [
+    { path: 'cnpg-bundle-x/', type: 'Directory' },
+    { path: 'cnpg-bundle-x/snapshot.json', data: SNAPSHOT_DOC },
+    ...extra,
+  ];
+
+  it('a well-formed archive is read', async () => {
+    const a = await readBundleArchive(
+      writeBundle('ok.tar.gz', ok([{ path: 'cnpg-bundle-x/manifest.json', data: '{}' }])),
+    );
+    expect(a.root).toBe('cnpg-bundle-x');
+    expect([...a.files.keys()].sort()).toEqual(['manifest.json', 'snapshot.json']);
+  });
+
+  const cases: [string, Member[], RegExp][] = [
+    [
+      'two root folders (the last snapshot.json used to win)',
+      [...ok(), { path: 'other/snapshot.json', data: SNAPSHOT_DOC }],
+      /two root folders \("cnpg-bundle-x" and "other"\)/,
+    ],
+    [
+      'a traversal name',
+      [...ok(), { path: 'cnpg-bundle-x/../../etc/snapshot.json', data: SNAPSHOT_DOC }],
+      /climbs out of the archive/,
+    ],
+    ['a traversal name as the snapshot', [{ path: '../snapshot.json', data: SNAPSHOT_DOC }], /climbs out/],
+    ['an absolute name', [...ok(), { path: '/etc/cron.d/x', data: 'x' }], /absolute name/],
+    [
+      'a file outside any root folder',
+      [{ path: 'snapshot.json', data: SNAPSHOT_DOC }],
+      /outside the bundle's root folder/,
+    ],
+    [
+      'snapshot.json as a symbolic link',
+      [
+        { path: 'r/', type: 'Directory' },
+        { path: 'r/snapshot.json', type: 'SymbolicLink', linkpath: '/etc/passwd' },
+      ],
+      /snapshot\.json is a SymbolicLink, not a regular file/,
+    ],
+    [
+      'snapshot.json as a hard link',
+      [
+        { path: 'r/a', data: SNAPSHOT_DOC },
+        { path: 'r/snapshot.json', type: 'Link', linkpath: 'r/a' },
+      ],
+      /snapshot\.json is a Link, not a regular file/,
+    ],
+    ['snapshot.json as a FIFO', [{ path: 'r/snapshot.json', type: 'FIFO' }], /snapshot\.json is a FIFO/],
+    [
+      'snapshot.json twice',
+      [...ok(), { path: 'cnpg-bundle-x/snapshot.json', data: SNAPSHOT_DOC }],
+      /snapshot\.json appears twice/,
+    ],
+  ];
+  for (const [what, members, message] of cases) {
+    it(what, async () => {
+      const f = writeBundle(`${what.replace(/\W+/g, '-')}.tar.gz`, members);
+      await expect(readBundle(f)).rejects.toMatchObject({ exitCode: 64, message: expect.stringMatching(message) });
+    });
+  }
+
+  it('not gzip, and an empty archive', async () => {
+    const plain = join(tmp, 'plain.tar.gz');
+    writeFileSync(plain, 'this is not a bundle');
+    await expect(readBundle(plain)).rejects.toMatchObject({
+      exitCode: 64,
+      message: expect.stringMatching(/not gzip-compressed/),
+    });
+    const empty = join(tmp, 'empty.tar.gz');
+    writeFileSync(empty, gzipSync(Buffer.alloc(1024)));
+    await expect(readBundle(empty)).rejects.toMatchObject({
+      message: expect.stringMatching(/is refused: it is (an empty archive|not a tar archive)/),
+    });
+  });
+
+  it('inflated bytes are counted while decompressing: many small members past the cap are refused', async () => {
+    const members: Member[] = [{ path: 'r/', type: 'Directory' }];
+    for (let i = 0; i < 40; i++) members.push({ path: `r/logs/${i}.log`, data: 'x'.repeat(64 * 1024) });
+    const f = writeBundle('many.tar.gz', members);
+    await expect(readBundleArchive(f, ['snapshot.json'], 1024 * 1024)).rejects.toThrow(
+      /inflates to more than 1048576 bytes/,
+    );
+    expect((await readBundleArchive(f, ['snapshot.json'], 8 * 1024 * 1024)).files.size).toBe(0);
+  });
+
+  it('through the CLI: two roots is exit 64 with the reason, no stack trace', async () => {
+    const f = writeBundle('cli-two-roots.tar.gz', [...ok(), { path: 'evil/snapshot.json', data: SNAPSHOT_DOC }]);
+    const r = await cli(['disk', 'status', '--from-bundle', f]);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/bundle .*cli-two-roots\.tar\.gz is refused: it has two root folders/);
+    expect(r.stderr).not.toMatch(/\s+at \S+ \(/);
+  });
+
+  it('a member header claiming 4 GiB is refused at its header, with bounded memory (real CLI, peak RSS)', async () => {
+    // 4 GiB claimed, 512 MiB of zeros actually streamed through gzip (about
+    // 0.5 MiB on disk): the old reader buffered up to 256 MiB of it.
+    const f = join(tmp, 'huge.tar.gz');
+    const gz = createGzip({ level: zc.Z_BEST_SPEED });
+    const out = createWriteStream(f);
+    const done = new Promise<void>((ok, fail) => {
+      out.on('finish', () => ok());
+      out.on('error', fail);
+    });
+    gz.pipe(out);
+    gz.write(header({ path: 'r/', type: 'Directory', size: 0 }));
+    gz.write(header({ path: 'r/snapshot.json', type: 'File', size: 4 * 1024 ** 3 }));
+    const zeros = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < 512; i++) {
+      if (!gz.write(zeros)) await new Promise<void>((ok) => gz.once('drain', () => ok()));
+    }
+    gz.end();
+    await done;
+    const report = `data:text/javascript,process.on('exit',()=>process.stderr.write('maxrss-kib='+process.resourceUsage().maxRSS+'\\n'))`;
+    const r = await cli(['disk', 'status', '--from-bundle', f], { nodeArgs: ['--import', report] });
+    expect(r.stderr).toMatch(/claims 4294967296 bytes, more than the 268435456 a bundle may hold/);
+    expect(r.code).toBe(64);
+    const kib = Number(/maxrss-kib=(\d+)/.exec(r.stderr)?.[1]);
+    console.log(`peak RSS reading a 4 GiB-claiming bundle: ${Math.round(kib / 1024)} MiB`);
+    expect(kib).toBeGreaterThan(0);
+    expect(kib / 1024).toBeLessThan(200);
+  }, 60_000);
+});
+
+describe('collectedAt must parse', () => {
+  for (const bad of ['yesterday', '2026-13-45T99:00:00Z', '', undefined]) {
+    it(`collectedAt ${JSON.stringify(bad)} refuses the bundle`, async () => {
+      const doc = {
+        apiVersion: 'disk.cnpg-plugin.dev/v1alpha1',
+        kind: 'Snapshot',
+        clusters: [],
+        ...(bad === undefined ? {} : { collectedAt: bad }),
+      };
+      const f = writeBundle(`at-${String(bad)}.tar.gz`, [{ path: 'r/snapshot.json', data: JSON.stringify(doc) }]);
+      await expect(readBundle(f)).rejects.toMatchObject({
+        exitCode: 64,
+        message: expect.stringMatching(
+          /collectedAt .*(is missing|is not an RFC 3339 time); the snapshot cannot be judged/,
+        ),
+      });
+    });
+  }
 });
