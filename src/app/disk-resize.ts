@@ -49,6 +49,7 @@ import {
   patchPvcResize,
 } from '../kube/pvc-write.js';
 import { renderTable } from '../render/table.js';
+import { sanitize } from '../render/sanitize.js';
 import { usageText, sourcesLine } from '../render/common.js';
 import type { ClusterSnapshot, KubeObject, Snapshot, SourceName } from '../snapshot/types.js';
 import { clusterFields, requireSomeFacts, volumeFields, volumeLabel } from './disk-status.js';
@@ -444,6 +445,10 @@ export function planTable(plan: ResizePlan, wide: boolean, withResult: boolean):
 }
 
 function traceText(plan: ResizePlan): string {
+  return sanitize(traceLines(plan), { keepNewlines: true });
+}
+
+function traceLines(plan: ResizePlan): string {
   let out = '';
   for (const i of plan.items) {
     const d = i.result?.freshDecision ?? i.volume.decision;

@@ -482,3 +482,63 @@ describe('collectedAt must parse', () => {
     });
   }
 });
+
+describe('terminal escapes in names from a bundle (real CLI process)', () => {
+  // ESC[2J clears the screen, OSC 0 sets the window title, U+009B is a
+  // one-character CSI, U+202E reverses the text after it.
+  const EVIL = 'pg\u001b[2J\u001b]0;owned\u0007\u009b31m\u202eevil';
+  const SHOWN = 'pg\\x1b[2J\\x1b]0;owned\\x07\\x9b31m\\u202eevil';
+  let file: string;
+
+  beforeAll(() => {
+    const c = cluster({ name: EVIL });
+    (c.metadata as { labels: Record<string, string> }).labels = { team: 'pay\u001b[31m' };
+    const p = pod({ name: `${EVIL}-1`, cluster: EVIL });
+    const v = pvc({ instance: `${EVIL}-1`, role: 'PG_DATA', cluster: EVIL, request: '10Gi', capacity: '10Gi' });
+    const s = snapshot([
+      clusterSnapshot(c, [p], [v], [{ pod: `${EVIL}-1`, filesystems: { [`${EVIL}-1`]: fs(10, 97) }, errors: [] }]),
+    ]);
+    s.problems = [`a problem about ${EVIL}`];
+    file = writeBundle('evil.tar.gz', [
+      {
+        path: 'r/snapshot.json',
+        data: JSON.stringify(toPlain({ apiVersion: 'disk.cnpg-plugin.dev/v1alpha1', kind: 'Snapshot', ...s })),
+      },
+    ]);
+  });
+
+  const RAW = /[\u001b\u0007\u009b\u202e]/;
+
+  for (const cmd of [['disk', 'status'], ['diagnose'], ['wal', 'health'], ['disk', 'status', '-o', 'wide', '-v']]) {
+    it(`${cmd.join(' ')}: no raw control character reaches the terminal; the name is shown escaped`, async () => {
+      const r = await cli([...cmd, '--from-bundle', file]);
+      expect(r.stdout + r.stderr).not.toMatch(RAW);
+      expect(r.stdout + r.stderr).toContain(SHOWN);
+    });
+  }
+
+  it('an unknown cluster named with escapes: the error line is sanitised too', async () => {
+    const r = await cli(['disk', 'resize', `x\u001b[2Jy`, '--from-bundle', file]);
+    expect(r.code).toBe(64);
+    expect(r.stderr).not.toMatch(RAW);
+    expect(r.stderr).toMatch(/x\\(x1b|u001b)\[2Jy/);
+  });
+
+  it('JSON output stays exact (the format escapes by itself)', async () => {
+    const r = await cli(['disk', 'status', '--from-bundle', file, '-o', 'json']);
+    const doc = JSON.parse(r.stdout) as { clusters: { name: string }[] };
+    expect(doc.clusters[0]!.name).toBe(EVIL);
+  });
+});
+
+describe('sanitize', () => {
+  it('escapes C0, DEL, C1 and bidi controls; keeps text, and newlines only where asked', async () => {
+    const { sanitize } = await import('../../src/render/sanitize.js');
+    expect(sanitize('a\u0000b\u0008c\u007fd\u0085e\u009bf\u2066g\u2069')).toBe(
+      'a\\x00b\\x08c\\x7fd\\x85e\\x9bf\\u2066g\\u2069',
+    );
+    expect(sanitize('line1\n\tline2')).toBe('line1\\x0a\\x09line2');
+    expect(sanitize('line1\n\tline2\r', { keepNewlines: true })).toBe('line1\n\tline2\\x0d');
+    expect(sanitize('pg-1 ünïcödé 10Gi 85.3% → ok')).toBe('pg-1 ünïcödé 10Gi 85.3% → ok');
+  });
+});
