@@ -507,6 +507,7 @@ describe('terminal escapes in names from a bundle (real CLI process)', () => {
     ]);
   });
 
+  // eslint-disable-next-line no-control-regex -- the characters under test
   const RAW = /[\u001b\u0007\u009b\u202e]/;
 
   for (const cmd of [['disk', 'status'], ['diagnose'], ['wal', 'health'], ['disk', 'status', '-o', 'wide', '-v']]) {
