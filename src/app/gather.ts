@@ -9,6 +9,7 @@ import { readBundle } from '../snapshot/bundle.js';
 import type { ClusterSnapshot, Snapshot, SourceName } from '../snapshot/types.js';
 import { labels } from '../analysis/kube-objects.js';
 import { usageError } from '../cli/errors.js';
+import { matchesLabelSelector, parseLabelSelector, type LabelSelector } from '@cnpg-disk/core';
 
 export interface ScopeOptions {
   namespace?: string | undefined;
@@ -25,19 +26,22 @@ export interface ScopeOptions {
   prometheusUrl?: string | undefined;
 }
 
-/** Matches a simple equality label selector (a=b,c!=d,e) against labels, for bundles. */
+/**
+ * The -l selector, parsed with the API server's grammar (core's selector.ts),
+ * or a usage error. Offline it filters the bundle; live the same text goes to
+ * the API server, after this check, so both paths refuse the same input.
+ */
+export function parseSelectorOption(selector: string | undefined): LabelSelector | undefined {
+  if (selector === undefined) return undefined;
+  const p = parseLabelSelector(selector);
+  if (!p.ok) throw usageError(p.error, 'e.g. -l team=payments,tier in (db,cache),!legacy');
+  return p.selector;
+}
+
+/** Whether a bundle's Cluster labels satisfy the -l selector (no selector: all). */
 export function matchesSelector(selector: string | undefined, l: Record<string, string>): boolean {
-  if (!selector) return true;
-  return selector.split(',').every((term) => {
-    const t = term.trim();
-    if (!t) return true;
-    const ne = /^([^!=]+)!=(.*)$/.exec(t);
-    if (ne) return l[ne[1]!.trim()] !== ne[2]!.trim();
-    const eq = /^([^!=]+)==?(.*)$/.exec(t);
-    if (eq) return l[eq[1]!.trim()] === eq[2]!.trim();
-    if (t.startsWith('!')) return l[t.slice(1)] === undefined;
-    return l[t] !== undefined;
-  });
+  const s = parseSelectorOption(selector);
+  return s === undefined || matchesLabelSelector(s, l);
 }
 
 export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Snapshot> {
@@ -45,13 +49,14 @@ export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Sn
   if (opts.allNamespaces && opts.namespace) {
     throw usageError('--namespace and --all-namespaces cannot be used together');
   }
+  const selector = parseSelectorOption(opts.selector);
   if (opts.fromBundle) {
     const snap = await readBundle(opts.fromBundle);
     snap.clusters = snap.clusters.filter(
       (c) =>
         (!opts.cluster || c.name === opts.cluster) &&
         (!opts.namespace || c.namespace === opts.namespace) &&
-        matchesSelector(opts.selector, labels(c.cluster)),
+        (!selector || matchesLabelSelector(selector, labels(c.cluster))),
     );
     return snap;
   }
@@ -76,6 +81,7 @@ export function liveCollectOptions(
   deps: Deps,
   onProgress: (text: string) => void,
 ): CollectOptions {
+  parseSelectorOption(opts.selector); // refused here before the API server sees it
   return {
     namespaces: opts.allNamespaces ? 'all' : [opts.namespace ?? client.currentNamespace],
     cluster: opts.cluster,
