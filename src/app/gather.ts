@@ -52,12 +52,14 @@ export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Sn
   const selector = parseSelectorOption(opts.selector);
   if (opts.fromBundle) {
     const snap = await readBundle(opts.fromBundle);
+    const all = snap.clusters.map((c) => `${c.namespace}/${c.name}`);
     snap.clusters = snap.clusters.filter(
       (c) =>
         (!opts.cluster || c.name === opts.cluster) &&
         (!opts.namespace || c.namespace === opts.namespace) &&
         (!selector || matchesLabelSelector(selector, labels(c.cluster))),
     );
+    if (opts.cluster && snap.clusters.length === 0) throw notInBundle(opts.cluster, opts.fromBundle, all);
     return snap;
   }
   const client = deps.kube();
@@ -131,6 +133,15 @@ export function judgedAt(snapshot: Snapshot, deps: Deps): number {
     if (!Number.isNaN(t) && t > 0) return t;
   }
   return deps.now().getTime();
+}
+
+/** A named Cluster the bundle does not hold: the message lists what it holds. */
+export function notInBundle(cluster: string, file: string, all: string[]): Error {
+  const shown = all.length > 20 ? [...all.slice(0, 20), `… ${all.length - 20} more`] : all;
+  return usageError(
+    `there is no CloudNativePG Cluster ${JSON.stringify(cluster)} in the bundle ${file}; it holds ${all.length === 0 ? 'no Cluster' : shown.join(', ')}`,
+    `list the bundle with: kubectl cnpg diagnose --from-bundle ${file} --list`,
+  );
 }
 
 /** The one Cluster a command was asked about, or a usage error saying where we looked. */

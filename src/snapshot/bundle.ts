@@ -225,10 +225,16 @@ export async function readArchiveOrRefuse(file: string): Promise<BundleArchive> 
 
 /** Reads a support bundle (.tar.gz) or a bare snapshot (.json). */
 export async function readBundle(file: string): Promise<Snapshot> {
+  return (await readBundleWithManifest(file)).snapshot;
+}
+
+/** A bundle's snapshot and its manifest (undefined for a bare .json snapshot or a bundle without one). */
+export async function readBundleWithManifest(file: string): Promise<{ snapshot: Snapshot; manifest?: unknown }> {
   if (!existsSync(file) || !statSync(file).isFile()) {
     throw usageError(`bundle ${file} does not exist`, 'check the --from-bundle path');
   }
   let text: string;
+  let manifest: unknown;
   if (/\.json$/i.test(file)) {
     if (statSync(file).size > MAX_BUNDLE_READ_BYTES) {
       throw usageError(`${file} is larger than ${MAX_BUNDLE_READ_BYTES} bytes: not a snapshot written by this tool`);
@@ -236,7 +242,8 @@ export async function readBundle(file: string): Promise<Snapshot> {
     const { readFile } = await import('node:fs/promises');
     text = await readFile(file, 'utf8');
   } else {
-    const buf = (await readArchiveOrRefuse(file)).files.get(BUNDLE_SNAPSHOT_PATH);
+    const archive = await readArchiveOrRefuse(file);
+    const buf = archive.files.get(BUNDLE_SNAPSHOT_PATH);
     if (!buf) {
       throw usageError(
         `bundle ${file} has no ${BUNDLE_SNAPSHOT_PATH}`,
@@ -244,6 +251,14 @@ export async function readBundle(file: string): Promise<Snapshot> {
       );
     }
     text = buf.toString('utf8');
+    const m = archive.files.get(BUNDLE_MANIFEST_PATH);
+    if (m) {
+      try {
+        manifest = JSON.parse(m.toString('utf8')) as unknown;
+      } catch (e) {
+        throw usageError(`${file}: ${BUNDLE_MANIFEST_PATH} is not valid JSON (${(e as Error).message})`);
+      }
+    }
   }
   let doc: unknown;
   try {
@@ -251,5 +266,5 @@ export async function readBundle(file: string): Promise<Snapshot> {
   } catch (e) {
     throw usageError(`${file}: ${BUNDLE_SNAPSHOT_PATH} is not valid JSON (${(e as Error).message})`);
   }
-  return decodeSnapshot(doc, file);
+  return { snapshot: decodeSnapshot(doc, file), ...(manifest === undefined ? {} : { manifest }) };
 }

@@ -543,3 +543,68 @@ describe('sanitize', () => {
     expect(sanitize('pg-1 ünïcödé 10Gi 85.3% → ok')).toBe('pg-1 ünïcödé 10Gi 85.3% → ok');
   });
 });
+
+describe('diagnose --from-bundle FILE --list: what a bundle holds (real CLI)', () => {
+  const EXAMPLE = join(REPO, 'examples/wal-archive-failing.tar.gz');
+
+  it('text: collection time and origin, tool version, redaction, entries, failures, clusters', async () => {
+    const r = await cli(['diagnose', '--from-bundle', EXAMPLE, '--list']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^bundle: +.*wal-archive-failing\.tar\.gz$/m);
+    expect(r.stdout).toMatch(/^collected: +2026-11-26T\S+ from https:\/\//m);
+    expect(r.stdout).toMatch(/^tool: +kubectl-cnpg-disk \d+\.\d+\.\d+$/m);
+    expect(r.stdout).toMatch(/^redaction: +on \(\d+ rules\)$/m);
+    expect(r.stdout).toMatch(/^failed: +nothing$/m);
+    expect(r.stdout).toMatch(/^orders +orders-db +2 +4 +2\/2/m);
+  });
+
+  it('json: the manifest as read and the clusters', async () => {
+    const r = await cli(['diagnose', '--from-bundle', EXAMPLE, '--list', '-o', 'json']);
+    const doc = JSON.parse(r.stdout) as {
+      kind: string;
+      manifest: { tool: { version: string }; redaction: { enabled: boolean } };
+      clusters: { namespace: string; name: string }[];
+    };
+    expect(doc.kind).toBe('BundleListing');
+    expect(doc.manifest.redaction.enabled).toBe(true);
+    expect(doc.clusters.map((c) => `${c.namespace}/${c.name}`)).toEqual(['orders/orders-db']);
+  });
+
+  it('an unredacted bundle with failures says so', async () => {
+    const manifest = {
+      kind: 'BundleManifest',
+      tool: { name: 'kubectl-cnpg-disk', version: '9.9.9' },
+      secretsRead: false,
+      redaction: { enabled: false, rules: [] },
+      entries: [{ path: 'snapshot.json', bytes: 100 }],
+      failed: [{ what: 'db/pg/pg-1/postgres.log', reason: 'HTTP 403', permission: 'get pods/log' }],
+      scope: { namespaces: ['db'] },
+    };
+    const f = writeBundle('list-raw.tar.gz', [
+      { path: 'r/snapshot.json', data: SNAPSHOT_DOC },
+      { path: 'r/manifest.json', data: JSON.stringify(manifest) },
+    ]);
+    const r = await cli(['diagnose', '--from-bundle', f, '--list']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^redaction: +OFF: credentials may be in it$/m);
+    expect(r.stdout).toMatch(/^ +- db\/pg\/pg-1\/postgres\.log: HTTP 403 \(grant "get pods\/log"\)$/m);
+    expect(r.stdout).toMatch(/^clusters: +0$/m);
+  });
+
+  it('--list needs --from-bundle and refuses --bundle', async () => {
+    const a = await cli(['diagnose', '--list']);
+    expect(a.code).toBe(64);
+    expect(a.stderr).toMatch(/--list lists a bundle: it needs --from-bundle FILE/);
+    const b = await cli(['diagnose', '--from-bundle', EXAMPLE, '--list', '--bundle', join(tmp, 'x.tar.gz')]);
+    expect(b.code).toBe(64);
+  });
+
+  it('a cluster the bundle does not hold: exit 64, and the message lists what it holds', async () => {
+    for (const cmd of [['disk', 'status'], ['wal', 'health'], ['diagnose']]) {
+      const r = await cli([...cmd, 'nope', '--from-bundle', EXAMPLE]);
+      expect(r.code).toBe(64);
+      expect(r.stderr).toMatch(/no CloudNativePG Cluster "nope" in the bundle .*; it holds orders\/orders-db/);
+      expect(r.stderr).toMatch(/--list/);
+    }
+  });
+});
