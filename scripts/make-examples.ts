@@ -60,6 +60,7 @@ async function main(): Promise<void> {
         kubeconfig,
         '--bundle',
         file,
+        '--force', // regenerating: replace the committed example
       ];
       // Asynchronously: the simulated kubelet and instances answer from this process.
       const r = await runNode(args);

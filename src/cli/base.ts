@@ -32,10 +32,10 @@ export abstract class BaseCommand extends Command {
       err.oclif?.exit === 2 ||
       /Unexpected argument|Nonexistent flag|Expected --|Missing required flag|Parsing --/.test(err.message)
     ) {
-      write(`error: ${parseErrorText(err.message)}\n  hint: see --help\n`);
+      write(`error: ${sanitize(parseErrorText(err.message))}\n  hint: see --help\n`);
       this.exit(ExitCode.USAGE);
     }
-    write(`internal error: ${err.message}\n`);
+    write(`internal error: ${sanitize(err.message)}\n`);
     if (this.verbose && err.stack) write(`${err.stack}\n`);
     else write('  hint: run again with -v for details, and please report it\n');
     this.exit(ExitCode.INTERNAL);
