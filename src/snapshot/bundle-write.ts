@@ -8,15 +8,13 @@
  *
  * Redaction (on unless --no-redact) runs over every object and text that
  * goes in, snapshot.json included. Secrets are never read in the first
- * place; redaction is for what leaks into ordinary objects and logs:
- *   - env values whose name looks like a credential (PASSWORD, SECRET,
- *     TOKEN, KEY, CREDENTIAL, AUTH, PWD, DSN);
- *   - passwords in connection strings (scheme://user:PASSWORD@host) anywhere;
- *   - password=, token=, secret=, api_key= style pairs, "password": "…" in
- *     JSON, PASSWORD '…' in SQL, Authorization: Bearer tokens;
- *   - PEM blocks whose header says KEY (-----BEGIN … PRIVATE KEY-----);
- *   - the kubectl.kubernetes.io/last-applied-configuration annotation
- *     (a full copy of the object as applied, env values included).
+ * place; redaction is for what leaks into ordinary objects and logs. The
+ * rules are REDACTION_RULES below (also written into every manifest) and
+ * docs/bundle.md; the key of a KEY=value pair counts when a credential word
+ * appears anywhere in it (PGPASSWORD, DB_PASSWORD, AWS_SECRET_ACCESS_KEY).
+ *
+ * The file itself: openBundleTarget (exclusive 0600 temporary file, never
+ * through a link, put in place at the end).
  */
 import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdtemp, mkdir, open, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
