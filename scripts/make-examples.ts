@@ -205,7 +205,18 @@ async function main(): Promise<void> {
     rmSync(file, { force: true });
     const r = await exec(
       process.execPath,
-      [join(repo, 'bin/run.js'), 'diagnose', e.name, '-n', e.ns, '--bundle', file, '--kubeconfig', kubeconfig],
+      [
+        join(repo, 'bin/run.js'),
+        'diagnose',
+        e.name,
+        '-n',
+        e.ns,
+        '--bundle',
+        file,
+        '--force',
+        '--kubeconfig',
+        kubeconfig,
+      ],
       { env: { ...process.env, NO_COLOR: '1' }, timeoutMs: 300_000 },
     );
     say(`${e.file}: diagnose exited ${r.code}`);
