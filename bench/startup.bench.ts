@@ -136,8 +136,8 @@ const load = (): string =>
     .map((l) => l.toFixed(1))
     .join(' ');
 
-/** The version line names the runtime (node-v20… for Node, Bun's own Node version): compare without it. */
-const comparable = (s: string): string => s.replace(/ node-v\S+/g, '');
+/** The version line names the runtime ("(node v20…, linux-x64)" or "(bun 1.…, linux-x64)"): compare without it. */
+const comparable = (s: string): string => s.replace(/ \((?:node|bun) [^)]*\)/g, '');
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { variant: { type: 'string' }, binary: { type: 'string' } } });

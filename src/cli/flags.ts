@@ -1,7 +1,7 @@
 /**
  * Flags every command shares (kubectl's names), registered once.
  */
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { OUTPUT_FORMATS } from './output.js';
 import { SOURCE_NAMES } from '../snapshot/types.js';
 import { usageError } from './errors.js';
