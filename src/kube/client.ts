@@ -171,17 +171,21 @@ export class KubeClient {
       const o: https.RequestOptions = {};
       await this.kc.applyToHTTPSOptions(o);
       if (cluster.server.startsWith('http:')) return new CountingHttpAgent({ keepAlive: true }, this.connections);
-      const secureContext = tls.createSecureContext({
+      const material = {
         ...(o.ca ? { ca: o.ca } : {}),
         ...(o.cert ? { cert: o.cert } : {}),
         ...(o.key ? { key: o.key } : {}),
         ...(o.pfx ? { pfx: o.pfx } : {}),
         ...(o.passphrase ? { passphrase: o.passphrase } : {}),
-      });
+      };
+      const secureContext = tls.createSecureContext(material);
       return new CountingHttpsAgent(
         {
           keepAlive: true,
+          // Node uses the context and ignores the material; Bun (the single
+          // binary) ignores `secureContext` and needs the material itself.
           secureContext,
+          ...material,
           ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
           ...(o.servername ? { servername: o.servername } : {}),
         },
