@@ -5,7 +5,7 @@
  */
 import { Command } from '@oclif/core/command';
 import * as Errors from '@oclif/core/errors';
-import { CliError, ExitCode } from './errors.js';
+import { CliError, ExitCode } from '../model/errors.js';
 
 export abstract class BaseCommand extends Command {
   /** Set by commands after parsing, so errors can show stacks with -v. */

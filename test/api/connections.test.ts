@@ -23,7 +23,8 @@ import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { execInPod } from '../../src/kube/exec.js';
 import { KubeApiError } from '../../src/kube/errors.js';
-import { auditOf, cli, countByKind, json, requireBuiltCli } from './harness.js';
+import { auditOf, countByKind } from './harness.js';
+import { cli, json, requireBuiltCli } from '../helpers/cli.js';
 import { metricsExporter, Seeder } from './seed.js';
 
 const nodes = ['cn-1', 'cn-2', 'cn-3'];
