@@ -3,7 +3,8 @@
  * and exit codes. Commands stay thin: parse flags into options, call a plain
  * run function with the dependency bag, exit with the code it returns.
  */
-import { Command, Errors } from '@oclif/core';
+import { Command } from '@oclif/core/command';
+import * as Errors from '@oclif/core/errors';
 import { CliError, ExitCode } from '../model/errors.js';
 import { sanitize } from '../render/sanitize.js';
 

@@ -1,7 +1,7 @@
 /**
  * Flags every command shares (kubectl's names), registered once.
  */
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { OUTPUT_FORMATS } from '../render/printer.js';
 import { SOURCE_NAMES } from '../model/snapshot.js';
 import { usageError } from '../model/errors.js';

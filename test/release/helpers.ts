@@ -62,12 +62,14 @@ export function runBin(
 }
 
 /**
- * The VERSION line of `--help` names platform and runtime (linux-x64 node-v20…
- * under Node, Bun's node-v2x… in a binary, win32-x64 under wine): everything
- * else must match. Also folds Windows line ends.
+ * The VERSION line of `--help` names runtime and platform ("(node v20…,
+ * linux-x64)" under Node, "(bun 1.…, linux-x64)" in a binary, win32-x64 under
+ * wine): everything else must match. Also folds Windows line ends.
  */
 export function withoutRuntime(text: string): string {
-  return text.replace(/\r\n/g, '\n').replace(/^(\s*kubectl-cnpg-disk\/\S+) \S+ node-v\S+$/m, '$1 <platform> <runtime>');
+  return text
+    .replace(/\r\n/g, '\n')
+    .replace(/^(\s*kubectl-cnpg-disk \S+) \((?:node|bun) [^)]*\)$/m, '$1 (<runtime>, <platform>)');
 }
 
 /**
