@@ -14,8 +14,9 @@
  *  - SIGTERM: no new pass, the write in flight finishes, the Lease is
  *    released, the process exits 0.
  */
+import { matchesLabelSelector, parseLabelSelector, type LabelSelector } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { ExitCode } from '../model/errors.js';
+import { ExitCode, usageError } from '../model/errors.js';
 import { CLUSTER_LABEL, labels, nameOf, namespaceOf, slim } from '../model/kube-objects.js';
 import type { KubeClient } from '../kube/client.js';
 import { measure, type CollectOptions } from '../snapshot/collect.js';
@@ -26,7 +27,6 @@ import { EventRecorder } from './events.js';
 import { LeaderElector } from './leader.js';
 import { ControllerMetrics } from './metrics.js';
 import { autoresizePass, type PassResult } from './pass.js';
-import { matches, parseSelector, type Requirement } from './selector.js';
 import { startHealthServer, type HealthServer } from './server.js';
 
 export interface ControllerOptions {
@@ -85,12 +85,12 @@ function plain(o: unknown): KubeObject {
 /** The Snapshot of a pass, from the caches (no request). */
 export function snapshotFromCache(
   cache: ObjectCache,
-  o: { selector?: Requirement[]; namespaces?: string[]; server: string; now: Date },
+  o: { selector?: LabelSelector; namespaces?: string[]; server: string; now: Date },
 ): Snapshot {
   const clusters = cache
     .list('clusters')
     .map(plain)
-    .filter((c) => !o.selector || matches(o.selector, labels(c)));
+    .filter((c) => !o.selector || matchesLabelSelector(o.selector, labels(c)));
   const byNs = new Map<string, { pods: KubeObject[]; pvcs: KubeObject[] }>();
   const objs = (ns: string) => {
     let e = byNs.get(ns);
@@ -138,7 +138,7 @@ export class Controller {
   readonly recorder: EventRecorder;
   private server: HealthServer | undefined;
   private readonly client: KubeClient;
-  private readonly selector: Requirement[] | undefined;
+  private readonly selector: LabelSelector | undefined;
   private timer: NodeJS.Timeout | undefined;
   private wake: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -155,7 +155,11 @@ export class Controller {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.client = withCachedAccess(client, o.accessTtlMs ?? 5 * 60_000);
-    this.selector = o.selector ? parseSelector(o.selector) : undefined;
+    if (o.selector) {
+      const parsed = parseLabelSelector(o.selector);
+      if (!parsed.ok) throw usageError(`-l ${JSON.stringify(o.selector)}: ${parsed.error}`);
+      this.selector = parsed.selector;
+    }
     this.elector = new LeaderElector({
       client,
       namespace: o.leaseNamespace,

@@ -19,14 +19,14 @@
  * closed) until it is fixed.
  */
 import YAML from 'yaml';
-import { parseSelector, matches, SelectorError, type Requirement } from './selector.js';
+import { matchesLabelSelector, parseLabelSelector, type LabelSelector } from '@cnpg-disk/core';
 
 export const DEFAULT_POLICY_KIND = 'DefaultPolicy';
 export const DEFAULT_POLICY_API_VERSION = 'disk.cnpg-plugin.dev/v1alpha1';
 
 export interface DefaultPolicyRule {
   namespaces?: string[];
-  selector?: Requirement[];
+  selector?: LabelSelector;
   selectorText?: string;
   /** The policy document, validated per Cluster by core (its shape and sizes matter). */
   policy: unknown;
@@ -75,13 +75,11 @@ export function parseDefaultPolicy(text: string, where: string): DefaultPolicyFi
       }
       if (r['selector'] !== undefined) {
         if (typeof r['selector'] !== 'string') throw new DefaultPolicyError(`${at}: selector must be a string`);
-        try {
-          out.selector = parseSelector(r['selector']);
-          out.selectorText = r['selector'];
-        } catch (e) {
-          if (e instanceof SelectorError) throw new DefaultPolicyError(`${at}: ${e.message}`);
-          throw e;
-        }
+        const parsed = parseLabelSelector(r['selector']);
+        if (!parsed.ok)
+          throw new DefaultPolicyError(`${at}: label selector ${JSON.stringify(r['selector'])}: ${parsed.error}`);
+        out.selector = parsed.selector;
+        out.selectorText = r['selector'];
       }
       return out;
     }),
@@ -95,7 +93,7 @@ export function defaultPolicyFor(
 ): { policy: unknown; rule: number } | undefined {
   for (const [i, r] of file.rules.entries()) {
     if (r.namespaces && !r.namespaces.includes(cluster.namespace)) continue;
-    if (r.selector && !matches(r.selector, cluster.labels)) continue;
+    if (r.selector && !matchesLabelSelector(r.selector, cluster.labels)) continue;
     return { policy: r.policy, rule: i };
   }
   return undefined;

@@ -19,6 +19,7 @@ import {
   type SpecUpdate,
   largest,
 } from '../../actions/resize-plan.js';
+import { sanitize } from '../../render/sanitize.js';
 
 // ---------------------------------------------------------------- rendering
 
@@ -79,6 +80,10 @@ export function planTable(plan: ResizePlan, wide: boolean, withResult: boolean):
 }
 
 export function traceText(plan: ResizePlan): string {
+  return sanitize(traceLines(plan), { keepNewlines: true });
+}
+
+function traceLines(plan: ResizePlan): string {
   let out = '';
   for (const i of plan.items) {
     const d = i.result?.freshDecision ?? i.volume.decision;
