@@ -34,6 +34,13 @@ import { run } from './proc.js';
 import { target, type Target } from './targets.js';
 
 export const IMAGE_NAME = 'kubectl-cnpg-disk';
+/**
+ * The name inside the archive. `localhost/` is a domain, so containerd and
+ * the kubelet take the name as written after `ctr images import` (a bare
+ * `kubectl-cnpg-disk:<v>` would be stored bare but looked up under the
+ * default registry's library path, and never found).
+ */
+export const LOCAL_IMAGE = (v: string): string => `localhost/${IMAGE_NAME}:${v}`;
 export const IMAGE_TARGETS = ['linux-x64', 'linux-arm64'] as const;
 /** The image's user: the conventional "nonroot" id; the Deployment runs as it too. */
 export const IMAGE_USER = '65532:65532';
@@ -117,7 +124,7 @@ export async function buildImage(binary: string, t: Target, outFile: string, v: 
     );
     mkdirSync(resolve(outFile, '..'), { recursive: true });
     rmSync(outFile, { force: true });
-    await b('commit', '--format', 'oci', '--rm', c, `oci-archive:${outFile}:${IMAGE_NAME}:${v}`);
+    await b('commit', '--format', 'oci', '--rm', c, `oci-archive:${outFile}:${LOCAL_IMAGE(v)}`);
     return { file: outFile, bytes: statSync(outFile).size, arch, ms: Date.now() - started };
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { build, version } from '../../scripts/release/build.js';
-import { buildImage, IMAGE_NAME } from '../../scripts/release/image.js';
+import { buildImage, LOCAL_IMAGE } from '../../scripts/release/image.js';
 import { target } from '../../scripts/release/targets.js';
 import { Cli } from './lib/cli.js';
 import { MOUNTS, createCluster, dfInPod, instancePods, pvcs, waitHealthy } from './lib/cnpg.js';
@@ -53,7 +53,7 @@ describe('autoresizer (in-cluster controller)', () => {
         timeoutMs: 300_000,
       });
       expect(r.code, r.stderr).toBe(0);
-      image = `${IMAGE_NAME}:${version()}`;
+      image = LOCAL_IMAGE(version());
     }
     ns = await kube.createNamespace('autoresize');
     ctrlNs = await kube.createNamespace('autoresizer');

@@ -22,7 +22,7 @@ Exit codes: 0 printed or applied; 2 an object was refused; 3 API server unreacha
     }),
     image: Flags.string({
       summary:
-        'Container image of the controller (default kubectl-cnpg-disk:<this version>, as `npm run release:image` names it).',
+        'Container image of the controller (default localhost/kubectl-cnpg-disk:<this version>, the name inside the archives of npm run release:image).',
     }),
     'watch-namespace': Flags.string({
       summary: 'Watch only these namespaces (comma-separated): namespaced Roles instead of a ClusterRole.',
@@ -75,7 +75,7 @@ Exit codes: 0 printed or applied; 2 an object was refused; 3 API server unreacha
     const code = await runDiskInstall(
       {
         namespace: flags.namespace,
-        image: flags.image ?? `kubectl-cnpg-disk:${this.config.version}`,
+        image: flags.image ?? `localhost/kubectl-cnpg-disk:${this.config.version}`,
         watchNamespaces: flags['watch-namespace'],
         interval: flags.interval,
         sources: flags.source,

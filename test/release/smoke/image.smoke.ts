@@ -61,7 +61,7 @@ describe('controller image (buildah, OCI archives)', () => {
       expect(config.os).toBe('linux');
       expect(config.config.User).toBe(IMAGE_USER);
       expect(config.config.Entrypoint).toEqual(['/usr/local/bin/kubectl-cnpg']);
-      expect(tag).toBe(`kubectl-cnpg-disk:${ctx.version}`);
+      expect(tag).toBe(`localhost/kubectl-cnpg-disk:${ctx.version}`);
       const entry = config.config.Entrypoint![0]!;
       const res =
         t.arch === 'amd64'
