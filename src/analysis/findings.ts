@@ -395,14 +395,41 @@ function clusterFindings(c: ClusterReport, now: number | undefined): Finding[] {
 }
 
 /**
+ * A failing archive is one fault: the instance's ARCHIVE_FAILING finding (at
+ * its severity, critical) and not, beside it, a warning per volume whose
+ * resize the engine blocked for that same reason. The blocked volumes are
+ * named in the one finding instead.
+ */
+function oneFindingPerArchiveFailure(c: ClusterReport, volume: Finding[], instance: Finding[]): Finding[] {
+  const failing = new Map(
+    instance.filter((f) => f.code === 'ARCHIVE_FAILING').map((f) => [f.subject, { finding: f, blocked: [] as string[] }]),
+  );
+  const kept: Finding[] = [];
+  for (const f of volume) {
+    const v = c.volumes.find((x) => f.subject === `${c.namespace}/${c.name}/${x.pvcName}`);
+    const archive = v && failing.get(`${c.namespace}/${c.name}/${v.instance}`);
+    if (archive && f.code === 'RESIZE_BLOCKED' && v.decision?.reason === 'archive-unhealthy') {
+      archive.blocked.push(v.pvcName);
+      continue;
+    }
+    kept.push(f);
+  }
+  const merged = instance.map((f) => {
+    const blocked = f.code === 'ARCHIVE_FAILING' ? failing.get(f.subject)?.blocked : undefined;
+    if (!blocked || blocked.length === 0) return f;
+    return { ...f, message: `${f.message}; it blocks the resize of ${blocked.join(', ')}` };
+  });
+  return [...kept, ...merged];
+}
+
+/**
  * Every finding of one cluster, ranked. `now` (epoch ms) enables the checks
  * that depend on age (stuck resizes, recent failed automatic resizes).
  * Reads only the report: evaluation put in it everything a finding needs.
  */
 export function findingsForCluster(c: ClusterReport, now?: number): Finding[] {
   return sortFindings([
-    ...c.volumes.flatMap((v) => volumeFindings(c, v, now)),
-    ...instanceFindings(c),
+    ...oneFindingPerArchiveFailure(c, c.volumes.flatMap((v) => volumeFindings(c, v, now)), instanceFindings(c)),
     ...clusterFindings(c, now),
     ...eventFindings(c),
     ...c.problems.map((p) => ({
