@@ -402,7 +402,9 @@ function clusterFindings(c: ClusterReport, now: number | undefined): Finding[] {
  */
 function oneFindingPerArchiveFailure(c: ClusterReport, volume: Finding[], instance: Finding[]): Finding[] {
   const failing = new Map(
-    instance.filter((f) => f.code === 'ARCHIVE_FAILING').map((f) => [f.subject, { finding: f, blocked: [] as string[] }]),
+    instance
+      .filter((f) => f.code === 'ARCHIVE_FAILING')
+      .map((f) => [f.subject, { finding: f, blocked: [] as string[] }]),
   );
   const kept: Finding[] = [];
   for (const f of volume) {
@@ -429,7 +431,11 @@ function oneFindingPerArchiveFailure(c: ClusterReport, volume: Finding[], instan
  */
 export function findingsForCluster(c: ClusterReport, now?: number): Finding[] {
   return sortFindings([
-    ...oneFindingPerArchiveFailure(c, c.volumes.flatMap((v) => volumeFindings(c, v, now)), instanceFindings(c)),
+    ...oneFindingPerArchiveFailure(
+      c,
+      c.volumes.flatMap((v) => volumeFindings(c, v, now)),
+      instanceFindings(c),
+    ),
     ...clusterFindings(c, now),
     ...eventFindings(c),
     ...c.problems.map((p) => ({

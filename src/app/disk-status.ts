@@ -148,8 +148,9 @@ export function statusDocument(
  * What the status table gives up, in order, to fit a terminal narrower than
  * it (docs/cli.md): the filesystem size (usually the PVC's), USED (AVAIL and
  * USE% remain), the policy's source, the verdict's reason (the findings say
- * it), the role, the namespace, the cluster prefix of instance names, the
- * growth rate of --watch. `-o wide` and output that is not a terminal are
+ * it), the role, the namespace, the cluster column (CloudNativePG names
+ * every instance `<cluster>-<n>`, so INSTANCE still says it), the growth rate
+ * of --watch. `-o wide` and output that is not a terminal are
  * never fitted.
  */
 export const STATUS_FIT_STEPS: readonly FitStep[] = [
@@ -159,14 +160,9 @@ export const STATUS_FIT_STEPS: readonly FitStep[] = [
   { column: 'VERDICT', shorten: (c) => c.replace(/^blocked\/.*$/, 'blocked') },
   { drop: 'ROLE' },
   { column: 'CLUSTER', shorten: (c) => c.replace(/^[^/]*\//, '') },
-  { column: 'INSTANCE', shorten: shortInstance },
+  { drop: 'CLUSTER' },
   { drop: 'GROWTH/H' },
 ];
-
-/** "main-1" → "-1" in a table whose CLUSTER column already says "main". */
-function shortInstance(cell: string): string {
-  return cell.replace(/^.*(-\d+)$/, '$1');
-}
 
 export function statusTable(
   reports: ClusterReport[],
@@ -280,7 +276,8 @@ export function printStatus(
         ),
       );
       const shown = opts.verbose ? findings : findings.filter((f) => f.severity !== 'info');
-      if (shown.length > 0) io.stdout('\n' + renderFindings(io, shown, { ran: { command: 'disk status', verbose: opts.verbose } }));
+      if (shown.length > 0)
+        io.stdout('\n' + renderFindings(io, shown, { ran: { command: 'disk status', verbose: opts.verbose } }));
       if (opts.verbose) {
         for (const r of reports)
           for (const v of r.volumes) {

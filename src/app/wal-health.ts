@@ -178,7 +178,7 @@ function slotsText(slots: WalInstanceReport['slots']): string {
  * What the WAL table gives up, in order, to fit a terminal narrower than it
  * (docs/cli.md): the failure time and count (the findings say them), the
  * size of pg_wal, the role, the namespace, the slot details, the cluster
- * prefix of instance names.
+ * column (CloudNativePG names every instance `<cluster>-<n>`).
  */
 export const WAL_FIT_STEPS: readonly FitStep[] = [
   { drop: 'LAST FAILED' },
@@ -187,7 +187,7 @@ export const WAL_FIT_STEPS: readonly FitStep[] = [
   { drop: 'ROLE' },
   { column: 'CLUSTER', shorten: (c) => c.replace(/^[^/]*\//, '') },
   { column: 'SLOTS', shorten: (c) => c.replace(/ \(.*\)$/, '') },
-  { column: 'INSTANCE', shorten: (c) => c.replace(/^.*(-\d+)$/, '$1') },
+  { drop: 'CLUSTER' },
 ];
 
 export function walTable(
@@ -319,7 +319,8 @@ export async function runWalHealth(opts: WalHealthOptions, deps: Deps): Promise<
         ...(opts.verbose ? c.findings : []),
       ]);
       const shown = opts.verbose ? hints : hints.filter((f) => f.severity !== 'info');
-      if (shown.length > 0) io.stdout('\n' + renderFindings(io, shown, { ran: { command: 'wal health', verbose: opts.verbose } }));
+      if (shown.length > 0)
+        io.stdout('\n' + renderFindings(io, shown, { ran: { command: 'wal health', verbose: opts.verbose } }));
       const unknown = reports.flatMap((c) => c.instances.filter((i) => i.verdict === 'unknown').map((i) => i.pod));
       if (unknown.length > 0) {
         io.stdout(

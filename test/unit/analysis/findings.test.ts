@@ -119,6 +119,37 @@ describe('what the operator and the events say (carried in the report)', () => {
       'critical ARCHIVE_FAILING',
     );
   });
+  it('a failing archive is one finding at its highest severity, naming the resizes it blocks', () => {
+    const blocked = (instance: string, pvcName: string): VolumeReport =>
+      volume(10n * GiB, GiB, {
+        instance,
+        pvcName,
+        type: 'wal',
+        decision: {
+          verdict: 'blocked',
+          reason: 'archive-unhealthy',
+          message: `WAL archiving is unhealthy on ${instance}`,
+          walSafetyApplies: true,
+        } as VolumeReport['decision'],
+      });
+    const r = report({
+      instances: [
+        { pod: 'pg-1', role: 'primary', ready: true, restarts: 0, errors: [] },
+        { pod: 'pg-2', role: 'replica', ready: true, restarts: 0, errors: [] },
+      ],
+      operatorStatus: [{ pod: 'pg-1', volumes: [], archiveHealthy: false }],
+      volumes: [blocked('pg-1', 'pg-1-wal'), blocked('pg-2', 'pg-2-wal')],
+    });
+    const found = findingsForCluster(r, NOW);
+    const archive = found.filter((f) => /archiv/i.test(f.message));
+    // pg-1: one critical finding that names the blocked volume; pg-2's archive is not
+    // known to fail, so its blocked resize stays a finding of its own.
+    expect(archive.map((f) => `${f.severity} ${f.code} ${f.subject}`)).toEqual([
+      'critical ARCHIVE_FAILING ns/pg/pg-1',
+      'warning RESIZE_BLOCKED ns/pg/pg-2-wal',
+    ]);
+    expect(archive[0]!.message).toMatch(/it blocks the resize of pg-1-wal$/);
+  });
   it('the same warning event on the same object is one finding, with its count', () => {
     const ev = (objectName: string, message: string, count = 1): WarningEvent => ({
       reason: 'FailedMount',
