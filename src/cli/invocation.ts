@@ -20,3 +20,19 @@ export function argvForInvocation(argv: string[], binaryPath = argv[1] ?? ''): s
   if (first !== undefined && DISK_COMMANDS.has(first)) return ['disk', ...args];
   return args;
 }
+
+/** The binary was installed as `kubectl-cnpg-disk` (or krew's `kubectl-cnpg_disk`): the `disk` word is implied. */
+export function isDiskBinary(binaryPath: string): boolean {
+  return /[-_]disk$/.test(basename(binaryPath).replace(/\.(exe|js|cmd)$/i, ''));
+}
+
+/**
+ * A command as the person types it: `kubectl cnpg …`, never the binary's
+ * name. Beside the official plugin (the `-disk` binary) every command sits
+ * under `kubectl cnpg disk`, `wal health` and `diagnose` included.
+ */
+export function userCommandLine(id: string, binaryPath: string): string {
+  const words = id.split(/[: ]/).filter((w) => w !== '');
+  const underDisk = isDiskBinary(binaryPath) && words[0] !== 'disk';
+  return ['kubectl', 'cnpg', ...(underDisk ? ['disk'] : []), ...words].join(' ');
+}
