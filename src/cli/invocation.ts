@@ -29,10 +29,15 @@ export function isDiskBinary(binaryPath: string): boolean {
 /**
  * A command as the person types it: `kubectl cnpg …`, never the binary's
  * name. Beside the official plugin (the `-disk` binary) every command sits
- * under `kubectl cnpg disk`, `wal health` and `diagnose` included.
+ * under `kubectl cnpg disk`, `wal health` and `diagnose` included; under
+ * krew's name under `kubectl cnpg-disk`.
  */
 export function userCommandLine(id: string, binaryPath: string): string {
   const words = id.split(/[: ]/).filter((w) => w !== '');
+  // krew's name (kubectl-cnpg_disk) is typed `kubectl cnpg-disk …`, disk's own commands without `disk`.
+  if (/_disk$/.test(basename(binaryPath).replace(/\.(exe|js|cmd)$/i, ''))) {
+    return ['kubectl', 'cnpg-disk', ...(words[0] === 'disk' ? words.slice(1) : words)].join(' ');
+  }
   const underDisk = isDiskBinary(binaryPath) && words[0] !== 'disk';
   return ['kubectl', 'cnpg', ...(underDisk ? ['disk'] : []), ...words].join(' ');
 }
