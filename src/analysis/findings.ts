@@ -395,31 +395,55 @@ function clusterFindings(c: ClusterReport, now: number | undefined): Finding[] {
 }
 
 /**
- * A failing archive is one fault: the instance's ARCHIVE_FAILING finding (at
- * its severity, critical) and not, beside it, a warning per volume whose
- * resize the engine blocked for that same reason. The blocked volumes are
- * named in the one finding instead.
+ * The instance finding that already reports the fault a WAL-safety block is
+ * made of: the failing archive, the .ready backlog (or the failing archive
+ * behind it), the inactive slot the engine named.
  */
-function oneFindingPerArchiveFailure(c: ClusterReport, volume: Finding[], instance: Finding[]): Finding[] {
-  const failing = new Map(
-    instance
-      .filter((f) => f.code === 'ARCHIVE_FAILING')
-      .map((f) => [f.subject, { finding: f, blocked: [] as string[] }]),
-  );
+function faultOfBlock(v: VolumeReport, instance: readonly Finding[], subject: string): Finding | undefined {
+  const d = v.decision;
+  if (d?.verdict !== 'blocked') return undefined;
+  const on = instance.filter((f) => f.subject === subject);
+  if (d.reason === 'archive-unhealthy') return on.find((f) => f.code === 'ARCHIVE_FAILING');
+  if (d.reason === 'pending-wal') return on.find((f) => f.code === 'READY_BACKLOG' || f.code === 'ARCHIVE_FAILING');
+  if (d.reason === 'slot-retention') {
+    const slot = d.trace.find((t) => t.check === 'wal-safety' && typeof t.inputs['slot'] === 'string')?.inputs['slot'];
+    return on.find((f) => f.code === 'INACTIVE_SLOT' && f.message.includes(` slot ${String(slot)} on `));
+  }
+  return undefined;
+}
+
+const SEVERITY_ORDER: readonly Severity[] = ['info', 'warning', 'critical'];
+
+/**
+ * One fault, one finding: a volume whose resize the engine blocked because
+ * of a WAL fault an instance finding already reports (failing archive,
+ * .ready backlog, inactive slot) gets no RESIZE_BLOCKED finding of its own;
+ * the instance finding names the blocked volumes and takes the higher of
+ * the two severities.
+ */
+function oneFindingPerFault(c: ClusterReport, volume: Finding[], instance: Finding[]): Finding[] {
+  const blocked = new Map<Finding, { volumes: string[]; severity: Severity }>();
   const kept: Finding[] = [];
   for (const f of volume) {
     const v = c.volumes.find((x) => f.subject === `${c.namespace}/${c.name}/${x.pvcName}`);
-    const archive = v && failing.get(`${c.namespace}/${c.name}/${v.instance}`);
-    if (archive && f.code === 'RESIZE_BLOCKED' && v.decision?.reason === 'archive-unhealthy') {
-      archive.blocked.push(v.pvcName);
+    const fault =
+      f.code === 'RESIZE_BLOCKED' && v
+        ? faultOfBlock(v, instance, `${c.namespace}/${c.name}/${v.instance}`)
+        : undefined;
+    if (!fault || !v) {
+      kept.push(f);
       continue;
     }
-    kept.push(f);
+    const entry = blocked.get(fault) ?? { volumes: [], severity: fault.severity };
+    entry.volumes.push(v.pvcName);
+    if (SEVERITY_ORDER.indexOf(f.severity) > SEVERITY_ORDER.indexOf(entry.severity)) entry.severity = f.severity;
+    blocked.set(fault, entry);
   }
   const merged = instance.map((f) => {
-    const blocked = f.code === 'ARCHIVE_FAILING' ? failing.get(f.subject)?.blocked : undefined;
-    if (!blocked || blocked.length === 0) return f;
-    return { ...f, message: `${f.message}; it blocks the resize of ${blocked.join(', ')}` };
+    const b = blocked.get(f);
+    return b
+      ? { ...f, severity: b.severity, message: `${f.message}; it blocks the resize of ${b.volumes.join(', ')}` }
+      : f;
   });
   return [...kept, ...merged];
 }
@@ -431,7 +455,7 @@ function oneFindingPerArchiveFailure(c: ClusterReport, volume: Finding[], instan
  */
 export function findingsForCluster(c: ClusterReport, now?: number): Finding[] {
   return sortFindings([
-    ...oneFindingPerArchiveFailure(
+    ...oneFindingPerFault(
       c,
       c.volumes.flatMap((v) => volumeFindings(c, v, now)),
       instanceFindings(c),

@@ -150,6 +150,44 @@ describe('what the operator and the events say (carried in the report)', () => {
     ]);
     expect(archive[0]!.message).toMatch(/it blocks the resize of pg-1-wal$/);
   });
+  it('a slot the engine blocked a resize for is one finding (the slot), naming the volume', () => {
+    const r = report({
+      instances: [
+        {
+          pod: 'pg-1',
+          role: 'primary',
+          ready: true,
+          restarts: 0,
+          errors: [],
+          wal: {
+            instance: 'pg-1',
+            observedAt: new Date(NOW).toISOString(),
+            slots: [
+              { name: 'old', type: 'physical', active: false, retainedBytes: 5n * GiB },
+              { name: 'other', type: 'physical', active: false, retainedBytes: 2n * GiB },
+            ],
+          },
+        },
+      ],
+      volumes: [
+        volume(10n * GiB, GiB, {
+          pvcName: 'pg-1-wal',
+          type: 'wal',
+          decision: {
+            verdict: 'blocked',
+            reason: 'slot-retention',
+            message: 'inactive slot old on pg-1 retains 5Gi',
+            trace: [{ check: 'wal-safety', outcome: 'stop', inputs: { slot: 'old' }, message: '' }],
+          } as unknown as VolumeReport['decision'],
+        }),
+      ],
+    });
+    const found = findingsForCluster(r, NOW).filter((f) => f.code === 'INACTIVE_SLOT' || f.code === 'RESIZE_BLOCKED');
+    expect(found.map((f) => [f.code, f.message.endsWith('it blocks the resize of pg-1-wal')])).toEqual([
+      ['INACTIVE_SLOT', true],
+      ['INACTIVE_SLOT', false],
+    ]);
+  });
   it('the same warning event on the same object is one finding, with its count', () => {
     const ev = (objectName: string, message: string, count = 1): WarningEvent => ({
       reason: 'FailedMount',
