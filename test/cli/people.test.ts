@@ -80,7 +80,7 @@ describe('a terminal: tables and findings fit its width', () => {
         ];
         for (const [cols, args] of runs) {
           const out = await onTerminal(cols, [...args, ...bundle]);
-          expect(out, `${args.join(' ')} at ${cols}`).toMatch(/CLUSTER|DIAGNOSIS/);
+          expect(out, `${args.join(' ')} at ${cols}`).toMatch(/INSTANCE|DIAGNOSIS/);
           for (const line of out.split('\n'))
             expect(visible(line), `${args.join(' ')} at ${cols}: ${line}`).toBeLessThanOrEqual(cols);
         }
