@@ -14,6 +14,7 @@ import DiskResize from './disk/resize.js';
 import DiskPolicyValidate from './disk/policy/validate.js';
 import WalHealth from './wal/health.js';
 import Diagnose from './diagnose.js';
+import Complete from './complete.js';
 
 export const COMMANDS = {
   'disk:status': DiskStatus,
@@ -21,4 +22,5 @@ export const COMMANDS = {
   'disk:policy:validate': DiskPolicyValidate,
   'wal:health': WalHealth,
   diagnose: Diagnose,
+  __complete: Complete,
 };
