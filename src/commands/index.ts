@@ -16,6 +16,7 @@ import DiskAutoresize from './disk/autoresize.js';
 import DiskPolicyValidate from './disk/policy/validate.js';
 import WalHealth from './wal/health.js';
 import Diagnose from './diagnose.js';
+import Complete from './complete.js';
 
 export const COMMANDS = {
   'disk:status': DiskStatus,
@@ -25,4 +26,5 @@ export const COMMANDS = {
   'disk:policy:validate': DiskPolicyValidate,
   'wal:health': WalHealth,
   diagnose: Diagnose,
+  __complete: Complete,
 };
