@@ -144,8 +144,10 @@ describe('shell completion through kubectl, for both install names', () => {
     const top = await runIn(dir, 'kubectl_complete-cnpg-disk', ['']);
     expect(lines(top.stdout).map((l) => l.split('\t')[0])).toEqual([
       'autocomplete',
+      'autoresize',
       'diagnose',
       'help',
+      'install',
       'policy',
       'resize',
       'status',
