@@ -8,7 +8,7 @@ import type { CollectOptions } from '../snapshot/collect.js';
 import { readBundle } from '../snapshot/bundle.js';
 import type { ClusterSnapshot, Snapshot, SourceName } from '../model/snapshot.js';
 import { labels } from '../model/kube-objects.js';
-import { usageError } from '../model/errors.js';
+import { cannotEvaluate, usageError } from '../model/errors.js';
 
 export interface ScopeOptions {
   namespace?: string | undefined;
@@ -47,12 +47,14 @@ export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Sn
   }
   if (opts.fromBundle) {
     const snap = await readBundle(opts.fromBundle);
-    snap.clusters = snap.clusters.filter(
+    const all = snap.clusters;
+    snap.clusters = all.filter(
       (c) =>
         (!opts.cluster || c.name === opts.cluster) &&
         (!opts.namespace || c.namespace === opts.namespace) &&
         matchesSelector(opts.selector, labels(c.cluster)),
     );
+    if (snap.clusters.length === 0) requireBundleScopeMatched(opts.fromBundle, opts, all);
     return snap;
   }
   const client = deps.kube();
@@ -79,6 +81,7 @@ export function liveCollectOptions(
   return {
     namespaces: opts.allNamespaces ? 'all' : [opts.namespace ?? client.currentNamespace],
     cluster: opts.cluster,
+    explicitNamespace: opts.namespace !== undefined,
     selector: opts.selector,
     source: opts.source,
     measure: opts.measure,
@@ -127,7 +130,34 @@ export function judgedAt(snapshot: Snapshot, deps: Deps): number {
   return deps.now().getTime();
 }
 
-/** The one Cluster a command was asked about, or a usage error saying where we looked. */
+/**
+ * A bundle asked for a Cluster it does not hold, or for a namespace (-n) it
+ * has no Cluster in: a usage error (64, the input does not have it) listing
+ * the bundle's Clusters. A selector matching nothing is an empty answer.
+ */
+function requireBundleScopeMatched(
+  file: string,
+  opts: { cluster?: string | undefined; namespace?: string | undefined; selector?: string | undefined },
+  all: ClusterSnapshot[],
+): void {
+  if (!opts.cluster && (!opts.namespace || opts.selector)) return;
+  const inBundle = all.map((c) => `${c.namespace}/${c.name}`).sort();
+  const hint =
+    inBundle.length === 0 ? 'the bundle holds no Cluster at all' : `the bundle holds: ${inBundle.join(', ')}`;
+  const where = `the bundle ${file}${opts.namespace ? ` (namespace ${opts.namespace})` : ''}`;
+  throw usageError(
+    opts.cluster
+      ? `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)} in ${where}`
+      : `there is no CloudNativePG Cluster in ${where}`,
+    hint,
+  );
+}
+
+/**
+ * The one Cluster a command was asked about. gatherSnapshot already refused a
+ * name that matches nothing (exit 3 live, 64 bundle); this is the guard for a
+ * snapshot that holds other Clusters only.
+ */
 export function requireCluster(
   snapshot: Snapshot,
   opts: { cluster?: string | undefined; fromBundle?: string | undefined; namespace?: string | undefined },
@@ -135,11 +165,20 @@ export function requireCluster(
 ): ClusterSnapshot {
   const cs = snapshot.clusters.find((c) => c.name === opts.cluster);
   if (cs) return cs;
-  const where = opts.fromBundle
-    ? `the bundle ${opts.fromBundle}`
-    : `namespace ${opts.namespace ?? deps.kube().currentNamespace}`;
-  throw usageError(
-    `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)} in ${where}`,
-    'list them with: kubectl get clusters.postgresql.cnpg.io -A',
+  const existing = snapshot.clusters.map((c) => c.name).sort();
+  const hint =
+    existing.length > 0
+      ? `Clusters there: ${existing.join(', ')}`
+      : 'list them with: kubectl get clusters.postgresql.cnpg.io -A';
+  if (opts.fromBundle) {
+    throw usageError(
+      `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)} in the bundle ${opts.fromBundle}`,
+      hint,
+    );
+  }
+  throw cannotEvaluate(
+    `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)} in namespace ${opts.namespace ?? deps.kube().currentNamespace}`,
+    'CLUSTER_NOT_FOUND',
+    hint,
   );
 }

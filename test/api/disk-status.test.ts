@@ -412,6 +412,33 @@ describe('disk status against a real kube-apiserver', { timeout: 90_000 }, () =>
     expect(dflt.stderr).toMatch(/no CloudNativePG clusters found/);
   });
 
+  it('a Cluster name or an asked-for namespace that matches nothing: exit 3 with what exists, in every command', async () => {
+    const runs = await Promise.all([
+      status(['nope', '-n', 'shop']),
+      cli(['wal', 'health', 'nope', '-n', 'shop'], { kubeconfig }),
+      cli(['diagnose', 'nope', '-n', 'shop'], { kubeconfig }),
+      cli(['disk', 'resize', 'nope', '-n', 'shop'], { kubeconfig }),
+      cli(['disk', 'policy', 'validate', '--cluster', 'nope', '-n', 'shop'], { kubeconfig }),
+    ]);
+    for (const r of runs) {
+      expect(r.code, r.stderr).toBe(3);
+      expect(expectCleanError(r.stderr)).toBe('error: there is no CloudNativePG Cluster "nope" in namespace shop');
+      expect(r.stderr).toMatch(/hint: Clusters in namespace shop: billing, events, orders$/m);
+      expect(r.stdout).toBe('');
+    }
+    const [emptyNs, emptyFleet, filtered] = await Promise.all([
+      status(['-n', 'default']),
+      status(['-A', '-l', 'team=nobody']),
+      status(['-n', 'shop', '-l', 'team=nobody']),
+    ]);
+    expect(emptyNs.code).toBe(3);
+    expect(expectCleanError(emptyNs.stderr)).toBe('error: there is no CloudNativePG Cluster in namespace default');
+    expect(emptyNs.stderr).toMatch(/look in every namespace with -A/);
+    // An empty fleet, and a selector that matches nothing, are answers, not errors.
+    expect(emptyFleet.code).toBe(0);
+    expect(filtered.code).toBe(0);
+  });
+
   it('-A in the table prefixes the namespace', async () => {
     const r = await status(['-A']);
     expect(r.stdout).toMatch(/^shop\/orders\s+orders-1\s/m);
