@@ -63,6 +63,7 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
   // One clock per snapshot: a bundle is judged at its collectedAt, a live run at now.
   const report = evaluateCluster(cs, snapshot.storageClasses, {
     now: judgedAt(snapshot, deps),
+    ...(opts.rescue ? { rescue: true } : {}),
     ...(opts.policyFile !== undefined ? { policyFile: opts.policyFile } : {}),
   });
   requireSomeFacts(snapshot, [report]);
