@@ -233,6 +233,11 @@ export function evaluateCluster(
         ...(fs ? { filesystem: { ...fs, percentUsed: percentUsed(fs) } } : {}),
         ...(exhausted ? { walSpaceExhausted: exhausted } : {}),
       };
+      if (!fs) {
+        const prefix = `filesystem facts of ${ref.pvcName} rejected: `;
+        const rejected = m?.errors.find((e) => e.startsWith(prefix));
+        if (rejected) report.unmeasuredReason = rejected.slice(prefix.length);
+      }
       if (policy) {
         report.resolvedPolicy = policy;
         report.decision = decide(

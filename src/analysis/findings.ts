@@ -404,13 +404,24 @@ function clusterFindings(c: ClusterReport, now: number | undefined): Finding[] {
       command: `kubectl get cluster ${c.name} -n ${ns} -o yaml`,
     });
   }
-  const unmeasured = c.volumes.filter((v) => !v.filesystem).length;
-  if (unmeasured > 0) {
+  const unmeasured = c.volumes.filter((v) => !v.filesystem);
+  const rejected = unmeasured.filter((v) => v.unmeasuredReason !== undefined);
+  if (unmeasured.length > rejected.length) {
     out.push({
       severity: 'info',
       code: 'NOT_MEASURED',
       subject,
-      message: `${unmeasured} of ${c.volumes.length} volume(s) could not be measured (no source answered for them)`,
+      message: `${unmeasured.length - rejected.length} of ${c.volumes.length} volume(s) could not be measured (no source answered for them)`,
+      command: `kubectl cnpg disk status ${c.name} -n ${ns} -v`,
+    });
+  }
+  // Malformed facts are not "no answer": each such volume is unmeasured with its reason.
+  for (const v of rejected) {
+    out.push({
+      severity: 'info',
+      code: 'NOT_MEASURED',
+      subject: `${subject}/${v.pvcName}`,
+      message: `${v.pvcName} is unmeasured: its filesystem facts were rejected (${v.unmeasuredReason ?? ''})`,
       command: `kubectl cnpg disk status ${c.name} -n ${ns} -v`,
     });
   }

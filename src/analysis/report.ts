@@ -45,6 +45,8 @@ export interface WarningEvent {
 export interface VolumeReport extends VolumeRef {
   pvc: PvcFacts;
   filesystem?: FilesystemFacts & { percentUsed: number };
+  /** Why there is no `filesystem`, when a source's facts for it were rejected (malformed). */
+  unmeasuredReason?: string;
   /**
    * Set on the volume that holds pg_wal when its instance is down because
    * CloudNativePG's instance manager found no room for one more WAL segment

@@ -77,7 +77,11 @@ export function renderFindings(io: IOStreams, findings: Finding[], withCommands 
 /** One line (stderr) saying which sources answered and which were denied, and the fix. */
 export function sourcesLine(snapshot: Snapshot, verbose: boolean): string {
   if (snapshot.origin.kind === 'bundle') {
-    return `source: bundle ${snapshot.origin.file} (collected ${snapshot.collectedAt}${snapshot.origin.collectedFrom ? ` from ${snapshot.origin.collectedFrom}` : ''})\n`;
+    // What the bundle reader rejected (malformed facts, objects) is shown, never dropped silently.
+    return (
+      `source: bundle ${snapshot.origin.file} (collected ${snapshot.collectedAt}${snapshot.origin.collectedFrom ? ` from ${snapshot.origin.collectedFrom}` : ''})\n` +
+      snapshot.problems.map((p) => `  problem: ${p}\n`).join('')
+    );
   }
   const used = snapshot.sources
     .filter((s) => s.outcome === 'used')
@@ -92,7 +96,8 @@ export function sourcesLine(snapshot: Snapshot, verbose: boolean): string {
   if (verbose) {
     for (const o of other)
       out += `  ${o.outcome}: ${o.source}${o.scope ? ` ${o.scope}` : ''}${o.detail ? ` — ${o.detail}` : ''}\n`;
-    for (const p of snapshot.problems) out += `  problem: ${p}\n`;
   }
+  // Every dropped or rejected fact is visible in text output, not only with -v.
+  for (const p of snapshot.problems) out += `  problem: ${p}\n`;
   return out;
 }
