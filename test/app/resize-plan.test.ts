@@ -377,7 +377,7 @@ describe('runDiskResize on a snapshot file (preview)', () => {
     expect(e3?.message).toMatch(/no CloudNativePG Cluster "other" in the bundle/);
   });
 
-  it('judges the budget at the bundle\'s collectedAt, not at today\'s clock (one clock per snapshot)', async () => {
+  it("judges the budget at the bundle's collectedAt, not at today's clock (one clock per snapshot)", async () => {
     // pg-2's three engine resizes 1-3 h before collectedAt use the whole budget
     // then; thirty days later they have left the window. A bundle is judged
     // as it was collected, so pg-2 stays held whatever today's date is.
