@@ -41,7 +41,13 @@ import {
 } from '../model/kube-objects.js';
 import { parseAutoResizeEvents, parseClusterDiskStatus } from '../sources/cluster-status.js';
 import { findingsForCluster } from './findings.js';
-import type { ClusterReport, InstanceReport, VolumeReport, WarningEvent } from './report.js';
+import type {
+  ClusterReport,
+  ContinuousArchivingCondition,
+  InstanceReport,
+  VolumeReport,
+  WarningEvent,
+} from './report.js';
 
 export type { ClusterReport, InstanceReport, VolumeReport } from './report.js';
 
@@ -49,6 +55,13 @@ export interface EvaluateOptions {
   now: number;
   /** Parsed --policy file, when given. */
   policyFile?: unknown;
+  /**
+   * `disk resize --rescue`: the volume that holds pg_wal of an instance down
+   * on exit code 4 is decided with its policy switched on (one step, every
+   * other field as resolved: step, limit, budget, WAL safety). Nothing else
+   * changes.
+   */
+  rescue?: boolean;
 }
 
 function instanceReport(pod: KubeObject, primary: string | undefined): Omit<InstanceReport, 'wal' | 'errors'> {
@@ -209,23 +222,30 @@ export function evaluateCluster(
         : undefined;
       const ledger = parseLedger(annotations(raw)[LEDGER_ANNOTATION]);
       const resolved = resolvePolicy(sources, ref.type, ref.tablespace);
+      const policy =
+        resolved.policy && exhausted && opts.rescue ? { ...resolved.policy, enabled: true } : resolved.policy;
       const report: VolumeReport = {
         ...ref,
         pvc,
-        policy: { source: resolved.source, enabled: resolved.policy?.enabled ?? false, errors: resolved.errors },
+        policy: { source: resolved.source, enabled: policy?.enabled ?? false, errors: resolved.errors },
         lastResizes: [...ledger.entries].sort((a, b) => Date.parse(b.at) - Date.parse(a.at)),
         ...(ledger.corrupt !== undefined ? { ledgerProblem: ledger.corrupt } : {}),
         ...(fs ? { filesystem: { ...fs, percentUsed: percentUsed(fs) } } : {}),
         ...(exhausted ? { walSpaceExhausted: exhausted } : {}),
       };
-      if (resolved.policy) {
-        report.resolvedPolicy = resolved.policy;
+      if (!fs) {
+        const prefix = `filesystem facts of ${ref.pvcName} rejected: `;
+        const rejected = m?.errors.find((e) => e.startsWith(prefix));
+        if (rejected) report.unmeasuredReason = rejected.slice(prefix.length);
+      }
+      if (policy) {
+        report.resolvedPolicy = policy;
         report.decision = decide(
           decisionInput(
             {
               volume: ref,
               cluster: shape,
-              policy: resolved.policy,
+              policy,
               pvc,
               filesystem: fs,
               ledger,
@@ -246,6 +266,7 @@ export function evaluateCluster(
     );
 
   const phase = str(cs.cluster, 'status', 'phase');
+  const continuousArchiving = continuousArchivingOf(cs.cluster);
   const report: ClusterReport = {
     namespace: cs.namespace,
     name: cs.name,
@@ -255,6 +276,7 @@ export function evaluateCluster(
     instances,
     volumes,
     findings: [],
+    ...(continuousArchiving ? { continuousArchiving } : {}),
     operatorStatus: parseClusterDiskStatus(cs.cluster, '').instances,
     autoResizeEvents: parseAutoResizeEvents(cs.cluster).events,
     warningEvents: cs.events.filter((e) => str(e, 'type') === 'Warning').map(warningEvent),
@@ -263,6 +285,26 @@ export function evaluateCluster(
   };
   report.findings = findingsForCluster(report, opts.now);
   return report;
+}
+
+/**
+ * The Cluster's `ContinuousArchiving` condition, read defensively: a status
+ * other than True/False/Unknown, or a condition that is not an object, is no
+ * fact (never guessed).
+ */
+export function continuousArchivingOf(cluster: KubeObject): ContinuousArchivingCondition | undefined {
+  const c = arr(cluster, 'status', 'conditions').find((x) => str(x, 'type') === 'ContinuousArchiving');
+  const status = str(c, 'status');
+  if (status !== 'True' && status !== 'False' && status !== 'Unknown') return undefined;
+  const reason = str(c, 'reason');
+  const message = str(c, 'message');
+  const at = str(c, 'lastTransitionTime');
+  return {
+    status,
+    ...(reason ? { reason } : {}),
+    ...(message ? { message } : {}),
+    ...(at ? { lastTransitionTime: at } : {}),
+  };
 }
 
 export function evaluateSnapshot(snapshot: Snapshot, opts: EvaluateOptions): ClusterReport[] {

@@ -33,7 +33,7 @@ import { evaluateCluster } from '../analysis/evaluate.js';
 import { annotations, arr, clusterShape, get, isObj, str } from '../model/kube-objects.js';
 import type { KubeObject } from '../model/snapshot.js';
 import { renderTable } from '../render/table.js';
-import { gatherSnapshot, requireCluster } from './gather.js';
+import { gatherSnapshot, judgedAt, requireCluster } from './gather.js';
 import { volumeLabel } from './disk-status.js';
 import { sanitize, trusted } from '../render/sanitize.js';
 
@@ -292,8 +292,9 @@ export async function validatePolicy(opts: PolicyValidateOptions, deps: Deps): P
     deps,
   );
   const cs = requireCluster(snapshot, opts, deps);
+  // One clock per snapshot: a bundle is judged at its collectedAt, a live run at now.
   const report = evaluateCluster(cs, snapshot.storageClasses, {
-    now: deps.now().getTime(),
+    now: judgedAt(snapshot, deps),
     ...(doc !== undefined ? { policyFile: doc } : {}),
   });
   const wanted: PolicySource[] = doc !== undefined ? ['file'] : ['cluster-spec', 'annotation'];

@@ -47,6 +47,11 @@ export interface CollectOptions extends MeasureOptions {
   namespaces: string[] | 'all';
   /** Only this Cluster (by name). */
   cluster?: string | undefined;
+  /**
+   * The namespace was asked for (-n), not taken from the context: a namespace
+   * without Clusters is then an answer the user must hear, not an empty fleet.
+   */
+  explicitNamespace?: boolean | undefined;
   /** Label selector on Clusters. */
   selector?: string | undefined;
   /** Force one source for filesystem and WAL facts, or 'auto'. */
@@ -122,6 +127,38 @@ async function listClusters(client: KubeClient, opts: CollectOptions): Promise<K
   }
 }
 
+/**
+ * A named Cluster that does not exist, or an explicitly asked-for namespace
+ * with no Cluster at all, is "could not evaluate" (exit 3) with what does
+ * exist there; an empty -A fleet, the context's namespace, and a label
+ * selector that matches nothing stay an empty answer (exit 0).
+ */
+async function requireScopeMatched(client: KubeClient, opts: CollectOptions): Promise<void> {
+  if (opts.namespaces === 'all' && !opts.cluster) return;
+  if (!opts.cluster && (!opts.explicitNamespace || opts.selector)) return;
+  const where = opts.namespaces === 'all' ? 'any namespace' : `namespace ${opts.namespaces.join(', ')}`;
+  // What exists: one more list without the name and selector (best effort: a
+  // failure here only loses the hint).
+  let existing: string[] | undefined;
+  try {
+    existing = (await listClusters(client, { ...opts, cluster: undefined, selector: undefined }))
+      .map((c) => (opts.namespaces === 'all' ? `${namespaceOf(c)}/${nameOf(c)}` : nameOf(c)))
+      .sort();
+  } catch {
+    existing = undefined;
+  }
+  const hint =
+    existing === undefined
+      ? 'list them with: kubectl get clusters.postgresql.cnpg.io -A'
+      : existing.length === 0
+        ? `there is no CloudNativePG Cluster in ${where}; look in every namespace with -A`
+        : `Clusters in ${where}: ${existing.join(', ')}`;
+  const what = opts.cluster
+    ? `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)}${opts.selector ? ` matching -l ${opts.selector}` : ''} in ${where}`
+    : `there is no CloudNativePG Cluster in ${where}`;
+  throw cannotEvaluate(what, 'CLUSTER_NOT_FOUND', hint);
+}
+
 interface NamespaceObjects {
   pods: KubeObject[];
   pvcs: KubeObject[];
@@ -181,6 +218,7 @@ export async function collectSnapshot(client: KubeClient, opts: CollectOptions):
   const sources: SourceAttempt[] = [];
   opts.onProgress?.('listing CloudNativePG clusters');
   const clusters = (await listClusters(client, opts)).map(plain);
+  if (clusters.length === 0) await requireScopeMatched(client, opts);
   const namespaces = [...new Set(clusters.map(namespaceOf))].sort();
   opts.onProgress?.(`reading ${clusters.length} cluster(s) in ${namespaces.length} namespace(s)`);
   const [byNs, storageClasses] = await Promise.all([

@@ -238,6 +238,19 @@ describe('disk policy validate on a Cluster manifest', () => {
   });
 });
 
+describe('files that are not a policy (docs/cli.md: exit codes)', () => {
+  it('a file that does not parse as YAML/JSON is a usage error (64); one that parses to no mapping is DOCUMENT_INVALID (2)', async () => {
+    const broken = await usage({ file: file('a: [\n') });
+    expect(broken.exitCode).toBe(64);
+    expect(broken.message).toMatch(/is not valid YAML\/JSON/);
+    for (const text of ['just a sentence, not a policy at all\n', '- a\n- list\n', '\u0001\u0002 binary \u00ff']) {
+      const r = await run({ file: file(text) });
+      expect(r.code, JSON.stringify(text)).toBe(2);
+      expect(r.out).toMatch(/ERROR\s+DOCUMENT_INVALID\s+\(document\)\s+the policy document must be a mapping/);
+    }
+  });
+});
+
 describe('disk policy validate --cluster with --from-bundle', () => {
   const c = cluster({
     name: 'pg',

@@ -11,6 +11,12 @@ import { formatBytes, parseBytes } from './quantity.js';
 
 /** The rolling window of the budget. */
 export const BUDGET_WINDOW_MS = 24 * 60 * 60 * 1000;
+/**
+ * Ledger times are stored to the second, rounded up: an entry may read up to
+ * this much later than the moment it was made. Future entries within it are
+ * our own rounding, not clock skew, and are not warned about.
+ */
+export const LEDGER_TIME_PRECISION_MS = 1000;
 export const LEDGER_VERSION = 1;
 
 export interface Budget {
@@ -44,8 +50,11 @@ export function countedEntries(ledger: Ledger, now: number): LedgerEntry[] {
 
 export function budgetOf(ledger: Ledger, maxActionsPerDay: number, now: number): Budget {
   const counted = countedEntries(ledger, now);
+  // An entry is written with its time rounded up to the second (compactTime):
+  // read back within that second by another run (two racing --apply runs), it
+  // is up to 999 ms "ahead" through our own rounding, which is no clock skew.
   const warnings = counted
-    .filter((e) => toMs(e.at) > now)
+    .filter((e) => toMs(e.at) - now > LEDGER_TIME_PRECISION_MS)
     .map((e) => `ledger entry at ${e.at} is in the future (clock skew?); it is counted`);
   const used = counted.length;
   const remaining = Math.max(0, maxActionsPerDay - used);
