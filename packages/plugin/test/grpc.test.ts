@@ -23,12 +23,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLUGIN_NAME, decodeProbeReport } from '@cnpg-disk/core';
 import { METRIC_DEFINITIONS } from '@cnpg-disk/probe';
-import {
-  DISABLED_ADMISSION,
-  ENABLED_ADMISSION,
-  startApiServer,
-  type ApiServerHandle,
-} from '../../../test/infra/apiserver.js';
+import { startApiServer, type ApiServerHandle } from '../../../test/infra/apiserver.js';
 import { df, mountTmpfs, runCleanups, tempDir } from '../../probe/test/helpers/sys.js';
 import { SIDECAR_NAME, loadProtocol, main, startOperatorServer, type Running } from '../src/index.js';
 import { ensureProtos, goClient, runClient, selfSigned } from './helpers.js';
