@@ -52,6 +52,8 @@ if [ ! -f "$archive" ]; then
   mkdir -p "$app/node_modules/@cnpg-disk/plugin/build"
   cp -r "$protos" "$app/node_modules/@cnpg-disk/plugin/build/protos"
   find "$app/node_modules/@cnpg-disk" -name '*.map' -delete
+  # The plugin runs as an unprivileged user (65532 in the Deployment, 26 in the sidecar): all readable.
+  chmod -R a+rX "$app"
   printf '#!/bin/sh\nexec /usr/local/bin/node /opt/cnpg-disk/node_modules/@cnpg-disk/plugin/dist/bin.js "$@"\n' >"$tmp/cnpg-disk-plugin"
   chmod 0755 "$tmp/cnpg-disk-plugin"
   c=$(buildah_ from --quiet "docker-archive:$pg_archive")

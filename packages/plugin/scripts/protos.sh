@@ -17,7 +17,7 @@ export HOME="${HOME:-$(cd ~ && pwd)}"
 out=$pkg/build/protos
 stamp=$out/.complete
 
-if [ -f "$stamp" ] && [ "$(sed -n 1p "$stamp")" = "cloudnative-pg $CNPG_VERSION" ]; then
+if [ -f "$stamp" ] && [ "$(sed -n 1p "$stamp")" = "cloudnative-pg $CNPG_VERSION" ] && [ "$(stat -c %a "$out")" = 755 ]; then
   printf '%s\n' "$out"
   exit 0
 fi
@@ -49,7 +49,10 @@ dir=$(download "github.com/cloudnative-pg/cnpg-i@$cnpgi_version" | field Dir)
 
 tmp=$(mktemp -d "$pkg/build/.protos.XXXXXX")
 cp "$dir"/proto/*.proto "$tmp/"
-chmod u+w "$tmp"/*.proto
+# Readable by everyone (mktemp makes the directory 0700; the files come read-only from the module cache):
+# the plugin runs as an unprivileged user in its image.
+chmod 0755 "$tmp"
+chmod 0644 "$tmp"/*.proto
 printf 'cloudnative-pg %s\ncnpg-i %s\n' "$CNPG_VERSION" "$cnpgi_version" >"$tmp/.complete"
 rm -rf "$out"
 mv "$tmp" "$out"

@@ -5,7 +5,7 @@
  * @grpc/proto-loader. Field names are camelCase (proto-loader's default),
  * enums are their names, bytes are Buffers.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -33,12 +33,17 @@ export interface Protocol {
   Metrics: grpc.ServiceDefinition;
 }
 
-/** Loads the services this plugin serves. Throws one sentence when the files are missing. */
+/** Loads the services this plugin serves. Throws one sentence when a file is missing or unreadable. */
 export function loadProtocol(dir: string = protosDir()): Protocol {
   for (const f of FILES) {
-    if (!existsSync(`${dir}/${f}`)) {
+    try {
+      accessSync(`${dir}/${f}`, constants.R_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
       throw new Error(
-        `${dir}/${f} is missing: run packages/plugin/scripts/protos.sh (it extracts the CNPG-I protocol)`,
+        code === 'ENOENT'
+          ? `${dir}/${f} is missing: run packages/plugin/scripts/protos.sh (it extracts the CNPG-I protocol)`
+          : `cannot read ${dir}/${f}: ${code ?? (err as Error).message}`,
       );
     }
   }

@@ -9,6 +9,7 @@ import { PLUGIN_NAME } from '@cnpg-disk/core';
 import {
   SIDECAR_NAME,
   instancePodPatch,
+  loadProtocol,
   parseJsonObject,
   parsePluginArgs,
   sidecarContainer,
@@ -193,5 +194,13 @@ describe('parsePluginArgs', () => {
     expect(() => parsePluginArgs(['serve'])).toThrow('unknown command "serve": use operator, instance or healthcheck');
     expect(parsePluginArgs([])).toEqual({ command: 'help' });
     expect(parsePluginArgs(['--version'])).toEqual({ command: 'version' });
+  });
+});
+
+describe('loadProtocol', () => {
+  it('names the missing file and the script that extracts it', () => {
+    expect(() => loadProtocol('/nonexistent-protos')).toThrow(
+      '/nonexistent-protos/identity.proto is missing: run packages/plugin/scripts/protos.sh',
+    );
   });
 });
