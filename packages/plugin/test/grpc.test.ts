@@ -17,7 +17,7 @@
  * Nothing is mocked. Needs go, openssl, mount (root) and the kube-apiserver
  * of test/infra. The first run builds the Go client (minutes; cached).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +82,12 @@ beforeAll(() => {
 }, 20 * 60_000);
 
 afterAll(() => runCleanups());
+
+it('the extracted protocol is readable by the unprivileged users the plugin runs as', () => {
+  const protos = ensureProtos();
+  expect((statSync(protos).mode & 0o777).toString(8)).toBe('755');
+  for (const f of readdirSync(protos)) expect((statSync(join(protos, f)).mode & 0o777).toString(8), f).toBe('644');
+});
 
 describe('operator side: TCP, mutual TLS 1.3', () => {
   beforeAll(async () => {
