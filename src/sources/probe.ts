@@ -16,8 +16,8 @@
  * facts. The request itself is the pod proxy's.
  */
 import { decodeProbeReport, type FilesystemFacts, type VolumeType, type WalHealth } from '@cnpg-disk/core';
-import { arr, get, str } from '../analysis/kube-objects.js';
-import type { KubeObject } from '../snapshot/types.js';
+import { arr, get, str } from '../model/kube-objects.js';
+import type { KubeObject } from '../model/snapshot.js';
 
 /** The sidecar's container name and port (as the plugin's lifecycle hook sets them). */
 export const PROBE_SIDECAR = 'cnpg-disk-probe';

@@ -61,7 +61,7 @@ beforeAll(() => {
   symlinkSync('../../packages/probe', join(root, 'node_modules/@cnpg-disk/probe'));
   symlinkSync('../../packages/plugin', join(root, 'node_modules/@cnpg-disk/plugin'));
   write(
-    'src/cli.ts',
+    'src/app/cli.ts',
     [
       "import * as probe from '@cnpg-disk/probe';",
       "import * as plugin from '@cnpg-disk/plugin';",
@@ -70,7 +70,7 @@ beforeAll(() => {
       '',
     ].join('\n'),
   );
-  write('src/fine.ts', 'export const fine = 1;\n');
+  write('src/app/fine.ts', 'export const fine = 1;\n');
 });
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -79,13 +79,13 @@ describe('dependency rules', () => {
   it('the CLI importing the probe, the plugin or gRPC by package name is a violation of each rule', async () => {
     const v = await cruise(['src']);
     expect(v.map((x) => [x.rule.name, x.from, x.to]).sort()).toEqual([
-      ['cli-no-grpc', 'src/cli.ts', 'node_modules/@grpc/grpc-js/index.js'],
-      ['cli-not-plugin', 'src/cli.ts', 'packages/plugin/dist/index.js'],
-      ['cli-not-probe', 'src/cli.ts', 'packages/probe/dist/index.js'],
+      ['cli-no-grpc', 'src/app/cli.ts', 'node_modules/@grpc/grpc-js/index.js'],
+      ['cli-not-plugin', 'src/app/cli.ts', 'packages/plugin/dist/index.js'],
+      ['cli-not-probe', 'src/app/cli.ts', 'packages/probe/dist/index.js'],
     ]);
   });
 
   it('a CLI file without them is clean', async () => {
-    expect(await cruise(['src/fine.ts'])).toEqual([]);
+    expect(await cruise(['src/app/fine.ts'])).toEqual([]);
   });
 });

@@ -13,8 +13,8 @@
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PLUGIN_NAME } from '@cnpg-disk/core';
-import { generatePluginCertificates } from '../../src/install/plugin-certs.js';
-import { PLUGIN_APP, pluginManifests } from '../../src/install/plugin-manifests.js';
+import { generatePluginCertificates } from '../../src/app/install/plugin-certs.js';
+import { PLUGIN_APP, pluginManifests } from '../../src/app/install/plugin-manifests.js';
 import { MOUNTS, clusterStatus, createCluster, dfInPod, instancePods, psql, waitHealthy } from './lib/cnpg.js';
 import { Kube, waitFor } from './lib/kube.js';
 

@@ -13,3 +13,7 @@ export * from './engine.js';
 export * from './events.js';
 export * from './codec.js';
 export * from './forecast.js';
+export * from './pvc-state.js';
+export * from './wal-safety.js';
+export * from './engine-input.js';
+export * from './event-dedup.js';

@@ -9,6 +9,7 @@
 import type { ClusterShape, VolumeType } from './model.js';
 import { DEFAULT_POLICY, type PolicyDocument, type ResizePolicy, type Step, type WalSafetyPolicy } from './policy.js';
 import { formatBytes, parseQuantity, quantityValue } from './quantity.js';
+import { walSafetyApplies } from './wal-safety.js';
 
 export type IssueSeverity = 'error' | 'warning';
 
@@ -453,7 +454,7 @@ export function volumeContext(
   return {
     type,
     ...(tablespace !== undefined ? { tablespace } : {}),
-    walSafetyApplies: type === 'wal' || (type === 'data' && single === true),
+    walSafetyApplies: walSafetyApplies({ type }, { singleVolume: single === true }),
     singleVolumeData: type === 'data' && single === true,
     hasWalVolume: single === undefined ? undefined : !single,
     archivingConfigured: cluster?.archiving.configured,

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLUGIN_NAME } from '@cnpg-disk/core';
 import { startApiServer, type ApiServerHandle } from '../../../test/infra/apiserver.js';
-import { generatePluginCertificates } from '../../../src/install/plugin-certs.js';
+import { generatePluginCertificates } from '../../../src/app/install/plugin-certs.js';
 import {
   CLIENT_SECRET,
   PLUGIN_APP,
@@ -25,7 +25,7 @@ import {
   SERVER_SECRET,
   enableInstructions,
   pluginManifests,
-} from '../../../src/install/plugin-manifests.js';
+} from '../../../src/app/install/plugin-manifests.js';
 import { runCleanups, tempDir } from '../../probe/test/helpers/sys.js';
 import { loadProtocol, startOperatorServer } from '../src/index.js';
 import { ensureProtos, goClient, runClient } from './helpers.js';

@@ -16,7 +16,7 @@
  * The plugin needs no Kubernetes API access: no Role, no token mounted.
  */
 import { PLUGIN_NAME } from '@cnpg-disk/core';
-import type { KubeObject } from '../snapshot/types.js';
+import type { KubeObject } from '../../model/snapshot.js';
 
 export const PLUGIN_APP = 'cnpg-disk-plugin';
 export const PLUGIN_PORT = 9090;

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bigintReplacer, type ProbeReport } from '@cnpg-disk/core';
-import { FULL_REPORT } from '../../packages/probe/test/helpers/fixtures.js';
-import { PROBE_PORT, parseProbeStatus, probeSidecarOf } from '../../src/sources/probe.js';
+import { FULL_REPORT } from '../../../packages/probe/test/helpers/fixtures.js';
+import { PROBE_PORT, parseProbeStatus, probeSidecarOf } from '../../../src/sources/probe.js';
 
 const text = (r: unknown) => JSON.stringify(r, bigintReplacer);
 
