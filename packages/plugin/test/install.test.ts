@@ -75,6 +75,9 @@ describe('pluginManifests', () => {
     expect(pod['volumes'][1]['secret']['items']).toEqual([{ key: 'tls.crt', path: 'tls.crt' }]);
     expect(pod['containers'][0]['args']).toContain(`0.0.0.0:${PLUGIN_PORT}`);
     expect(pod['automountServiceAccountToken']).toBe(false);
+    // The Secret files are 0440: the non-root user reads them through fsGroup (without it: EACCES at start).
+    expect(pod['volumes'][0]['secret']['defaultMode'] & 0o004).toBe(0);
+    expect(pod['securityContext']).toMatchObject({ runAsUser: 65532, fsGroup: 65532 });
     expect(() =>
       pluginManifests({ namespace: 'x', image: 'i', replicas: 0, certificates: { mode: 'cert-manager' } }),
     ).toThrow('replicas must be a whole number ≥ 1, not 0');

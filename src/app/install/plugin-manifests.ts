@@ -131,10 +131,12 @@ export function pluginManifests(opts: PluginInstallOptions): KubeObject[] {
           spec: {
             serviceAccountName: PLUGIN_APP,
             automountServiceAccountToken: false,
+            // fsGroup: the Secret volumes' files (mode 0440) belong to this group, so the non-root user reads them.
             securityContext: {
               runAsNonRoot: true,
               runAsUser: 65532,
               runAsGroup: 65532,
+              fsGroup: 65532,
               seccompProfile: { type: 'RuntimeDefault' },
             },
             topologySpreadConstraints: [
