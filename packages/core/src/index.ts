@@ -17,3 +17,4 @@ export * from './pvc-state.js';
 export * from './wal-safety.js';
 export * from './engine-input.js';
 export * from './event-dedup.js';
+export * from './selector.js';
