@@ -12,11 +12,13 @@ import {
   percentUsed,
   resolvePolicy,
   validateClusterSpecPolicy,
+  pluginEntryOf,
+  validatePluginParameters,
+  type PolicySources,
   validatePolicyDocument,
   POLICY_ANNOTATION,
   LEDGER_ANNOTATION,
   type ClusterShape,
-  type PolicySetResult,
   type PolicySource,
   type PvcFacts,
   type VolumeRef,
@@ -118,11 +120,14 @@ function policySourcesFor(
   sizes: VolumeSizes,
   opts: EvaluateOptions,
   problems: string[],
-): { file?: PolicySetResult; clusterSpec?: PolicySetResult; annotation?: PolicySetResult } {
-  const out: { file?: PolicySetResult; clusterSpec?: PolicySetResult; annotation?: PolicySetResult } = {};
+): PolicySources {
+  const out: PolicySources = {};
   if (opts.policyFile !== undefined) out.file = validatePolicyDocument(opts.policyFile, shape, sizes);
   const spec = validateClusterSpecPolicy(get(cs.cluster, 'spec'), shape, sizes);
   if (spec.data || spec.wal || Object.keys(spec.tablespaces).length > 0) out.clusterSpec = spec;
+  // The CNPG-I plugin's parameters, when the plugin is listed and enabled on this Cluster.
+  const plugin = pluginEntryOf(cs.cluster);
+  if (plugin?.enabled) out.plugin = validatePluginParameters(plugin.parameters, shape, sizes);
   const text = annotations(cs.cluster)[POLICY_ANNOTATION];
   if (text !== undefined) {
     let doc: unknown;
@@ -205,7 +210,7 @@ export function evaluateCluster(
     }
   }
   const sources = policySourcesFor(cs, shape, sizes, opts, problems);
-  const policyIssues = (['file', 'clusterSpec', 'annotation'] as const)
+  const policyIssues = (['file', 'clusterSpec', 'plugin', 'annotation'] as const)
     .filter((k) => sources[k])
     .map((k) => ({
       source: (k === 'clusterSpec' ? 'cluster-spec' : k) as PolicySource,

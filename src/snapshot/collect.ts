@@ -22,6 +22,7 @@ import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { get, labels, nameOf, namespaceOf, slim, str, volumeRefOf, CLUSTER_LABEL } from '../model/kube-objects.js';
 import { checkAccess, missingRules, rulesText } from '../sources/permissions.js';
+import { probeSidecarOf } from '../sources/probe.js';
 import { autoSources, SOURCES } from '../sources/registry.js';
 import {
   describeApiError,
@@ -267,7 +268,8 @@ async function measure(
 ): Promise<void> {
   const limit = pLimit(Math.max(1, opts.concurrency));
   const namespaces = [...new Set(snaps.map((s) => s.namespace))];
-  const candidates: SourceName[] = opts.source === 'auto' ? autoSources(opts.prometheusUrl) : [opts.source];
+  const sidecar = snaps.some((cs) => cs.pods.some((p) => probeSidecarOf(p) !== undefined));
+  const candidates: SourceName[] = opts.source === 'auto' ? autoSources(opts.prometheusUrl, sidecar) : [opts.source];
   const checks = candidates.flatMap((s) => namespaces.flatMap((ns) => SOURCES[s].access(ns)));
   opts.onProgress?.('checking permissions');
   const allowed = checks.length > 0 ? await checkAccess(client, checks) : new Map<string, boolean>();

@@ -251,6 +251,66 @@ describe('files that are not a policy (docs/cli.md: exit codes)', () => {
   });
 });
 
+describe('disk policy validate: the CNPG-I plugin parameters', () => {
+  const withPlugin = (parameters: Record<string, string>, enabled = true) => ({
+    apiVersion: 'postgresql.cnpg.io/v1',
+    kind: 'Cluster',
+    metadata: {
+      name: 'main',
+      namespace: 'payments',
+      annotations: { 'disk.cnpg-plugin.dev/resize-policy': 'storage: { resize: { enabled: false } }' },
+    },
+    spec: {
+      instances: 3,
+      storage: { size: '100Gi' },
+      walStorage: { size: '10Gi' },
+      plugins: [{ name: 'disk.cnpg-plugin.dev', enabled, parameters }],
+    },
+  });
+
+  it('a manifest: the parameters are checked with the same codes, at their keys, and win over the annotation', async () => {
+    const r = await run({
+      file: file(withPlugin({ 'data.enabled': 'true', 'data.limit': '50Gi', 'wal.usageThreshold': '150' })),
+    });
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(
+      /plugin\s+WARNING\s+LIMIT_NOT_ABOVE_SIZE\s+data\.limit\s+limit 50Gi is not above the current size \(100Gi\)/,
+    );
+    expect(r.out).toMatch(
+      /plugin\s+ERROR\s+THRESHOLD_OUT_OF_RANGE\s+wal\.usageThreshold\s+usageThreshold 150 is outside 1\.\.99/,
+    );
+    expect(r.out).toMatch(/data ← plugin \(enabled\), wal ← plugin \(invalid: not resized\)/);
+  });
+
+  it('a disabled plugin entry is no source: the annotation governs', async () => {
+    const r = await run({ file: file(withPlugin({ 'data.enabled': 'yes' }, false)) });
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/data ← annotation \(disabled\)/);
+  });
+
+  it('--cluster from a bundle: the live Cluster’s parameters, against its PVC sizes', async () => {
+    const c = cluster({
+      name: 'pg',
+      walStorage: true,
+      specExtra: {
+        plugins: [{ name: 'disk.cnpg-plugin.dev', parameters: { 'wal.enabled': 'true', 'wal.minAvailable': '3Gi' } }],
+      },
+    });
+    const pvcs = [
+      pvc({ instance: 'pg-1', role: 'PG_DATA', request: '10Gi' }),
+      pvc({ instance: 'pg-1', role: 'PG_WAL', request: '2Gi' }),
+    ];
+    const bundle = file(
+      JSON.stringify(toPlain({ kind: 'Snapshot', ...snapshot([clusterSnapshot(c, [pod({ name: 'pg-1' })], pvcs)]) })),
+      'json',
+    );
+    const r = await run({ cluster: 'pg', fromBundle: bundle });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/plugin\s+WARNING\s+MIN_AVAILABLE_ABOVE_SIZE\s+wal\.minAvailable/);
+    expect(r.out).toMatch(/wal ← plugin \(enabled\)/);
+  });
+});
+
 describe('disk policy validate --cluster with --from-bundle', () => {
   const c = cluster({
     name: 'pg',

@@ -7,6 +7,7 @@ export * from './model.js';
 export * from './policy.js';
 export * from './validation.js';
 export * from './resolve.js';
+export * from './plugin-parameters.js';
 export * from './ledger.js';
 export * from './engine.js';
 export * from './events.js';

@@ -82,7 +82,7 @@ export const DEFAULT_POLICY: Readonly<ResizePolicy> = Object.freeze({
 });
 
 /** Where a policy came from, in the order they are consulted. */
-export type PolicySource = 'file' | 'cluster-spec' | 'annotation' | 'defaults';
+export type PolicySource = 'file' | 'cluster-spec' | 'plugin' | 'annotation' | 'defaults';
 
 /**
  * The policy document: the same shape as the Cluster's own fields

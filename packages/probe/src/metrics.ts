@@ -51,11 +51,110 @@ function escapeHelp(v: string): string {
 type Labels = Record<string, string>;
 type Value = number | bigint;
 
-interface Family {
+/** A metric family: its name, type, help and the label names every sample of it carries, in order. */
+export interface MetricDefinition {
   name: string;
   type: 'gauge' | 'counter';
   help: string;
-  samples: { labels: Labels; value: Value }[];
+  labels: readonly string[];
+}
+
+const BASE_LABELS = ['namespace', 'cluster', 'pod'] as const;
+const VOLUME_LABELS = [...BASE_LABELS, 'volume_type', 'tablespace'] as const;
+const SLOT_LABELS = [...BASE_LABELS, 'slot_name'] as const;
+
+/**
+ * Every family the probe can export, in exposition order. One table, so the
+ * text format and other consumers (the CNPG-I plugin's Define/Collect) agree on
+ * names, help, types and label names.
+ */
+export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
+  {
+    name: 'cnpg_disk_total_bytes',
+    type: 'gauge',
+    help: 'Size of the filesystem (f_blocks × f_frsize).',
+    labels: VOLUME_LABELS,
+  },
+  {
+    name: 'cnpg_disk_used_bytes',
+    type: 'gauge',
+    help: 'Used bytes ((f_blocks − f_bfree) × f_frsize).',
+    labels: VOLUME_LABELS,
+  },
+  {
+    name: 'cnpg_disk_available_bytes',
+    type: 'gauge',
+    help: 'Bytes available to unprivileged users (f_bavail × f_frsize).',
+    labels: VOLUME_LABELS,
+  },
+  {
+    name: 'cnpg_disk_percent_used',
+    type: 'gauge',
+    help: 'Percent used like df: used / (used + available) × 100.',
+    labels: VOLUME_LABELS,
+  },
+  { name: 'cnpg_disk_inodes_total', type: 'gauge', help: 'Inodes of the filesystem.', labels: VOLUME_LABELS },
+  { name: 'cnpg_disk_inodes_used', type: 'gauge', help: 'Inodes in use.', labels: VOLUME_LABELS },
+  { name: 'cnpg_disk_inodes_free', type: 'gauge', help: 'Free inodes.', labels: VOLUME_LABELS },
+  {
+    name: 'cnpg_disk_at_limit',
+    type: 'gauge',
+    help: '1 when the volume is at or above its resize limit.',
+    labels: VOLUME_LABELS,
+  },
+  {
+    name: 'cnpg_disk_resize_blocked',
+    type: 'gauge',
+    help: '1 when a resize is needed but blocked for this reason.',
+    labels: [...VOLUME_LABELS, 'reason'],
+  },
+  {
+    name: 'cnpg_disk_resize_budget_remaining',
+    type: 'gauge',
+    help: 'Automatic resizes left in the rolling 24 h window.',
+    labels: VOLUME_LABELS,
+  },
+  {
+    name: 'cnpg_wal_archive_healthy',
+    type: 'gauge',
+    help: '1 when WAL archiving works: a success exists and no failure is later than it.',
+    labels: BASE_LABELS,
+  },
+  {
+    name: 'cnpg_wal_pending_archive_files',
+    type: 'gauge',
+    help: 'WAL files waiting to be archived (.ready in pg_wal/archive_status).',
+    labels: BASE_LABELS,
+  },
+  { name: 'cnpg_wal_dir_bytes', type: 'gauge', help: 'Size of the files in pg_wal.', labels: BASE_LABELS },
+  { name: 'cnpg_wal_inactive_slots', type: 'gauge', help: 'Replication slots not in use.', labels: BASE_LABELS },
+  {
+    name: 'cnpg_wal_slot_retention_bytes',
+    type: 'gauge',
+    help: 'WAL the slot holds back, from the current (primary) or replay (replica) position.',
+    labels: SLOT_LABELS,
+  },
+  { name: 'cnpg_wal_slot_active', type: 'gauge', help: '1 when the replication slot is in use.', labels: SLOT_LABELS },
+  {
+    name: 'cnpg_disk_probe_errors',
+    type: 'gauge',
+    help: 'Parts of the last measurement that could not be made (see /status).',
+    labels: BASE_LABELS,
+  },
+];
+
+const DEFINITION_BY_NAME = new Map(METRIC_DEFINITIONS.map((d) => [d.name, d]));
+
+/** One sample: label values in the order of its definition's `labels`. */
+export interface MetricSample {
+  labelValues: string[];
+  value: Value;
+}
+
+/** A family with its samples, as measured. */
+export interface MetricFamily {
+  definition: MetricDefinition;
+  samples: MetricSample[];
 }
 
 function formatValue(v: Value): string {
@@ -66,31 +165,38 @@ function formatValue(v: Value): string {
   return String(v);
 }
 
-function formatLabels(labels: Labels): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+function formatLabels(names: readonly string[], values: readonly string[]): string {
+  const parts = names.map((k, i) => `${k}="${escapeLabelValue(values[i] ?? '')}"`);
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
 class Exposition {
-  private readonly families = new Map<string, Family>();
+  private readonly families = new Map<string, MetricFamily>();
 
-  add(name: string, type: Family['type'], help: string, labels: Labels, value: Value): void {
+  add(name: string, labels: Labels, value: Value): void {
+    const definition = DEFINITION_BY_NAME.get(name);
+    if (!definition) throw new Error(`metric ${name} is not in METRIC_DEFINITIONS`);
     let f = this.families.get(name);
     if (!f) {
-      f = { name, type, help, samples: [] };
+      f = { definition, samples: [] };
       this.families.set(name, f);
     }
-    f.samples.push({ labels, value });
+    f.samples.push({ labelValues: definition.labels.map((l) => labels[l] ?? ''), value });
   }
 
-  render(): string {
-    const lines: string[] = [];
-    for (const f of this.families.values()) {
-      lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
-      for (const s of f.samples) lines.push(`${f.name}${formatLabels(s.labels)} ${formatValue(s.value)}`);
-    }
-    return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+  list(): MetricFamily[] {
+    return [...this.families.values()];
   }
+}
+
+/** The text exposition of families. */
+export function renderFamilies(families: readonly MetricFamily[]): string {
+  const lines: string[] = [];
+  for (const { definition: d, samples } of families) {
+    lines.push(`# HELP ${d.name} ${escapeHelp(d.help)}`, `# TYPE ${d.name} ${d.type}`);
+    for (const s of samples) lines.push(`${d.name}${formatLabels(d.labels, s.labelValues)} ${formatValue(s.value)}`);
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -100,7 +206,8 @@ export interface MetricsOptions {
   resize?: ReadonlyMap<string, VolumeResizeMetrics>;
 }
 
-export function renderMetrics(report: ProbeReport, opts: MetricsOptions = {}): string {
+/** The families of one report, in exposition order, each with at least one sample. */
+export function metricFamilies(report: ProbeReport, opts: MetricsOptions = {}): MetricFamily[] {
   const x = new Exposition();
   const base: Labels = { namespace: report.namespace ?? '', cluster: report.cluster ?? '', pod: report.instance };
 
@@ -108,110 +215,54 @@ export function renderMetrics(report: ProbeReport, opts: MetricsOptions = {}): s
     const labels: Labels = { ...base, volume_type: v.type, tablespace: v.tablespace ?? '' };
     const fs = v.filesystem;
     if (fs) {
-      x.add('cnpg_disk_total_bytes', 'gauge', 'Size of the filesystem (f_blocks × f_frsize).', labels, fs.totalBytes);
-      x.add('cnpg_disk_used_bytes', 'gauge', 'Used bytes ((f_blocks − f_bfree) × f_frsize).', labels, fs.usedBytes);
-      x.add(
-        'cnpg_disk_available_bytes',
-        'gauge',
-        'Bytes available to unprivileged users (f_bavail × f_frsize).',
-        labels,
-        fs.availableBytes,
-      );
-      x.add(
-        'cnpg_disk_percent_used',
-        'gauge',
-        'Percent used like df: used / (used + available) × 100.',
-        labels,
-        percentUsed(fs),
-      );
+      x.add('cnpg_disk_total_bytes', labels, fs.totalBytes);
+      x.add('cnpg_disk_used_bytes', labels, fs.usedBytes);
+      x.add('cnpg_disk_available_bytes', labels, fs.availableBytes);
+      x.add('cnpg_disk_percent_used', labels, percentUsed(fs));
       if (fs.inodesTotal !== undefined) {
-        x.add('cnpg_disk_inodes_total', 'gauge', 'Inodes of the filesystem.', labels, fs.inodesTotal);
-        x.add('cnpg_disk_inodes_used', 'gauge', 'Inodes in use.', labels, fs.inodesUsed ?? 0n);
-        x.add('cnpg_disk_inodes_free', 'gauge', 'Free inodes.', labels, fs.inodesFree ?? 0n);
+        x.add('cnpg_disk_inodes_total', labels, fs.inodesTotal);
+        x.add('cnpg_disk_inodes_used', labels, fs.inodesUsed ?? 0n);
+        x.add('cnpg_disk_inodes_free', labels, fs.inodesFree ?? 0n);
       }
     }
     const r = opts.resize?.get(volumeKey(v));
     if (r) {
       if (r.atLimit !== undefined) {
-        x.add(
-          'cnpg_disk_at_limit',
-          'gauge',
-          '1 when the volume is at or above its resize limit.',
-          labels,
-          r.atLimit ? 1 : 0,
-        );
+        x.add('cnpg_disk_at_limit', labels, r.atLimit ? 1 : 0);
       }
       if (r.blocked !== undefined) {
         for (const reason of BLOCK_REASONS) {
-          x.add(
-            'cnpg_disk_resize_blocked',
-            'gauge',
-            '1 when a resize is needed but blocked for this reason.',
-            { ...labels, reason },
-            r.blocked === reason ? 1 : 0,
-          );
+          x.add('cnpg_disk_resize_blocked', { ...labels, reason }, r.blocked === reason ? 1 : 0);
         }
       }
-      x.add(
-        'cnpg_disk_resize_budget_remaining',
-        'gauge',
-        'Automatic resizes left in the rolling 24 h window.',
-        labels,
-        r.budgetRemaining,
-      );
+      x.add('cnpg_disk_resize_budget_remaining', labels, r.budgetRemaining);
     }
   }
 
   const w = report.wal;
   if (w.archivingConfigured === true && w.archiver) {
-    x.add(
-      'cnpg_wal_archive_healthy',
-      'gauge',
-      '1 when WAL archiving works: a success exists and no failure is later than it.',
-      base,
-      archiveHealthy(w.archiver).healthy ? 1 : 0,
-    );
+    x.add('cnpg_wal_archive_healthy', base, archiveHealthy(w.archiver).healthy ? 1 : 0);
   }
   if (w.readyFiles !== undefined) {
-    x.add(
-      'cnpg_wal_pending_archive_files',
-      'gauge',
-      'WAL files waiting to be archived (.ready in pg_wal/archive_status).',
-      base,
-      w.readyFiles,
-    );
+    x.add('cnpg_wal_pending_archive_files', base, w.readyFiles);
   }
   if (w.walDirBytes !== undefined) {
-    x.add('cnpg_wal_dir_bytes', 'gauge', 'Size of the files in pg_wal.', base, w.walDirBytes);
+    x.add('cnpg_wal_dir_bytes', base, w.walDirBytes);
   }
   if (w.slots) {
-    x.add(
-      'cnpg_wal_inactive_slots',
-      'gauge',
-      'Replication slots not in use.',
-      base,
-      w.slots.filter((s) => !s.active).length,
-    );
+    x.add('cnpg_wal_inactive_slots', base, w.slots.filter((s) => !s.active).length);
     for (const s of w.slots) {
       const labels = { ...base, slot_name: s.name };
       if (s.retainedBytes !== undefined) {
-        x.add(
-          'cnpg_wal_slot_retention_bytes',
-          'gauge',
-          'WAL the slot holds back, from the current (primary) or replay (replica) position.',
-          labels,
-          s.retainedBytes,
-        );
+        x.add('cnpg_wal_slot_retention_bytes', labels, s.retainedBytes);
       }
-      x.add('cnpg_wal_slot_active', 'gauge', '1 when the replication slot is in use.', labels, s.active ? 1 : 0);
+      x.add('cnpg_wal_slot_active', labels, s.active ? 1 : 0);
     }
   }
-  x.add(
-    'cnpg_disk_probe_errors',
-    'gauge',
-    'Parts of the last measurement that could not be made (see /status).',
-    base,
-    report.errors.length,
-  );
-  return x.render();
+  x.add('cnpg_disk_probe_errors', base, report.errors.length);
+  return x.list();
+}
+
+export function renderMetrics(report: ProbeReport, opts: MetricsOptions = {}): string {
+  return renderFamilies(metricFamilies(report, opts));
 }

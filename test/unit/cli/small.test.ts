@@ -53,7 +53,8 @@ describe('flags', () => {
   });
   it('validates sources and output formats with the allowed list', () => {
     expect(parseSource('kubelet-summary')).toBe('kubelet-summary');
-    expect(() => parseSource('ssh')).toThrow(/allowed: auto, cluster-status/);
+    expect(parseSource('probe')).toBe('probe');
+    expect(() => parseSource('ssh')).toThrow(/allowed: auto, probe, cluster-status/);
     expect(parseOutputFormat(undefined, false)).toBe('table');
     expect(parseOutputFormat('yaml', false)).toBe('yaml');
     expect(parseOutputFormat(undefined, true)).toBe('json');
