@@ -14,8 +14,10 @@ import type {
   WalHealth,
   WalSpaceExhausted,
 } from './model.js';
-import type { ResizePolicy } from './policy.js';
-import { formatBytes, MiB, percentOfBytes, roundUpTo } from './quantity.js';
+import type { UsageSample } from './forecast.js';
+import { PREDICTIVE_MIN_SIGNAL_TO_NOISE, type PredictiveTrigger, type ResizePolicy } from './policy.js';
+import { formatBytes, formatBytesHuman, MiB, percentOfBytes, roundUpTo } from './quantity.js';
+import { usageTrend, type UsageTrend } from './trend.js';
 
 export type Verdict =
   'disabled' | 'unknown' | 'none' | 'resize' | 'resize-in-progress' | 'resize-failed' | 'blocked' | 'at-limit';
@@ -62,6 +64,16 @@ export interface DecisionInput {
    * volume, or data on a single-volume cluster.
    */
   walSpaceExhausted?: WalSpaceExhausted;
+  /**
+   * Recent usage of this volume, for the predictive trigger (ignored unless
+   * the policy has one): fitted over the policy's window.
+   */
+  usageHistory?: readonly UsageSample[];
+  /**
+   * The same, already fitted (usageTrend() or a TrendWindow): wins over
+   * usageHistory, so a caller stepping through time pays O(1) per decision.
+   */
+  usageTrend?: UsageTrend;
   /** Epoch milliseconds. */
   now: number;
 }
@@ -178,30 +190,85 @@ export function archiveHealthy(archiver: NonNullable<WalHealth['archiver']>): {
   return { healthy: true, why: `last archived ${archiver.lastArchivedWal ?? 'WAL'} at ${archiver.lastArchivedTime}` };
 }
 
+/** The predictive trigger's findings, when the policy has one and it was judged. */
+export interface PredictiveFinding {
+  /** Whether the forecast said full within the horizon (and was believed). */
+  fires: boolean;
+  /** Why not, when it does not fire: which test the forecast failed. */
+  why: 'no-history' | 'few-samples' | 'short-span' | 'not-growing' | 'noise' | 'beyond-horizon' | 'fires';
+  samples: number;
+  bytesPerHour: number;
+  /** Forecast time to full from the current available bytes, ms (absent unless growing). */
+  msToFull?: number;
+  /** Growth expected over the horizon, bytes (absent unless it fires). */
+  horizonGrowthBytes?: bigint;
+}
+
+/**
+ * Judges the predictive trigger: believed only with enough samples spanning
+ * at least half the window, a positive slope, and a fitted growth over the
+ * span at least PREDICTIVE_MIN_SIGNAL_TO_NOISE times the scatter around the
+ * line; fires when the available bytes run out within the horizon at that slope.
+ */
+export function judgePredictive(
+  pred: PredictiveTrigger,
+  fs: Pick<FilesystemFacts, 'availableBytes'>,
+  trend: UsageTrend | undefined,
+): PredictiveFinding {
+  if (!trend || trend.samples === 0) return { fires: false, why: 'no-history', samples: 0, bytesPerHour: 0 };
+  const out = { samples: trend.samples, bytesPerHour: trend.bytesPerMs * 3_600_000 };
+  if (trend.samples < pred.minSamples) return { fires: false, why: 'few-samples', ...out };
+  if (trend.spanMs * 2 < pred.windowMs) return { fires: false, why: 'short-span', ...out };
+  if (!(trend.bytesPerMs > 0)) return { fires: false, why: 'not-growing', ...out };
+  const msToFull = Number(fs.availableBytes > 0n ? fs.availableBytes : 0n) / trend.bytesPerMs;
+  if (trend.bytesPerMs * trend.spanMs < PREDICTIVE_MIN_SIGNAL_TO_NOISE * trend.residualRmsBytes) {
+    return { fires: false, why: 'noise', msToFull, ...out };
+  }
+  if (msToFull >= pred.horizonMs) return { fires: false, why: 'beyond-horizon', msToFull, ...out };
+  const horizonGrowthBytes = BigInt(Math.ceil(trend.bytesPerMs * pred.horizonMs));
+  return { fires: true, why: 'fires', msToFull, horizonGrowthBytes, ...out };
+}
+
+const EMPTY_TRACE: TraceStep[] = [];
+Object.freeze(EMPTY_TRACE);
+
+/**
+ * The decision with its trace: every check reached adds a TraceStep, and
+ * every message is written for a person.
+ */
 export function decide(input: DecisionInput): Decision {
+  return evaluate(input, true);
+}
+
+/**
+ * The same decision without the trace (the fast path): no TraceStep, no
+ * message and no string formatting; `message` is '' and `trace` is empty,
+ * warnings carry their code with an empty message. verdict, reason,
+ * currentBytes, newBytes, stepBytes, percentUsed, walSafetyApplies, budget
+ * and the warning codes equal decide()'s (a property test holds them equal).
+ */
+export function decideUntraced(input: DecisionInput): Decision {
+  return evaluate(input, false);
+}
+
+function evaluate(input: DecisionInput, traced: boolean): Decision {
   const { policy, pvc, filesystem: fs, volume, cluster, now } = input;
-  const trace: TraceStep[] = [];
+  const trace: TraceStep[] = traced ? [] : EMPTY_TRACE;
   const warnings: DecisionWarning[] = [];
   const walSafety = walSafetyApplies(volume, cluster);
   const budget = budgetOf(input.ledger, policy.strategy.maxActionsPerDay, now);
   const currentBytes = largerOf(pvc.requestBytes, pvc.capacityBytes);
-  const base = {
-    walSafetyApplies: walSafety,
-    budget,
-    warnings,
-    trace,
-    ...(currentBytes !== undefined ? { currentBytes } : {}),
-    ...(fs ? { percentUsed: percentUsed(fs) } : {}),
+  const done = (verdict: Verdict, message: string, extra?: Partial<Decision>): Decision => {
+    const d: Decision = { verdict, message, walSafetyApplies: walSafety, budget, warnings, trace };
+    if (currentBytes !== undefined) d.currentBytes = currentBytes;
+    if (fs) d.percentUsed = percentUsed(fs);
+    return extra ? Object.assign(d, extra) : d;
   };
-  const done = (verdict: Verdict, message: string, extra: Partial<Decision> = {}): Decision => ({
-    verdict,
-    message,
-    ...base,
-    ...extra,
-  });
+  const warn = (code: WarningCode, message: string) => warnings.push({ code, message });
 
   // 1. Enabled?
   if (!policy.enabled) {
+    if (!traced) return done('disabled', '');
     trace.push({
       check: 'enabled',
       outcome: 'stop',
@@ -210,21 +277,20 @@ export function decide(input: DecisionInput): Decision {
     });
     return done('disabled', 'automatic resize is not enabled for this volume');
   }
-  trace.push({ check: 'enabled', outcome: 'pass', inputs: { enabled: true }, message: 'resize is enabled' });
+  if (traced)
+    trace.push({ check: 'enabled', outcome: 'pass', inputs: { enabled: true }, message: 'resize is enabled' });
 
   // 2. Facts available? CloudNativePG's own "WAL disk full" stands in for a
-  // statfs of the volume that holds pg_wal (none can run while it is down).
+  // filesystem no source could measure (the instance is down), but only on
+  // the volume that holds pg_wal.
   const exhausted = walSafety ? input.walSpaceExhausted : undefined;
-  const exhaustedText = exhausted
-    ? `CloudNativePG's instance manager exited with code 4${exhausted.exitedAt ? ` at ${exhausted.exitedAt}` : ''}: less than one WAL segment free`
-    : undefined;
-  const missing: string[] = [];
-  if (!fs && !exhausted) missing.push('filesystem usage (total/used/available)');
-  if (currentBytes === undefined) missing.push('PVC size (request or capacity)');
-  if (fs && (fs.totalBytes < 0n || fs.usedBytes < 0n || fs.availableBytes < 0n)) {
-    missing.push('sane filesystem figures (a figure is negative)');
-  }
-  if (missing.length > 0 || currentBytes === undefined) {
+  const badFigures = fs !== undefined && (fs.totalBytes < 0n || fs.usedBytes < 0n || fs.availableBytes < 0n);
+  if ((!fs && !exhausted) || currentBytes === undefined || badFigures) {
+    if (!traced) return done('unknown', '');
+    const missing: string[] = [];
+    if (!fs && !exhausted) missing.push('filesystem usage (total/used/available)');
+    if (currentBytes === undefined) missing.push('PVC size (request or capacity)');
+    if (badFigures) missing.push('sane filesystem figures (a figure is negative)');
     const why = `missing ${missing.join(' and ')}`;
     trace.push({
       check: 'facts',
@@ -234,22 +300,30 @@ export function decide(input: DecisionInput): Decision {
     });
     return done('unknown', `cannot decide: ${why}`);
   }
+  const exhaustedText =
+    traced && exhausted
+      ? `CloudNativePG's instance manager exited with code 4${exhausted.exitedAt ? ` at ${exhausted.exitedAt}` : ''}: less than one WAL segment free`
+      : undefined;
   if (fs) {
-    trace.push({
-      check: 'facts',
-      outcome: 'pass',
-      inputs: {
-        total: q(fs.totalBytes),
-        used: q(fs.usedBytes),
-        available: q(fs.availableBytes),
-        source: fs.source ?? null,
-      },
-      message: 'filesystem and PVC facts are available',
-    });
+    if (traced) {
+      trace.push({
+        check: 'facts',
+        outcome: 'pass',
+        inputs: {
+          total: q(fs.totalBytes),
+          used: q(fs.usedBytes),
+          available: q(fs.availableBytes),
+          source: fs.source ?? null,
+        },
+        message: 'filesystem and PVC facts are available',
+      });
+    }
+  } else if (!traced) {
+    warn('filesystem-unmeasured', '');
   } else {
     // no filesystem passed the facts check, so the fact is there
     const msg = `no source measured this filesystem; ${exhaustedText as string}, so the volume is taken as full`;
-    warnings.push({ code: 'filesystem-unmeasured', message: msg });
+    warn('filesystem-unmeasured', msg);
     trace.push({
       check: 'facts',
       outcome: 'warn',
@@ -266,38 +340,48 @@ export function decide(input: DecisionInput): Decision {
   }
 
   // 3. Trigger. A WAL volume CloudNativePG found full fires it whatever the
-  // figures: PostgreSQL cannot run until it grows.
-  const pct = fs ? percentUsed(fs) : undefined;
+  // figures: PostgreSQL cannot run until it grows. The predictive trigger
+  // (opt-in) fires when the forecast says full within its horizon.
   const { usageThreshold, minAvailableBytes } = policy.triggers;
   const overThreshold = fs !== undefined && aboveThreshold(fs, usageThreshold);
   const underMinAvailable =
     fs !== undefined && minAvailableBytes !== undefined && fs.availableBytes < minAvailableBytes;
-  const triggerInputs = {
-    percentUsed: pct ?? null,
-    usageThreshold,
-    available: q(fs?.availableBytes),
-    minAvailable: q(minAvailableBytes),
-    walSpaceExhausted: exhausted !== undefined,
-  };
-  if (fs && !exhausted && !overThreshold && !underMinAvailable) {
+  const pred = policy.triggers.predictive;
+  const predictive =
+    pred && fs && !exhausted
+      ? judgePredictive(
+          pred,
+          fs,
+          input.usageTrend ?? (input.usageHistory ? usageTrend(input.usageHistory, pred.windowMs) : undefined),
+        )
+      : undefined;
+  const predictiveFires = predictive?.fires === true;
+  if (fs && !exhausted && !overThreshold && !underMinAvailable && !predictiveFires) {
+    if (!traced) return done('none', '');
+    const pct = percentUsed(fs);
     const msg =
       `${pct}% used is not above ${usageThreshold}%` +
       (minAvailableBytes !== undefined
         ? ` and ${formatBytes(fs.availableBytes)} available is not below ${formatBytes(minAvailableBytes)}`
-        : '');
-    trace.push({ check: 'trigger', outcome: 'stop', inputs: triggerInputs, message: msg });
+        : '') +
+      (predictive && pred ? ` and ${predictiveText(predictive, pred)}` : '');
+    trace.push({ check: 'trigger', outcome: 'stop', inputs: triggerInputs(input, predictive), message: msg });
     return done('none', `no resize needed: ${msg}`);
   }
-  const why = [
-    exhaustedText ?? '',
-    overThreshold ? `${pct}% used is above ${usageThreshold}%` : '',
-    underMinAvailable && fs
-      ? `${formatBytes(fs.availableBytes)} available is below ${formatBytes(minAvailableBytes as bigint)}`
-      : '',
-  ]
-    .filter(Boolean)
-    .join(' and ');
-  trace.push({ check: 'trigger', outcome: 'pass', inputs: triggerInputs, message: why });
+  let why = '';
+  if (traced) {
+    why = [
+      exhaustedText ?? '',
+      overThreshold && fs ? `${percentUsed(fs)}% used is above ${usageThreshold}%` : '',
+      underMinAvailable && fs
+        ? `${formatBytes(fs.availableBytes)} available is below ${formatBytes(minAvailableBytes as bigint)}`
+        : '',
+      predictiveFires && pred ? predictiveText(predictive as PredictiveFinding, pred) : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    trace.push({ check: 'trigger', outcome: 'pass', inputs: triggerInputs(input, predictive), message: why });
+  }
 
   // 4. Resize already in progress or failed?
   const failedCondition = pvc.conditions.find((c) => FAILED_CONDITIONS.includes(c.type) && c.status === 'True');
@@ -305,79 +389,99 @@ export function decide(input: DecisionInput): Decision {
     (c) => IN_PROGRESS_CONDITIONS.includes(c.type) && c.status === 'True',
   );
   const alloc = pvc.allocatedResourceStatus;
-  const progressInputs = {
+  const progressInputs = (): Record<string, TraceValue> => ({
     request: q(pvc.requestBytes),
     capacity: q(pvc.capacityBytes),
     filesystemTotal: q(fs?.totalBytes),
     condition: (failedCondition ?? inProgressCondition)?.type ?? null,
     allocatedResourceStatus: alloc ?? null,
-  };
+  });
   if (failedCondition || (alloc && FAILED_ALLOCATED.includes(alloc))) {
+    if (!traced) return done('resize-failed', '');
     const detail = failedCondition
       ? `${failedCondition.type}: ${failedCondition.message ?? failedCondition.reason ?? 'no message'}`
       : `status.allocatedResourceStatuses.storage is ${alloc}`;
     trace.push({
       check: 'in-progress',
       outcome: 'stop',
-      inputs: progressInputs,
+      inputs: progressInputs(),
       message: `expansion failed: ${detail}`,
     });
     return done('resize-failed', `the last expansion failed (${detail}); fix it before another resize`);
   }
-  let progressWhy: string | undefined;
+  let inProgress: 'request' | 'condition' | 'allocated' | 'filesystem' | undefined;
   if (pvc.requestBytes !== undefined && pvc.capacityBytes !== undefined && pvc.requestBytes > pvc.capacityBytes) {
-    progressWhy = `request ${formatBytes(pvc.requestBytes)} is above capacity ${formatBytes(pvc.capacityBytes)}`;
+    inProgress = 'request';
   } else if (inProgressCondition) {
-    progressWhy = `condition ${inProgressCondition.type}${inProgressCondition.message ? `: ${inProgressCondition.message}` : ''}`;
+    inProgress = 'condition';
   } else if (alloc && IN_PROGRESS_ALLOCATED.includes(alloc)) {
-    progressWhy = `status.allocatedResourceStatuses.storage is ${alloc}`;
+    inProgress = 'allocated';
   } else if (pvc.capacityBytes !== undefined && fs) {
     const gap = pvc.capacityBytes - fs.totalBytes;
     const allowed = (pvc.capacityBytes * FS_MISMATCH_RATIO_PERCENT) / 100n;
-    if (gap > allowed && gap > FS_MISMATCH_MIN_BYTES) {
-      progressWhy = `filesystem ${formatBytes(fs.totalBytes)} is much smaller than capacity ${formatBytes(pvc.capacityBytes)} (the filesystem has not been grown)`;
-    }
+    if (gap > allowed && gap > FS_MISMATCH_MIN_BYTES) inProgress = 'filesystem';
   }
-  if (progressWhy) {
-    trace.push({ check: 'in-progress', outcome: 'stop', inputs: progressInputs, message: progressWhy });
+  if (inProgress) {
+    if (!traced) return done('resize-in-progress', '');
+    const progressWhy =
+      inProgress === 'request'
+        ? `request ${formatBytes(pvc.requestBytes as bigint)} is above capacity ${formatBytes(pvc.capacityBytes as bigint)}`
+        : inProgress === 'condition'
+          ? `condition ${inProgressCondition?.type}${inProgressCondition?.message ? `: ${inProgressCondition.message}` : ''}`
+          : inProgress === 'allocated'
+            ? `status.allocatedResourceStatuses.storage is ${alloc}`
+            : `filesystem ${formatBytes((fs as FilesystemFacts).totalBytes)} is much smaller than capacity ${formatBytes(pvc.capacityBytes as bigint)} (the filesystem has not been grown)`;
+    trace.push({ check: 'in-progress', outcome: 'stop', inputs: progressInputs(), message: progressWhy });
     return done('resize-in-progress', `an expansion has not finished: ${progressWhy}`);
   }
-  trace.push({ check: 'in-progress', outcome: 'pass', inputs: progressInputs, message: 'no expansion in progress' });
+  if (traced) {
+    trace.push({
+      check: 'in-progress',
+      outcome: 'pass',
+      inputs: progressInputs(),
+      message: 'no expansion in progress',
+    });
+  }
 
   // 5. Budget.
-  const budgetInputs = {
+  const budgetInputs = (): Record<string, TraceValue> => ({
     maxActionsPerDay: budget.max,
     usedInWindow: budget.used,
     remaining: budget.remaining,
     nextSlotAt: budget.nextSlotAt ?? null,
-  };
-  for (const w of budget.warnings) warnings.push({ code: 'ledger-future-entry', message: w });
+  });
+  for (const w of budget.warnings) warn('ledger-future-entry', traced ? w : '');
   if (input.ledger.corrupt !== undefined) {
+    if (!traced) return done('blocked', '', { reason: 'ledger-unreadable' });
     const msg = `the resize ledger cannot be read (${input.ledger.corrupt}); no budget is spent until it is repaired or removed`;
-    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs, message: msg });
+    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(), message: msg });
     return done('blocked', msg, { reason: 'ledger-unreadable' });
   }
   if (budget.max === 0) {
-    const msg = 'maxActionsPerDay is 0: automatic resizes are turned off for this volume';
-    warnings.push({ code: 'budget-disabled', message: msg });
-    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs, message: msg });
+    const msg = traced ? 'maxActionsPerDay is 0: automatic resizes are turned off for this volume' : '';
+    warn('budget-disabled', msg);
+    if (traced) trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(), message: msg });
     return done('blocked', msg, { reason: 'rate-limit' });
   }
   if (budget.remaining <= 0) {
+    if (!traced) return done('blocked', '', { reason: 'rate-limit' });
     const msg = `${budget.used} of ${budget.max} resizes used in the last 24 h; the next slot opens at ${budget.nextSlotAt}`;
-    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs, message: msg });
+    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(), message: msg });
     return done('blocked', `rate limit: ${msg}`, { reason: 'rate-limit' });
   }
-  trace.push({
-    check: 'budget',
-    outcome: 'pass',
-    inputs: budgetInputs,
-    message: `${budget.remaining} of ${budget.max} resizes left in the last 24 h`,
-  });
+  if (traced) {
+    trace.push({
+      check: 'budget',
+      outcome: 'pass',
+      inputs: budgetInputs(),
+      message: `${budget.remaining} of ${budget.max} resizes left in the last 24 h`,
+    });
+  }
 
   // 6. Limit.
   const limit = policy.expansion.limitBytes;
   if (limit !== undefined && currentBytes >= limit) {
+    if (!traced) return done('at-limit', '');
     const msg = `current size ${formatBytes(currentBytes)} is at or above the limit ${formatBytes(limit)}`;
     trace.push({
       check: 'limit',
@@ -387,16 +491,21 @@ export function decide(input: DecisionInput): Decision {
     });
     return done('at-limit', msg);
   }
-  trace.push({
-    check: 'limit',
-    outcome: limit === undefined ? 'skip' : 'pass',
-    inputs: { current: q(currentBytes), limit: q(limit) },
-    message: limit === undefined ? 'no limit set' : `below the limit ${formatBytes(limit)}`,
-  });
+  if (traced) {
+    trace.push({
+      check: 'limit',
+      outcome: limit === undefined ? 'skip' : 'pass',
+      inputs: { current: q(currentBytes), limit: q(limit) },
+      message: limit === undefined ? 'no limit set' : `below the limit ${formatBytes(limit)}`,
+    });
+  }
 
-  // 7. WAL safety.
-  const blocked = walSafety ? checkWalSafety(input, trace, warnings) : undefined;
-  if (!walSafety) {
+  // 7. WAL safety. It comes after the trigger, so a forecast fed by WAL
+  // piling up during an archive outage is blocked here like any other trigger.
+  if (walSafety) {
+    const blocked = checkWalSafety(input, traced ? trace : undefined, warnings);
+    if (blocked) return done('blocked', blocked.message, { reason: blocked.reason });
+  } else if (traced) {
     trace.push({
       check: 'wal-safety',
       outcome: 'skip',
@@ -404,71 +513,153 @@ export function decide(input: DecisionInput): Decision {
       message: 'WAL safety does not apply to this volume',
     });
   }
-  if (blocked) return done('blocked', blocked.message, { reason: blocked.reason });
 
-  // 8. New size.
+  // 8. New size. With the predictive trigger, the step also covers the
+  // growth expected over the horizon: the new size leaves the volume at the
+  // usage threshold when the horizon is reached, within [minStep, maxStep].
   const { step, minStepBytes, maxStepBytes } = policy.expansion;
-  let stepBytes: bigint;
-  if (step.kind === 'percent') {
-    const raw = percentOfBytes(currentBytes, step.basisPoints);
-    stepBytes = raw < minStepBytes ? minStepBytes : raw > maxStepBytes ? maxStepBytes : raw;
-  } else {
-    stepBytes = step.bytes;
+  const clamp = (b: bigint) => (b < minStepBytes ? minStepBytes : b > maxStepBytes ? maxStepBytes : b);
+  let stepBytes: bigint | undefined;
+  if (overThreshold || underMinAvailable || exhausted) {
+    stepBytes = step.kind === 'percent' ? clamp(percentOfBytes(currentBytes, step.basisPoints)) : step.bytes;
   }
-  let newBytes = roundUpTo(currentBytes + stepBytes, MiB);
+  let predictiveStep: bigint | undefined;
+  if (predictiveFires && fs) {
+    const expected = fs.usedBytes + (predictive as PredictiveFinding).horizonGrowthBytes!;
+    const target = ceilDivBig(expected * 1_000_000n, BigInt(Math.round(usageThreshold * 10_000)));
+    predictiveStep = clamp(target - currentBytes);
+    if (stepBytes === undefined || predictiveStep > stepBytes) stepBytes = predictiveStep;
+  }
+  const chosenStep = stepBytes as bigint;
+  let newBytes = roundUpTo(currentBytes + chosenStep, MiB);
   let capped = false;
   if (limit !== undefined && newBytes > limit) {
     newBytes = limit;
     capped = true;
-    warnings.push({ code: 'capped-at-limit', message: `the new size is capped at the limit ${formatBytes(limit)}` });
+    warn('capped-at-limit', traced ? `the new size is capped at the limit ${formatBytes(limit)}` : '');
   }
-  const sizeInputs = {
-    current: q(currentBytes),
-    step: step.kind === 'percent' ? `${step.basisPoints / 100}%` : q(step.bytes),
-    minStep: step.kind === 'percent' ? q(minStepBytes) : null,
-    maxStep: step.kind === 'percent' ? q(maxStepBytes) : null,
-    stepBytes: q(stepBytes),
-    limit: q(limit),
-    new: q(newBytes),
-  };
   if (newBytes <= currentBytes) {
+    if (!traced) return done('none', '');
     const msg = `the new size ${formatBytes(newBytes)} would not be larger than ${formatBytes(currentBytes)}`;
-    trace.push({ check: 'new-size', outcome: 'stop', inputs: sizeInputs, message: msg });
+    trace.push({ check: 'new-size', outcome: 'stop', inputs: sizeInputs(), message: msg });
     return done('none', msg);
   }
+  if (!traced) return done('resize', '', { newBytes, stepBytes: newBytes - currentBytes });
   const msg = `grow ${formatBytes(currentBytes)} → ${formatBytes(newBytes)}${capped ? ' (capped at the limit)' : ''}`;
-  trace.push({ check: 'new-size', outcome: capped ? 'warn' : 'pass', inputs: sizeInputs, message: msg });
+  trace.push({ check: 'new-size', outcome: capped ? 'warn' : 'pass', inputs: sizeInputs(), message: msg });
   return done('resize', `${why}: ${msg}`, { newBytes, stepBytes: newBytes - currentBytes });
+
+  function sizeInputs(): Record<string, TraceValue> {
+    return {
+      current: q(currentBytes),
+      step: step.kind === 'percent' ? `${step.basisPoints / 100}%` : q(step.bytes),
+      minStep: step.kind === 'percent' || predictiveStep !== undefined ? q(minStepBytes) : null,
+      maxStep: step.kind === 'percent' || predictiveStep !== undefined ? q(maxStepBytes) : null,
+      ...(pred ? { predictiveStep: q(predictiveStep) } : {}),
+      stepBytes: q(chosenStep),
+      limit: q(limit),
+      new: q(newBytes),
+    };
+  }
 }
 
-/** Step 7, in the spec's order. Returns the block, or undefined when allowed. */
+function ceilDivBig(a: bigint, b: bigint): bigint {
+  return (a + b - 1n) / b;
+}
+
+function hours(ms: number): string {
+  return `${Math.round((ms / 3_600_000) * 10) / 10} h`;
+}
+
+/** One sentence about the predictive trigger's finding. */
+function predictiveText(p: PredictiveFinding, pred: PredictiveTrigger): string {
+  const rate = `${formatBytesHuman(BigInt(Math.round(Math.abs(p.bytesPerHour))))}/h`;
+  switch (p.why) {
+    case 'no-history':
+      return 'the predictive trigger has no usage history yet';
+    case 'few-samples':
+      return `the forecast has ${p.samples} samples, fewer than ${pred.minSamples}`;
+    case 'short-span':
+      return `the forecast's samples span less than half its ${hours(pred.windowMs)} window`;
+    case 'not-growing':
+      return `the forecast sees no growth (${p.bytesPerHour < 0 ? '-' : ''}${rate})`;
+    case 'noise':
+      return `the growth of ${rate} is within the scatter of the samples (not believed)`;
+    case 'beyond-horizon':
+      return `at ${rate} the volume fills in ${hours(p.msToFull as number)}, not within ${hours(pred.horizonMs)}`;
+    default:
+      return `at ${rate} the volume fills in ${hours(p.msToFull as number)}, within the ${hours(pred.horizonMs)} horizon`;
+  }
+}
+
+function triggerInputs(input: DecisionInput, p: PredictiveFinding | undefined): Record<string, TraceValue> {
+  const fs = input.filesystem;
+  const t = input.policy.triggers;
+  return {
+    percentUsed: fs ? percentUsed(fs) : null,
+    usageThreshold: t.usageThreshold,
+    available: q(fs?.availableBytes),
+    minAvailable: q(t.minAvailableBytes),
+    walSpaceExhausted: input.walSpaceExhausted !== undefined && walSafetyApplies(input.volume, input.cluster),
+    ...(t.predictive
+      ? {
+          predictiveHorizonHours: t.predictive.horizonMs / 3_600_000,
+          predictiveSamples: p?.samples ?? null,
+          predictiveBytesPerHour: p ? Math.round(p.bytesPerHour) : null,
+          predictiveHoursToFull: p?.msToFull !== undefined ? Math.round(p.msToFull / 360_000) / 10 : null,
+          predictive: p?.why ?? null,
+        }
+      : {}),
+  };
+}
+
+/** Archive health without the sentence: the fast path's version of archiveHealthy(). */
+function archiveIsHealthy(archiver: NonNullable<WalHealth['archiver']>): boolean {
+  const ok = archiver.lastArchivedTime ? Date.parse(archiver.lastArchivedTime) : NaN;
+  if (Number.isNaN(ok)) return false;
+  const failed = archiver.lastFailedTime ? Date.parse(archiver.lastFailedTime) : NaN;
+  return Number.isNaN(failed) || failed <= ok;
+}
+
+/**
+ * Step 7, in the spec's order. Returns the block, or undefined when allowed.
+ * Without a trace (the fast path) no sentence is written: messages are ''.
+ */
 function checkWalSafety(
   input: DecisionInput,
-  trace: TraceStep[],
+  trace: TraceStep[] | undefined,
   warnings: DecisionWarning[],
 ): { reason: BlockReason; message: string } | undefined {
   const { policy, volume, cluster, walHealth } = input;
   const w = policy.strategy.walSafetyPolicy;
-  const stop = (reason: BlockReason, inputs: Record<string, TraceValue>, message: string) => {
-    trace.push({ check: 'wal-safety', outcome: 'stop', inputs, message });
-    return { reason, message };
+  const traced = trace !== undefined;
+  const stop = (reason: BlockReason, inputs: () => Record<string, TraceValue>, message: () => string) => {
+    if (!traced) return { reason, message: '' };
+    const m = message();
+    trace.push({ check: 'wal-safety', outcome: 'stop', inputs: inputs(), message: m });
+    return { reason, message: m };
   };
+  const warn = (code: WarningCode, message: string) => warnings.push({ code, message: traced ? message : '' });
 
   if (volume.type === 'data' && cluster.singleVolume && !w.acknowledgeWALRisk) {
     return stop(
       'wal-risk-not-acknowledged',
-      { singleVolume: true, acknowledgeWALRisk: false },
-      'WAL lives on this data volume and acknowledgeWALRisk is not set: growing it could hide a WAL problem',
+      () => ({ singleVolume: true, acknowledgeWALRisk: false }),
+      () => 'WAL lives on this data volume and acknowledgeWALRisk is not set: growing it could hide a WAL problem',
     );
   }
   // Each instance is judged on its own WAL health (a replica on its own
   // archiver and slots): figures from another instance are not used.
   if (!walHealth || walHealth.instance !== volume.instance) {
+    if (!traced) {
+      warn('wal-health-unavailable', '');
+      return undefined;
+    }
     const what = walHealth
       ? `the WAL health given is for ${walHealth.instance}, not ${volume.instance}, so there is none for this instance`
       : 'no WAL health data';
     const msg = `${what}: resize allowed anyway (fail-open), because a full disk is the greater danger`;
-    warnings.push({ code: 'wal-health-unavailable', message: msg });
+    warn('wal-health-unavailable', msg);
     trace.push({
       check: 'wal-safety',
       outcome: 'warn',
@@ -483,64 +674,58 @@ function checkWalSafety(
   // Archive.
   const configured = cluster.archiving.configured ?? walHealth.archivingConfigured;
   if (configured === false) {
-    warnings.push({
-      code: 'archive-not-configured',
-      message: 'WAL archiving is not configured: the archive check does not apply',
-    });
-    notes.push('archiving not configured, archive check skipped');
+    warn('archive-not-configured', 'WAL archiving is not configured: the archive check does not apply');
+    if (traced) notes.push('archiving not configured, archive check skipped');
   } else if (!w.requireArchiveHealthy) {
-    notes.push('requireArchiveHealthy is off');
+    if (traced) notes.push('requireArchiveHealthy is off');
   } else if (!walHealth.archiver) {
-    warnings.push({
-      code: 'archive-facts-missing',
-      message: 'archiver statistics are unavailable: the archive check was skipped (fail-open)',
-    });
-    notes.push('archiver statistics unavailable, archive check skipped');
+    warn('archive-facts-missing', 'archiver statistics are unavailable: the archive check was skipped (fail-open)');
+    if (traced) notes.push('archiver statistics unavailable, archive check skipped');
     outcome = 'warn';
   } else {
-    const a = archiveHealthy(walHealth.archiver);
-    if (!a.healthy) {
-      return stop(
-        'archive-unhealthy',
-        {
-          lastArchivedTime: walHealth.archiver.lastArchivedTime ?? null,
-          lastFailedTime: walHealth.archiver.lastFailedTime ?? null,
-          failedCount: walHealth.archiver.failedCount,
-        },
-        `WAL archiving is unhealthy on ${walHealth.instance}: ${a.why}`,
-      );
+    const archiver = walHealth.archiver;
+    if (!traced) {
+      if (!archiveIsHealthy(archiver)) return { reason: 'archive-unhealthy', message: '' };
+    } else {
+      const a = archiveHealthy(archiver);
+      if (!a.healthy) {
+        return stop(
+          'archive-unhealthy',
+          () => ({
+            lastArchivedTime: archiver.lastArchivedTime ?? null,
+            lastFailedTime: archiver.lastFailedTime ?? null,
+            failedCount: archiver.failedCount,
+          }),
+          () => `WAL archiving is unhealthy on ${walHealth.instance}: ${a.why}`,
+        );
+      }
+      notes.push(`archive healthy (${a.why})`);
     }
-    notes.push(`archive healthy (${a.why})`);
   }
 
   // Pending .ready files.
   if (w.maxPendingWALFiles > 0) {
-    if (walHealth.readyFiles === undefined) {
-      warnings.push({
-        code: 'pending-wal-unknown',
-        message: 'the .ready backlog is unknown: the pending-WAL check was skipped (fail-open)',
-      });
-      notes.push('.ready backlog unknown');
+    const ready = walHealth.readyFiles;
+    if (ready === undefined) {
+      warn('pending-wal-unknown', 'the .ready backlog is unknown: the pending-WAL check was skipped (fail-open)');
+      if (traced) notes.push('.ready backlog unknown');
       outcome = 'warn';
-    } else if (walHealth.readyFiles > w.maxPendingWALFiles) {
+    } else if (ready > w.maxPendingWALFiles) {
       return stop(
         'pending-wal',
-        { readyFiles: walHealth.readyFiles, maxPendingWALFiles: w.maxPendingWALFiles },
-        `${walHealth.readyFiles} WAL files wait to be archived on ${walHealth.instance}, more than ${w.maxPendingWALFiles}`,
+        () => ({ readyFiles: ready, maxPendingWALFiles: w.maxPendingWALFiles }),
+        () => `${ready} WAL files wait to be archived on ${walHealth.instance}, more than ${w.maxPendingWALFiles}`,
       );
-    } else {
-      notes.push(`${walHealth.readyFiles} .ready files (max ${w.maxPendingWALFiles})`);
+    } else if (traced) {
+      notes.push(`${ready} .ready files (max ${w.maxPendingWALFiles})`);
     }
   }
 
   // Inactive slots.
   if (w.maxSlotRetentionBytes > 0n) {
     if (!walHealth.slots) {
-      warnings.push({
-        code: 'slots-unknown',
-        message: 'replication slots are unknown: the slot check was skipped (fail-open)',
-      });
-      notes.push('slots unknown');
+      warn('slots-unknown', 'replication slots are unknown: the slot check was skipped (fail-open)');
+      if (traced) notes.push('slots unknown');
       outcome = 'warn';
     } else {
       const offender = walHealth.slots.find(
@@ -549,28 +734,31 @@ function checkWalSafety(
       if (offender) {
         return stop(
           'slot-retention',
-          {
+          () => ({
             slot: offender.name,
             retained: q(offender.retainedBytes),
             maxSlotRetentionBytes: q(w.maxSlotRetentionBytes),
-          },
-          `inactive slot ${offender.name} on ${walHealth.instance} retains ${formatBytes(offender.retainedBytes as bigint)}, more than ${formatBytes(w.maxSlotRetentionBytes)}`,
+          }),
+          () =>
+            `inactive slot ${offender.name} on ${walHealth.instance} retains ${formatBytes(offender.retainedBytes as bigint)}, more than ${formatBytes(w.maxSlotRetentionBytes)}`,
         );
       }
-      notes.push('no inactive slot over the retention limit');
+      if (traced) notes.push('no inactive slot over the retention limit');
     }
   }
-  trace.push({
-    check: 'wal-safety',
-    outcome,
-    inputs: {
-      instance: walHealth.instance,
-      archivingConfigured: configured ?? null,
-      readyFiles: walHealth.readyFiles ?? null,
-      slots: walHealth.slots?.length ?? null,
-    },
-    // The archive check always leaves a note, so the message is never empty.
-    message: notes.join('; '),
-  });
+  if (traced) {
+    trace.push({
+      check: 'wal-safety',
+      outcome,
+      inputs: {
+        instance: walHealth.instance,
+        archivingConfigured: configured ?? null,
+        readyFiles: walHealth.readyFiles ?? null,
+        slots: walHealth.slots?.length ?? null,
+      },
+      // The archive check always leaves a note, so the message is never empty.
+      message: notes.join('; '),
+    });
+  }
   return undefined;
 }

@@ -12,3 +12,4 @@ export * from './engine.js';
 export * from './events.js';
 export * from './codec.js';
 export * from './forecast.js';
+export * from './trend.js';
