@@ -258,24 +258,21 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   const walSafety = walSafetyApplies(volume, cluster);
   const budget = budgetOf(input.ledger, policy.strategy.maxActionsPerDay, now);
   const currentBytes = largerOf(pvc.requestBytes, pvc.capacityBytes);
-  const done = (verdict: Verdict, message: string, extra?: Partial<Decision>): Decision => {
-    const d: Decision = { verdict, message, walSafetyApplies: walSafety, budget, warnings, trace };
-    if (currentBytes !== undefined) d.currentBytes = currentBytes;
-    if (fs) d.percentUsed = percentUsed(fs);
-    return extra ? Object.assign(d, extra) : d;
-  };
-  const warn = (code: WarningCode, message: string) => warnings.push({ code, message });
+  // No closures in here: the fast path runs millions of times, and a
+  // closure per call (plus the name helpers some bundlers add) costs more
+  // than the decision itself.
+  const st: Outcome = { walSafety, budget, warnings, trace, currentBytes, fs };
 
   // 1. Enabled?
   if (!policy.enabled) {
-    if (!traced) return done('disabled', '');
+    if (!traced) return finish(st, 'disabled', '');
     trace.push({
       check: 'enabled',
       outcome: 'stop',
       inputs: { enabled: false },
       message: 'resize is not enabled for this volume',
     });
-    return done('disabled', 'automatic resize is not enabled for this volume');
+    return finish(st, 'disabled', 'automatic resize is not enabled for this volume');
   }
   if (traced)
     trace.push({ check: 'enabled', outcome: 'pass', inputs: { enabled: true }, message: 'resize is enabled' });
@@ -286,7 +283,7 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   const exhausted = walSafety ? input.walSpaceExhausted : undefined;
   const badFigures = fs !== undefined && (fs.totalBytes < 0n || fs.usedBytes < 0n || fs.availableBytes < 0n);
   if ((!fs && !exhausted) || currentBytes === undefined || badFigures) {
-    if (!traced) return done('unknown', '');
+    if (!traced) return finish(st, 'unknown', '');
     const missing: string[] = [];
     if (!fs && !exhausted) missing.push('filesystem usage (total/used/available)');
     if (currentBytes === undefined) missing.push('PVC size (request or capacity)');
@@ -298,7 +295,7 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
       inputs: { filesystem: fs ? 'present' : null, request: q(pvc.requestBytes), capacity: q(pvc.capacityBytes) },
       message: why,
     });
-    return done('unknown', `cannot decide: ${why}`);
+    return finish(st, 'unknown', `cannot decide: ${why}`);
   }
   const exhaustedText =
     traced && exhausted
@@ -319,11 +316,11 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
       });
     }
   } else if (!traced) {
-    warn('filesystem-unmeasured', '');
+    warnings.push({ code: 'filesystem-unmeasured', message: '' });
   } else {
     // no filesystem passed the facts check, so the fact is there
     const msg = `no source measured this filesystem; ${exhaustedText as string}, so the volume is taken as full`;
-    warn('filesystem-unmeasured', msg);
+    warnings.push({ code: 'filesystem-unmeasured', message: msg });
     trace.push({
       check: 'facts',
       outcome: 'warn',
@@ -357,7 +354,7 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
       : undefined;
   const predictiveFires = predictive?.fires === true;
   if (fs && !exhausted && !overThreshold && !underMinAvailable && !predictiveFires) {
-    if (!traced) return done('none', '');
+    if (!traced) return finish(st, 'none', '');
     const pct = percentUsed(fs);
     const msg =
       `${pct}% used is not above ${usageThreshold}%` +
@@ -366,7 +363,7 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
         : '') +
       (predictive && pred ? ` and ${predictiveText(predictive, pred)}` : '');
     trace.push({ check: 'trigger', outcome: 'stop', inputs: triggerInputs(input, predictive), message: msg });
-    return done('none', `no resize needed: ${msg}`);
+    return finish(st, 'none', `no resize needed: ${msg}`);
   }
   let why = '';
   if (traced) {
@@ -389,25 +386,18 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
     (c) => IN_PROGRESS_CONDITIONS.includes(c.type) && c.status === 'True',
   );
   const alloc = pvc.allocatedResourceStatus;
-  const progressInputs = (): Record<string, TraceValue> => ({
-    request: q(pvc.requestBytes),
-    capacity: q(pvc.capacityBytes),
-    filesystemTotal: q(fs?.totalBytes),
-    condition: (failedCondition ?? inProgressCondition)?.type ?? null,
-    allocatedResourceStatus: alloc ?? null,
-  });
   if (failedCondition || (alloc && FAILED_ALLOCATED.includes(alloc))) {
-    if (!traced) return done('resize-failed', '');
+    if (!traced) return finish(st, 'resize-failed', '');
     const detail = failedCondition
       ? `${failedCondition.type}: ${failedCondition.message ?? failedCondition.reason ?? 'no message'}`
       : `status.allocatedResourceStatuses.storage is ${alloc}`;
     trace.push({
       check: 'in-progress',
       outcome: 'stop',
-      inputs: progressInputs(),
+      inputs: progressInputs(pvc, fs, failedCondition ?? inProgressCondition),
       message: `expansion failed: ${detail}`,
     });
-    return done('resize-failed', `the last expansion failed (${detail}); fix it before another resize`);
+    return finish(st, 'resize-failed', `the last expansion failed (${detail}); fix it before another resize`);
   }
   let inProgress: 'request' | 'condition' | 'allocated' | 'filesystem' | undefined;
   if (pvc.requestBytes !== undefined && pvc.capacityBytes !== undefined && pvc.requestBytes > pvc.capacityBytes) {
@@ -422,7 +412,7 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
     if (gap > allowed && gap > FS_MISMATCH_MIN_BYTES) inProgress = 'filesystem';
   }
   if (inProgress) {
-    if (!traced) return done('resize-in-progress', '');
+    if (!traced) return finish(st, 'resize-in-progress', '');
     const progressWhy =
       inProgress === 'request'
         ? `request ${formatBytes(pvc.requestBytes as bigint)} is above capacity ${formatBytes(pvc.capacityBytes as bigint)}`
@@ -431,49 +421,48 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
           : inProgress === 'allocated'
             ? `status.allocatedResourceStatuses.storage is ${alloc}`
             : `filesystem ${formatBytes((fs as FilesystemFacts).totalBytes)} is much smaller than capacity ${formatBytes(pvc.capacityBytes as bigint)} (the filesystem has not been grown)`;
-    trace.push({ check: 'in-progress', outcome: 'stop', inputs: progressInputs(), message: progressWhy });
-    return done('resize-in-progress', `an expansion has not finished: ${progressWhy}`);
+    trace.push({
+      check: 'in-progress',
+      outcome: 'stop',
+      inputs: progressInputs(pvc, fs, failedCondition ?? inProgressCondition),
+      message: progressWhy,
+    });
+    return finish(st, 'resize-in-progress', `an expansion has not finished: ${progressWhy}`);
   }
   if (traced) {
     trace.push({
       check: 'in-progress',
       outcome: 'pass',
-      inputs: progressInputs(),
+      inputs: progressInputs(pvc, fs, failedCondition ?? inProgressCondition),
       message: 'no expansion in progress',
     });
   }
 
   // 5. Budget.
-  const budgetInputs = (): Record<string, TraceValue> => ({
-    maxActionsPerDay: budget.max,
-    usedInWindow: budget.used,
-    remaining: budget.remaining,
-    nextSlotAt: budget.nextSlotAt ?? null,
-  });
-  for (const w of budget.warnings) warn('ledger-future-entry', traced ? w : '');
+  for (const w of budget.warnings) warnings.push({ code: 'ledger-future-entry', message: traced ? w : '' });
   if (input.ledger.corrupt !== undefined) {
-    if (!traced) return done('blocked', '', { reason: 'ledger-unreadable' });
+    if (!traced) return finish(st, 'blocked', '', { reason: 'ledger-unreadable' });
     const msg = `the resize ledger cannot be read (${input.ledger.corrupt}); no budget is spent until it is repaired or removed`;
-    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(), message: msg });
-    return done('blocked', msg, { reason: 'ledger-unreadable' });
+    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(budget), message: msg });
+    return finish(st, 'blocked', msg, { reason: 'ledger-unreadable' });
   }
   if (budget.max === 0) {
     const msg = traced ? 'maxActionsPerDay is 0: automatic resizes are turned off for this volume' : '';
-    warn('budget-disabled', msg);
-    if (traced) trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(), message: msg });
-    return done('blocked', msg, { reason: 'rate-limit' });
+    warnings.push({ code: 'budget-disabled', message: msg });
+    if (traced) trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(budget), message: msg });
+    return finish(st, 'blocked', msg, { reason: 'rate-limit' });
   }
   if (budget.remaining <= 0) {
-    if (!traced) return done('blocked', '', { reason: 'rate-limit' });
+    if (!traced) return finish(st, 'blocked', '', { reason: 'rate-limit' });
     const msg = `${budget.used} of ${budget.max} resizes used in the last 24 h; the next slot opens at ${budget.nextSlotAt}`;
-    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(), message: msg });
-    return done('blocked', `rate limit: ${msg}`, { reason: 'rate-limit' });
+    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(budget), message: msg });
+    return finish(st, 'blocked', `rate limit: ${msg}`, { reason: 'rate-limit' });
   }
   if (traced) {
     trace.push({
       check: 'budget',
       outcome: 'pass',
-      inputs: budgetInputs(),
+      inputs: budgetInputs(budget),
       message: `${budget.remaining} of ${budget.max} resizes left in the last 24 h`,
     });
   }
@@ -481,7 +470,7 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   // 6. Limit.
   const limit = policy.expansion.limitBytes;
   if (limit !== undefined && currentBytes >= limit) {
-    if (!traced) return done('at-limit', '');
+    if (!traced) return finish(st, 'at-limit', '');
     const msg = `current size ${formatBytes(currentBytes)} is at or above the limit ${formatBytes(limit)}`;
     trace.push({
       check: 'limit',
@@ -489,7 +478,7 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
       inputs: { current: q(currentBytes), limit: q(limit) },
       message: msg,
     });
-    return done('at-limit', msg);
+    return finish(st, 'at-limit', msg);
   }
   if (traced) {
     trace.push({
@@ -504,7 +493,7 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   // piling up during an archive outage is blocked here like any other trigger.
   if (walSafety) {
     const blocked = checkWalSafety(input, traced ? trace : undefined, warnings);
-    if (blocked) return done('blocked', blocked.message, { reason: blocked.reason });
+    if (blocked) return finish(st, 'blocked', blocked.message, { reason: blocked.reason });
   } else if (traced) {
     trace.push({
       check: 'wal-safety',
@@ -518,16 +507,18 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   // growth expected over the horizon: the new size leaves the volume at the
   // usage threshold when the horizon is reached, within [minStep, maxStep].
   const { step, minStepBytes, maxStepBytes } = policy.expansion;
-  const clamp = (b: bigint) => (b < minStepBytes ? minStepBytes : b > maxStepBytes ? maxStepBytes : b);
   let stepBytes: bigint | undefined;
   if (overThreshold || underMinAvailable || exhausted) {
-    stepBytes = step.kind === 'percent' ? clamp(percentOfBytes(currentBytes, step.basisPoints)) : step.bytes;
+    stepBytes =
+      step.kind === 'percent'
+        ? clampStep(percentOfBytes(currentBytes, step.basisPoints), minStepBytes, maxStepBytes)
+        : step.bytes;
   }
   let predictiveStep: bigint | undefined;
   if (predictiveFires && fs) {
     const expected = fs.usedBytes + (predictive as PredictiveFinding).horizonGrowthBytes!;
     const target = ceilDivBig(expected * 1_000_000n, BigInt(Math.round(usageThreshold * 10_000)));
-    predictiveStep = clamp(target - currentBytes);
+    predictiveStep = clampStep(target - currentBytes, minStepBytes, maxStepBytes);
     if (stepBytes === undefined || predictiveStep > stepBytes) stepBytes = predictiveStep;
   }
   const chosenStep = stepBytes as bigint;
@@ -536,31 +527,103 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   if (limit !== undefined && newBytes > limit) {
     newBytes = limit;
     capped = true;
-    warn('capped-at-limit', traced ? `the new size is capped at the limit ${formatBytes(limit)}` : '');
+    warnings.push({
+      code: 'capped-at-limit',
+      message: traced ? `the new size is capped at the limit ${formatBytes(limit)}` : '',
+    });
   }
   if (newBytes <= currentBytes) {
-    if (!traced) return done('none', '');
+    if (!traced) return finish(st, 'none', '');
     const msg = `the new size ${formatBytes(newBytes)} would not be larger than ${formatBytes(currentBytes)}`;
-    trace.push({ check: 'new-size', outcome: 'stop', inputs: sizeInputs(), message: msg });
-    return done('none', msg);
+    trace.push({
+      check: 'new-size',
+      outcome: 'stop',
+      inputs: sizeInputs(policy, currentBytes, predictiveStep, chosenStep, newBytes),
+      message: msg,
+    });
+    return finish(st, 'none', msg);
   }
-  if (!traced) return done('resize', '', { newBytes, stepBytes: newBytes - currentBytes });
+  if (!traced) return finish(st, 'resize', '', { newBytes, stepBytes: newBytes - currentBytes });
   const msg = `grow ${formatBytes(currentBytes)} → ${formatBytes(newBytes)}${capped ? ' (capped at the limit)' : ''}`;
-  trace.push({ check: 'new-size', outcome: capped ? 'warn' : 'pass', inputs: sizeInputs(), message: msg });
-  return done('resize', `${why}: ${msg}`, { newBytes, stepBytes: newBytes - currentBytes });
+  trace.push({
+    check: 'new-size',
+    outcome: capped ? 'warn' : 'pass',
+    inputs: sizeInputs(policy, currentBytes, predictiveStep, chosenStep, newBytes),
+    message: msg,
+  });
+  return finish(st, 'resize', `${why}: ${msg}`, { newBytes, stepBytes: newBytes - currentBytes });
+}
 
-  function sizeInputs(): Record<string, TraceValue> {
-    return {
-      current: q(currentBytes),
-      step: step.kind === 'percent' ? `${step.basisPoints / 100}%` : q(step.bytes),
-      minStep: step.kind === 'percent' || predictiveStep !== undefined ? q(minStepBytes) : null,
-      maxStep: step.kind === 'percent' || predictiveStep !== undefined ? q(maxStepBytes) : null,
-      ...(pred ? { predictiveStep: q(predictiveStep) } : {}),
-      stepBytes: q(chosenStep),
-      limit: q(limit),
-      new: q(newBytes),
-    };
-  }
+/** What a decision carries whatever its verdict. */
+interface Outcome {
+  walSafety: boolean;
+  budget: Budget;
+  warnings: DecisionWarning[];
+  trace: TraceStep[];
+  currentBytes: bigint | undefined;
+  fs: FilesystemFacts | undefined;
+}
+
+function finish(st: Outcome, verdict: Verdict, message: string, extra?: Partial<Decision>): Decision {
+  const d: Decision = {
+    verdict,
+    message,
+    walSafetyApplies: st.walSafety,
+    budget: st.budget,
+    warnings: st.warnings,
+    trace: st.trace,
+  };
+  if (st.currentBytes !== undefined) d.currentBytes = st.currentBytes;
+  if (st.fs) d.percentUsed = percentUsed(st.fs);
+  return extra ? Object.assign(d, extra) : d;
+}
+
+function clampStep(b: bigint, min: bigint, max: bigint): bigint {
+  return b < min ? min : b > max ? max : b;
+}
+
+function progressInputs(
+  pvc: PvcFacts,
+  fs: FilesystemFacts | undefined,
+  condition: PvcFacts['conditions'][number] | undefined,
+): Record<string, TraceValue> {
+  return {
+    request: q(pvc.requestBytes),
+    capacity: q(pvc.capacityBytes),
+    filesystemTotal: q(fs?.totalBytes),
+    condition: condition?.type ?? null,
+    allocatedResourceStatus: pvc.allocatedResourceStatus ?? null,
+  };
+}
+
+function budgetInputs(budget: Budget): Record<string, TraceValue> {
+  return {
+    maxActionsPerDay: budget.max,
+    usedInWindow: budget.used,
+    remaining: budget.remaining,
+    nextSlotAt: budget.nextSlotAt ?? null,
+  };
+}
+
+function sizeInputs(
+  policy: ResizePolicy,
+  currentBytes: bigint,
+  predictiveStep: bigint | undefined,
+  chosenStep: bigint,
+  newBytes: bigint,
+): Record<string, TraceValue> {
+  const { step, minStepBytes, maxStepBytes, limitBytes } = policy.expansion;
+  const bounded = step.kind === 'percent' || predictiveStep !== undefined;
+  return {
+    current: q(currentBytes),
+    step: step.kind === 'percent' ? `${step.basisPoints / 100}%` : q(step.bytes),
+    minStep: bounded ? q(minStepBytes) : null,
+    maxStep: bounded ? q(maxStepBytes) : null,
+    ...(policy.triggers.predictive ? { predictiveStep: q(predictiveStep) } : {}),
+    stepBytes: q(chosenStep),
+    limit: q(limitBytes),
+    new: q(newBytes),
+  };
 }
 
 function ceilDivBig(a: bigint, b: bigint): bigint {
@@ -613,6 +676,23 @@ function triggerInputs(input: DecisionInput, p: PredictiveFinding | undefined): 
   };
 }
 
+/** A WAL-safety block; the sentence and inputs are only built with a trace. */
+function walStop(
+  trace: TraceStep[] | undefined,
+  reason: BlockReason,
+  inputs: () => Record<string, TraceValue>,
+  message: () => string,
+): { reason: BlockReason; message: string } {
+  if (!trace) return { reason, message: '' };
+  const m = message();
+  trace.push({ check: 'wal-safety', outcome: 'stop', inputs: inputs(), message: m });
+  return { reason, message: m };
+}
+
+function walWarn(warnings: DecisionWarning[], traced: boolean, code: WarningCode, message: string): void {
+  warnings.push({ code, message: traced ? message : '' });
+}
+
 /** Archive health without the sentence: the fast path's version of archiveHealthy(). */
 function archiveIsHealthy(archiver: NonNullable<WalHealth['archiver']>): boolean {
   const ok = archiver.lastArchivedTime ? Date.parse(archiver.lastArchivedTime) : NaN;
@@ -633,16 +713,10 @@ function checkWalSafety(
   const { policy, volume, cluster, walHealth } = input;
   const w = policy.strategy.walSafetyPolicy;
   const traced = trace !== undefined;
-  const stop = (reason: BlockReason, inputs: () => Record<string, TraceValue>, message: () => string) => {
-    if (!traced) return { reason, message: '' };
-    const m = message();
-    trace.push({ check: 'wal-safety', outcome: 'stop', inputs: inputs(), message: m });
-    return { reason, message: m };
-  };
-  const warn = (code: WarningCode, message: string) => warnings.push({ code, message: traced ? message : '' });
 
   if (volume.type === 'data' && cluster.singleVolume && !w.acknowledgeWALRisk) {
-    return stop(
+    return walStop(
+      trace,
       'wal-risk-not-acknowledged',
       () => ({ singleVolume: true, acknowledgeWALRisk: false }),
       () => 'WAL lives on this data volume and acknowledgeWALRisk is not set: growing it could hide a WAL problem',
@@ -652,14 +726,14 @@ function checkWalSafety(
   // archiver and slots): figures from another instance are not used.
   if (!walHealth || walHealth.instance !== volume.instance) {
     if (!traced) {
-      warn('wal-health-unavailable', '');
+      walWarn(warnings, traced, 'wal-health-unavailable', '');
       return undefined;
     }
     const what = walHealth
       ? `the WAL health given is for ${walHealth.instance}, not ${volume.instance}, so there is none for this instance`
       : 'no WAL health data';
     const msg = `${what}: resize allowed anyway (fail-open), because a full disk is the greater danger`;
-    warn('wal-health-unavailable', msg);
+    walWarn(warnings, traced, 'wal-health-unavailable', msg);
     trace.push({
       check: 'wal-safety',
       outcome: 'warn',
@@ -674,12 +748,22 @@ function checkWalSafety(
   // Archive.
   const configured = cluster.archiving.configured ?? walHealth.archivingConfigured;
   if (configured === false) {
-    warn('archive-not-configured', 'WAL archiving is not configured: the archive check does not apply');
+    walWarn(
+      warnings,
+      traced,
+      'archive-not-configured',
+      'WAL archiving is not configured: the archive check does not apply',
+    );
     if (traced) notes.push('archiving not configured, archive check skipped');
   } else if (!w.requireArchiveHealthy) {
     if (traced) notes.push('requireArchiveHealthy is off');
   } else if (!walHealth.archiver) {
-    warn('archive-facts-missing', 'archiver statistics are unavailable: the archive check was skipped (fail-open)');
+    walWarn(
+      warnings,
+      traced,
+      'archive-facts-missing',
+      'archiver statistics are unavailable: the archive check was skipped (fail-open)',
+    );
     if (traced) notes.push('archiver statistics unavailable, archive check skipped');
     outcome = 'warn';
   } else {
@@ -689,7 +773,8 @@ function checkWalSafety(
     } else {
       const a = archiveHealthy(archiver);
       if (!a.healthy) {
-        return stop(
+        return walStop(
+          trace,
           'archive-unhealthy',
           () => ({
             lastArchivedTime: archiver.lastArchivedTime ?? null,
@@ -707,11 +792,17 @@ function checkWalSafety(
   if (w.maxPendingWALFiles > 0) {
     const ready = walHealth.readyFiles;
     if (ready === undefined) {
-      warn('pending-wal-unknown', 'the .ready backlog is unknown: the pending-WAL check was skipped (fail-open)');
+      walWarn(
+        warnings,
+        traced,
+        'pending-wal-unknown',
+        'the .ready backlog is unknown: the pending-WAL check was skipped (fail-open)',
+      );
       if (traced) notes.push('.ready backlog unknown');
       outcome = 'warn';
     } else if (ready > w.maxPendingWALFiles) {
-      return stop(
+      return walStop(
+        trace,
         'pending-wal',
         () => ({ readyFiles: ready, maxPendingWALFiles: w.maxPendingWALFiles }),
         () => `${ready} WAL files wait to be archived on ${walHealth.instance}, more than ${w.maxPendingWALFiles}`,
@@ -724,7 +815,12 @@ function checkWalSafety(
   // Inactive slots.
   if (w.maxSlotRetentionBytes > 0n) {
     if (!walHealth.slots) {
-      warn('slots-unknown', 'replication slots are unknown: the slot check was skipped (fail-open)');
+      walWarn(
+        warnings,
+        traced,
+        'slots-unknown',
+        'replication slots are unknown: the slot check was skipped (fail-open)',
+      );
       if (traced) notes.push('slots unknown');
       outcome = 'warn';
     } else {
@@ -732,7 +828,8 @@ function checkWalSafety(
         (s) => !s.active && s.retainedBytes !== undefined && s.retainedBytes > w.maxSlotRetentionBytes,
       );
       if (offender) {
-        return stop(
+        return walStop(
+          trace,
           'slot-retention',
           () => ({
             slot: offender.name,

@@ -13,3 +13,4 @@ export * from './events.js';
 export * from './codec.js';
 export * from './forecast.js';
 export * from './trend.js';
+export * from './simulate/index.js';
