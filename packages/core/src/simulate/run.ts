@@ -203,7 +203,7 @@ export function makePolicy(id: PolicyId, series: UsageSeries, limitBytes?: numbe
   }
 }
 
-export interface ResizeEvent {
+export interface SimResizeEvent {
   at: number;
   fromBytes: number;
   toBytes: number;
@@ -223,7 +223,7 @@ export interface PolicyResult {
   provisionedGiBHours: number;
   wastedGiBHours: number;
   /** The first events (at most MAX_EVENTS), for the report. */
-  events: ResizeEvent[];
+  events: SimResizeEvent[];
   /** Downsampled for the chart: provisioned (max per bucket) and whether the bucket had a full minute. */
   chart: { provisioned: Float64Array; full: Uint8Array };
 }
@@ -267,7 +267,7 @@ export function runPolicy(
   const buckets = Math.ceil(steps / bucketSteps);
   const chart = { provisioned: new Float64Array(buckets), full: new Uint8Array(buckets) };
   const history: Modification[] = [];
-  const events: ResizeEvent[] = [];
+  const events: SimResizeEvent[] = [];
   let request = series.initialBytes;
   let capacity = series.initialBytes;
   let fsTotal = series.initialBytes;
@@ -282,7 +282,7 @@ export function runPolicy(
   let wasted = 0;
   const stepHours = stepMs / HOUR_MS;
   const floor = Math.max(WAL_SEGMENT_BYTES, policy.floorBytes);
-  const record = (e: ResizeEvent) => {
+  const record = (e: SimResizeEvent) => {
     if (events.length < MAX_EVENTS) events.push(e);
   };
   const accept = (now: number, to: number) => {
