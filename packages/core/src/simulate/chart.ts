@@ -36,7 +36,9 @@ export function simulationChart(runs: readonly SimulationResult[], title: string
       `<rect x="170" y="-5" width="14" height="10" fill="#d62728" fill-opacity="0.35"/><text x="188" y="4">disk full (available &lt; one WAL segment or the policy's floor)</text></g>`,
   );
   policies.forEach((p, col) => {
-    out.push(`<text x="${LEFT + col * (PANEL_W + GAP) + PANEL_W / 2}" y="${TOP - 4}" text-anchor="middle" font-weight="bold">${esc(p)}</text>`);
+    out.push(
+      `<text x="${LEFT + col * (PANEL_W + GAP) + PANEL_W / 2}" y="${TOP - 4}" text-anchor="middle" font-weight="bold">${esc(p)}</text>`,
+    );
   });
   runs.forEach((run, row) => {
     const y0 = TOP + row * (PANEL_H + GAP + 14);
@@ -64,14 +66,19 @@ export function simulationChart(runs: readonly SimulationResult[], title: string
     const usedPath = line(run.chartUsed, false);
     run.results.forEach((r, col) => {
       const x0 = LEFT + col * (PANEL_W + GAP);
-      out.push(`<g transform="translate(${x0},${y0})">`, `<rect width="${PANEL_W}" height="${PANEL_H}" fill="#fafafa" stroke="#ccc"/>`);
+      out.push(
+        `<g transform="translate(${x0},${y0})">`,
+        `<rect width="${PANEL_W}" height="${PANEL_H}" fill="#fafafa" stroke="#ccc"/>`,
+      );
       // disk-full spans: consecutive full buckets as one rectangle
       for (let i = 0; i < n; i++) {
         if (!r.chart.full[i]) continue;
         let j = i;
         while (j + 1 < n && r.chart.full[j + 1]) j++;
         const w = Math.max(1.5, x(j + 1) - x(i));
-        out.push(`<rect x="${x(i).toFixed(1)}" y="0" width="${w.toFixed(1)}" height="${PANEL_H}" fill="#d62728" fill-opacity="0.35"/>`);
+        out.push(
+          `<rect x="${x(i).toFixed(1)}" y="0" width="${w.toFixed(1)}" height="${PANEL_H}" fill="#d62728" fill-opacity="0.35"/>`,
+        );
         i = j;
       }
       out.push(

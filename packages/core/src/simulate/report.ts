@@ -37,7 +37,9 @@ export function goalCheck(run: SimulationResult): GoalCheck {
   }
   return {
     fullFreeBaselines: free.map((r) => r.policy),
-    ...(cheapest ? { cheapest: { policy: cheapest.policy, provisionedGiBHours: round(cheapest.provisionedGiBHours) } } : {}),
+    ...(cheapest
+      ? { cheapest: { policy: cheapest.policy, provisionedGiBHours: round(cheapest.provisionedGiBHours) } }
+      : {}),
     ours,
   };
 }

@@ -58,7 +58,9 @@ function pick<T>(all: Map<string, T>, wanted: string | undefined, what: string):
     return hit;
   }
   if (all.size > 1) {
-    throw new TraceError(`the ${what} holds ${all.size} volumes (${[...all.keys()].join(', ')}): choose one with --volume`);
+    throw new TraceError(
+      `the ${what} holds ${all.size} volumes (${[...all.keys()].join(', ')}): choose one with --volume`,
+    );
   }
   return [...all.entries()][0] as [string, T];
 }
@@ -92,7 +94,8 @@ export function parseStatusNdjson(text: string, volume?: string): RecordedTrace 
     const clusters = doc['clusters'];
     if (!Array.isArray(clusters)) throw new TraceError(`${where}: clusters is not a list`);
     clusters.forEach((c: unknown, ci) => {
-      if (!isObj(c) || !Array.isArray(c['volumes'])) throw new TraceError(`${where}: clusters[${ci}].volumes is not a list`);
+      if (!isObj(c) || !Array.isArray(c['volumes']))
+        throw new TraceError(`${where}: clusters[${ci}].volumes is not a list`);
       c['volumes'].forEach((v: unknown, vi) => {
         const at = `${where}: clusters[${ci}].volumes[${vi}]`;
         if (!isObj(v) || typeof v['pvc'] !== 'string') throw new TraceError(`${at} has no pvc name`);
@@ -115,7 +118,8 @@ export function parseStatusNdjson(text: string, volume?: string): RecordedTrace 
   if (documents === 0) throw new TraceError('the file holds no DiskStatus document');
   const [key, entry] = pick(perVolume, volume, 'NDJSON trace');
   const samples = sorted(entry.samples);
-  if (samples.length < 2) throw new TraceError(`volume ${key} has ${samples.length} measurement; a trace needs at least 2`);
+  if (samples.length < 2)
+    throw new TraceError(`volume ${key} has ${samples.length} measurement; a trace needs at least 2`);
   return {
     format: 'disk-status-ndjson',
     volume: key,
@@ -141,7 +145,9 @@ export function parsePrometheusMatrix(text: string, volume?: string): RecordedTr
   }
   const data = doc['data'];
   if (!isObj(data) || data['resultType'] !== 'matrix' || !Array.isArray(data['result'])) {
-    throw new TraceError('data.resultType is not "matrix": export a range query (/api/v1/query_range), not an instant query');
+    throw new TraceError(
+      'data.resultType is not "matrix": export a range query (/api/v1/query_range), not an instant query',
+    );
   }
   const perVolume = new Map<string, TraceSample[]>();
   data['result'].forEach((r: unknown, ri) => {
@@ -166,7 +172,8 @@ export function parsePrometheusMatrix(text: string, volume?: string): RecordedTr
       const v = pair[1];
       // Prometheus writes sample values as strings, floats included ("1.5e+10").
       const n = typeof v === 'string' && /^\d+(\.\d+)?(e\+?\d+)?$/i.test(v) ? Number(v) : NaN;
-      if (!Number.isFinite(n) || n > Number.MAX_SAFE_INTEGER) throw new TraceError(`${w} value ${JSON.stringify(v)} is not a byte count`);
+      if (!Number.isFinite(n) || n > Number.MAX_SAFE_INTEGER)
+        throw new TraceError(`${w} value ${JSON.stringify(v)} is not a byte count`);
       samples.push({ at: Math.round(pair[0] * 1000), usedBytes: Math.round(n) });
     });
     perVolume.set(key, samples);
@@ -174,7 +181,12 @@ export function parsePrometheusMatrix(text: string, volume?: string): RecordedTr
   const [key, raw] = pick(perVolume, volume, 'Prometheus answer');
   const samples = sorted(raw);
   if (samples.length < 2) throw new TraceError(`volume ${key} has ${samples.length} sample; a trace needs at least 2`);
-  return { format: 'prometheus-matrix', volume: key, samples, otherVolumes: [...perVolume.keys()].filter((k) => k !== key) };
+  return {
+    format: 'prometheus-matrix',
+    volume: key,
+    samples,
+    otherVolumes: [...perVolume.keys()].filter((k) => k !== key),
+  };
 }
 
 /** Either format, told apart by its first character and shape. */
@@ -184,7 +196,8 @@ export function parseTrace(text: string, volume?: string): RecordedTrace {
   // A Prometheus answer is one JSON object with "status"; NDJSON is one DiskStatus per line.
   const firstLine = trimmed.split('\n', 1)[0] as string;
   if (/"kind"\s*:\s*"DiskStatus"/.test(firstLine)) return parseStatusNdjson(text, volume);
-  if (/"status"\s*:/.test(trimmed.slice(0, 200)) || /"resultType"/.test(trimmed)) return parsePrometheusMatrix(text, volume);
+  if (/"status"\s*:/.test(trimmed.slice(0, 200)) || /"resultType"/.test(trimmed))
+    return parsePrometheusMatrix(text, volume);
   throw new TraceError(
     'the file is neither the NDJSON of disk status --watch -o json nor a Prometheus range-query answer',
   );
