@@ -10,6 +10,7 @@ import {
   MiB,
   addLedgerEntry,
   decide,
+  decideUntraced,
   parseLedger,
   roundUpTo,
   serializeLedger,
@@ -401,3 +402,255 @@ describe('the budget over any sequence of passes', () => {
     );
   });
 });
+
+/** Usage history for the predictive trigger: growing, flat or shrinking, with noise, over up to 8 h. */
+const historyArb = (at: number) =>
+  fc
+    .record({
+      n: fc.integer({ min: 0, max: 60 }),
+      everyMs: fc.constantFrom(60 * SECOND, 5 * 60 * SECOND, 10 * 60 * SECOND),
+      base: fc.bigInt({ min: 0n, max: 900n * GiB }),
+      perStep: fc.integer({ min: -200, max: 2000 }),
+      noise: fc.array(fc.integer({ min: -50, max: 50 }), { minLength: 60, maxLength: 60 }),
+    })
+    .map(({ n, everyMs, base, perStep, noise }) =>
+      Array.from({ length: n }, (_, i) => ({
+        at: at - (n - 1 - i) * everyMs,
+        usedBytes: base + BigInt(perStep * i + (noise[i] as number)) * MiB,
+        availableBytes: 10n * GiB,
+      })).filter((s) => s.usedBytes >= 0n),
+    );
+
+const withPredictiveArb: fc.Arbitrary<DecisionInput> = inputArb.chain((input) =>
+  fc
+    .record({
+      on: fc.boolean(),
+      horizonMs: fc.constantFrom(HOUR, 3 * HOUR, 24 * HOUR),
+      windowMs: fc.constantFrom(HOUR, 2 * HOUR, 6 * HOUR),
+      minSamples: fc.integer({ min: 3, max: 20 }),
+      history: historyArb(input.now),
+    })
+    .map(({ on, horizonMs, windowMs, minSamples, history }) => ({
+      ...input,
+      policy: {
+        ...input.policy,
+        triggers: {
+          ...input.policy.triggers,
+          ...(on ? { predictive: { horizonMs, windowMs, minSamples } } : {}),
+        },
+      },
+      usageHistory: history,
+    })),
+);
+
+describe('the fast path: decideUntraced() decides what decide() decides', () => {
+  it('same verdict, reason, sizes, percent, budget and warning codes; no trace, no sentence', () => {
+    fc.assert(
+      fc.property(withPredictiveArb, (input) => {
+        const traced = decide(input);
+        const fast = decideUntraced(input);
+        expect(fast.verdict).toBe(traced.verdict);
+        expect(fast.reason).toBe(traced.reason);
+        expect(fast.currentBytes).toBe(traced.currentBytes);
+        expect(fast.newBytes).toBe(traced.newBytes);
+        expect(fast.stepBytes).toBe(traced.stepBytes);
+        expect(fast.percentUsed).toBe(traced.percentUsed);
+        expect(fast.walSafetyApplies).toBe(traced.walSafetyApplies);
+        expect(fast.budget).toEqual(traced.budget);
+        expect(fast.warnings.map((w) => w.code)).toEqual(traced.warnings.map((w) => w.code));
+        expect(fast.trace).toEqual([]);
+        expect(fast.message).toBe('');
+        expect(fast.warnings.every((w) => w.message === '')).toBe(true);
+        expect(traced.message.length).toBeGreaterThan(0);
+        expect(traced.trace.length).toBeGreaterThan(0);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('the predictive trigger over arbitrary inputs', () => {
+  it('never shrinks, never passes the limit, a predictive step stays within [minStep, maxStep] (MiB rounding aside)', () => {
+    fc.assert(
+      fc.property(withPredictiveArb, (input) => {
+        const d = decide(input);
+        if (d.verdict !== 'resize') return;
+        const current = d.currentBytes as bigint;
+        const next = d.newBytes as bigint;
+        expect(next).toBeGreaterThan(current);
+        const limit = input.policy.expansion.limitBytes;
+        if (limit !== undefined) expect(next).toBeLessThanOrEqual(limit);
+        const step = checkOfTrace(d, 'new-size')?.inputs['predictiveStep'];
+        if (typeof step === 'string' && !d.warnings.some((w) => w.code === 'capped-at-limit')) {
+          const { minStepBytes, maxStepBytes } = input.policy.expansion;
+          expect(next - current).toBeGreaterThanOrEqual(minStepBytes);
+          if (input.policy.expansion.step.kind === 'percent') expect(next - current).toBeLessThan(maxStepBytes + MiB);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('never more resizes than maxActionsPerDay in any 24 h, whatever the forecast says, pass after pass', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 1, max: 120 }),
+        fc.integer({ min: 1, max: 400 }),
+        (max, everyMin, passes) => {
+          let size = 100n * GiB;
+          let ledger: Ledger = { entries: [] };
+          const p = enabledPolicy((x) => {
+            x.strategy.maxActionsPerDay = max;
+            x.triggers.predictive = { horizonMs: 24 * HOUR, windowMs: HOUR, minSamples: 3 };
+          });
+          const times: number[] = [];
+          for (let i = 0; i < passes; i++) {
+            const at = NOW + i * everyMin * 60 * SECOND;
+            // steep growth: the forecast always says full within the horizon
+            const used = size / 2n;
+            const history = [0, 1, 2, 3].map((k) => ({
+              at: at - (3 - k) * 20 * 60 * SECOND,
+              usedBytes: used - BigInt(3 - k) * GiB,
+              availableBytes: size - used,
+            }));
+            const d = decide({
+              volume: volume('data'),
+              cluster: {
+                namespace: 'db',
+                name: 'pg',
+                singleVolume: false,
+                tablespaces: [],
+                archiving: { configured: true },
+              },
+              policy: p,
+              pvc: boundPvc(size),
+              filesystem: fs(size, used),
+              ledger,
+              usageHistory: history,
+              now: at,
+            });
+            if (d.verdict === 'resize') {
+              ledger = addLedgerEntry(
+                ledger,
+                { at: iso(at), fromBytes: size, toBytes: d.newBytes as bigint, by: 'engine' },
+                at,
+              );
+              size = d.newBytes as bigint;
+              times.push(at);
+            }
+          }
+          for (const t of times) expect(times.filter((u) => u <= t && t - u < DAY).length).toBeLessThanOrEqual(max);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a flat trace with noise never fires the forecast (only the threshold could)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 12, max: 300 }),
+        fc.integer({ min: 1, max: 512 }),
+        fc.bigInt({ min: 1n, max: 1000n }),
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        fc.constantFrom(HOUR, 3 * HOUR, 24 * HOUR, 7 * 24 * HOUR),
+        (n, noiseMiB, sizeGiB, seed, horizonMs) => {
+          const size = sizeGiB * GiB;
+          const base = size / 2n;
+          // independent noise per sample, uniform in ±noiseMiB (a seeded LCG: fast-check gives the seed)
+          let s = seed >>> 0;
+          const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+          const history = Array.from({ length: n }, (_, i) => ({
+            at: NOW - (n - 1 - i) * 60 * SECOND,
+            usedBytes: base + BigInt(Math.round(rand() * noiseMiB)) * MiB,
+            availableBytes: size - base,
+          }));
+          const d = decide({
+            volume: volume('data'),
+            cluster: {
+              namespace: 'db',
+              name: 'pg',
+              singleVolume: false,
+              tablespaces: [],
+              archiving: { configured: true },
+            },
+            policy: enabledPolicy((x) => {
+              x.triggers.usageThreshold = 99;
+              x.triggers.predictive = { horizonMs, windowMs: n * 60 * SECOND, minSamples: 12 };
+            }),
+            pvc: boundPvc(size),
+            filesystem: fs(size, base),
+            ledger: { entries: [] },
+            usageHistory: history,
+            now: NOW,
+          });
+          expect(d.verdict).toBe('none');
+          expect(checkOfTrace(d, 'trigger')?.inputs['predictive']).not.toBe('fires');
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('WAL piling up during an archive outage is never turned into a resize: the WAL-safety block wins', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 8, max: 300 }),
+        fc.integer({ min: 12, max: 120 }),
+        fc.constantFrom('unhealthy', 'never-archived'),
+        (perMinMiB, n, how) => {
+          const size = 50n * GiB;
+          const used = 40n * GiB; // 80%: not above the threshold, so only the forecast can fire
+          const history = Array.from({ length: n }, (_, i) => ({
+            at: NOW - (n - 1 - i) * 60 * SECOND,
+            usedBytes: used - BigInt((n - 1 - i) * perMinMiB) * MiB,
+            availableBytes: size - used,
+          }));
+          const d = decide({
+            volume: volume('wal'),
+            cluster: {
+              namespace: 'db',
+              name: 'pg',
+              singleVolume: false,
+              tablespaces: [],
+              archiving: { configured: true },
+            },
+            policy: enabledPolicy((x) => {
+              x.triggers.predictive = { horizonMs: 7 * 24 * HOUR, windowMs: n * 60 * SECOND, minSamples: 12 };
+            }),
+            pvc: boundPvc(size),
+            filesystem: fs(size, used),
+            ledger: { entries: [] },
+            walHealth: {
+              instance: 'pg-1',
+              archivingConfigured: true,
+              archiver:
+                how === 'unhealthy'
+                  ? {
+                      archivedCount: 5,
+                      failedCount: 9,
+                      lastArchivedTime: iso(NOW - DAY),
+                      lastFailedTime: iso(NOW - 60 * SECOND),
+                    }
+                  : { archivedCount: 0, failedCount: 9, lastFailedTime: iso(NOW - 60 * SECOND) },
+              readyFiles: 5,
+            },
+            usageHistory: history,
+            now: NOW,
+          });
+          expect(d.verdict).not.toBe('resize');
+          // the forecast fired (the history grows steeply) and WAL safety stopped it
+          expect(checkOfTrace(d, 'trigger')?.inputs['predictive']).toBe('fires');
+          expect(d.verdict).toBe('blocked');
+          expect(d.reason).toBe('archive-unhealthy');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+function checkOfTrace(d: { trace: { check: string; inputs: Record<string, unknown> }[] }, check: string) {
+  return d.trace.find((t) => t.check === check);
+}
