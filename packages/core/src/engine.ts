@@ -8,6 +8,7 @@ import { budgetOf, type Budget } from './ledger.js';
 import type {
   ClusterShape,
   FilesystemFacts,
+  PvcCondition,
   Ledger,
   PvcFacts,
   VolumeRef,
@@ -261,7 +262,14 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   // No closures in here: the fast path runs millions of times, and a
   // closure per call (plus the name helpers some bundlers add) costs more
   // than the decision itself.
-  const st: Outcome = { walSafety, budget, warnings, trace, currentBytes, fs };
+  const st: Outcome = {
+    walSafety,
+    budget,
+    warnings,
+    trace,
+    currentBytes,
+    percentUsed: fs ? percentUsed(fs) : undefined,
+  };
 
   // 1. Enabled?
   if (!policy.enabled) {
@@ -355,7 +363,7 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   const predictiveFires = predictive?.fires === true;
   if (fs && !exhausted && !overThreshold && !underMinAvailable && !predictiveFires) {
     if (!traced) return finish(st, 'none', '');
-    const pct = percentUsed(fs);
+    const pct = st.percentUsed;
     const msg =
       `${pct}% used is not above ${usageThreshold}%` +
       (minAvailableBytes !== undefined
@@ -369,7 +377,7 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   if (traced) {
     why = [
       exhaustedText ?? '',
-      overThreshold && fs ? `${percentUsed(fs)}% used is above ${usageThreshold}%` : '',
+      overThreshold ? `${st.percentUsed}% used is above ${usageThreshold}%` : '',
       underMinAvailable && fs
         ? `${formatBytes(fs.availableBytes)} available is below ${formatBytes(minAvailableBytes as bigint)}`
         : '',
@@ -381,10 +389,13 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   }
 
   // 4. Resize already in progress or failed?
-  const failedCondition = pvc.conditions.find((c) => FAILED_CONDITIONS.includes(c.type) && c.status === 'True');
-  const inProgressCondition = pvc.conditions.find(
-    (c) => IN_PROGRESS_CONDITIONS.includes(c.type) && c.status === 'True',
-  );
+  let failedCondition: PvcCondition | undefined;
+  let inProgressCondition: PvcCondition | undefined;
+  for (const c of pvc.conditions) {
+    if (c.status !== 'True') continue;
+    if (!failedCondition && FAILED_CONDITIONS.includes(c.type)) failedCondition = c;
+    if (!inProgressCondition && IN_PROGRESS_CONDITIONS.includes(c.type)) inProgressCondition = c;
+  }
   const alloc = pvc.allocatedResourceStatus;
   if (failedCondition || (alloc && FAILED_ALLOCATED.includes(alloc))) {
     if (!traced) return finish(st, 'resize-failed', '');
@@ -561,7 +572,7 @@ interface Outcome {
   warnings: DecisionWarning[];
   trace: TraceStep[];
   currentBytes: bigint | undefined;
-  fs: FilesystemFacts | undefined;
+  percentUsed: number | undefined;
 }
 
 function finish(st: Outcome, verdict: Verdict, message: string, extra?: Partial<Decision>): Decision {
@@ -574,7 +585,7 @@ function finish(st: Outcome, verdict: Verdict, message: string, extra?: Partial<
     trace: st.trace,
   };
   if (st.currentBytes !== undefined) d.currentBytes = st.currentBytes;
-  if (st.fs) d.percentUsed = percentUsed(st.fs);
+  if (st.percentUsed !== undefined) d.percentUsed = st.percentUsed;
   return extra ? Object.assign(d, extra) : d;
 }
 
@@ -693,11 +704,28 @@ function walWarn(warnings: DecisionWarning[], traced: boolean, code: WarningCode
   warnings.push({ code, message: traced ? message : '' });
 }
 
+/**
+ * Date.parse of the same few RFC 3339 strings, pass after pass, is most of
+ * what the fast path's WAL check costs: remembered (a bounded memo; the
+ * result of parsing a string never changes, so decisions stay pure).
+ */
+const parsed = new Map<string, number>();
+function parseTime(text: string | undefined): number {
+  if (text === undefined) return NaN;
+  let t = parsed.get(text);
+  if (t === undefined) {
+    if (parsed.size >= 4096) parsed.clear();
+    t = Date.parse(text);
+    parsed.set(text, t);
+  }
+  return t;
+}
+
 /** Archive health without the sentence: the fast path's version of archiveHealthy(). */
 function archiveIsHealthy(archiver: NonNullable<WalHealth['archiver']>): boolean {
-  const ok = archiver.lastArchivedTime ? Date.parse(archiver.lastArchivedTime) : NaN;
+  const ok = parseTime(archiver.lastArchivedTime);
   if (Number.isNaN(ok)) return false;
-  const failed = archiver.lastFailedTime ? Date.parse(archiver.lastFailedTime) : NaN;
+  const failed = parseTime(archiver.lastFailedTime);
   return Number.isNaN(failed) || failed <= ok;
 }
 
