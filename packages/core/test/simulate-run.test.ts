@@ -298,6 +298,17 @@ describe('trace readers', () => {
     expect(() => parsePrometheusMatrix(text)).toThrow(TraceError);
     expect(() => parsePrometheusMatrix(text)).toThrow(message);
   });
+  it('the NDJSON disk status --watch wrote against a real kube-apiserver (test/api/simulate-trace.test.ts)', () => {
+    const t = parseTrace(fixture('status-watch.ndjson'));
+    expect(t.format).toBe('disk-status-ndjson');
+    expect(t.volume).toBe('sim/growing-1');
+    expect(t.initialCapacityBytes).toBe(64 * MIB);
+    expect(t.samples).toHaveLength(5);
+    // the test filled the tmpfs by 8 MiB between refreshes
+    const steps = t.samples.slice(1).map((s, i) => s.usedBytes - (t.samples[i] as { usedBytes: number }).usedBytes);
+    expect(steps).toEqual([8 * MIB, 8 * MIB, 8 * MIB, 8 * MIB]);
+    expect(t.samples.every((s, i) => i === 0 || s.at > (t.samples[i - 1] as { at: number }).at)).toBe(true);
+  });
   it('Prometheus float values ("1.5e+10") are read, and rounded to whole bytes', () => {
     const t = parsePrometheusMatrix(
       '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"persistentvolumeclaim":"a"},"values":[[1,"1.5e+10"],[2.5,"7.4"]]}]}}',
