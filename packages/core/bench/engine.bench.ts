@@ -284,11 +284,16 @@ function main(): number {
     return VOLUMES / ((performance.now() - t0) / 1000);
   };
   // No forced gc() between the timed loops: a full collection right before
-  // one throws away the optimised code's warm state and measures the
-  // collector's aftermath instead (it doubled the fast path's time here).
+  // one measured the collector's aftermath instead (it more than doubled the
+  // fast path's time here). The order alternates round by round.
   for (let r = 0; r < ROUNDS; r++) {
-    rates.push(traced());
-    fastRates.push(untraced());
+    if (r % 2 === 0) {
+      rates.push(traced());
+      fastRates.push(untraced());
+    } else {
+      fastRates.push(untraced());
+      rates.push(traced());
+    }
   }
 
   // Memory, and throughput when all 100,000 decisions are kept (a report of every volume): more GC work.

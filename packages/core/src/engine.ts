@@ -135,20 +135,54 @@ const FAILED_ALLOCATED = [
 ];
 const FAILED_CONDITIONS = ['ControllerResizeError', 'NodeResizeError'];
 
-/** Percent used like df: used / (used + available), root-reserved blocks excluded. */
+/**
+ * Both figures as doubles when they are safe non-negative integers (they
+ * nearly always are); undefined sends the caller to exact BigInt arithmetic.
+ */
+function safePair(fs: Pick<FilesystemFacts, 'usedBytes' | 'availableBytes'>): [number, number] | undefined {
+  const u = Number(fs.usedBytes);
+  const a = Number(fs.availableBytes);
+  return u >= 0 && a >= 0 && u + a <= Number.MAX_SAFE_INTEGER ? [u, a] : undefined;
+}
+
+/**
+ * Percent used like df: used / (used + available), root-reserved blocks
+ * excluded; exact to 1/10000 of a percent (truncated), then a plain number
+ * for display. Computed in doubles unless the result lies within a millionth
+ * of a rounding boundary (double error here is below 1e-9), then in BigInt:
+ * the same result as the BigInt formula, without its allocations on the
+ * engine's hot path.
+ */
 export function percentUsed(fs: Pick<FilesystemFacts, 'usedBytes' | 'availableBytes'>): number {
+  const pair = safePair(fs);
+  if (pair) {
+    const d = pair[0] + pair[1];
+    if (d === 0) return 0;
+    const q = (pair[0] * 1_000_000) / d;
+    const f = Math.floor(q);
+    if (q - f > 1e-6 && f + 1 - q > 1e-6) return f / 10_000;
+  }
   const denom = fs.usedBytes + fs.availableBytes;
   if (denom <= 0n) return 0;
-  // Exact to 1/10000 of a percent, then a plain number for display.
   return Number((fs.usedBytes * 1_000_000n) / denom) / 10_000;
 }
 
-/** used × 100 > threshold × (used + available), exactly, without floating point. */
+/**
+ * used × 100 > threshold × (used + available), exactly: in doubles when the
+ * two sides differ by more than a billionth (far above double rounding),
+ * otherwise in BigInt.
+ */
 function aboveThreshold(fs: FilesystemFacts, threshold: number): boolean {
-  const denom = fs.usedBytes + fs.availableBytes;
   // threshold may be fractional; scale by 1e6 to stay in integers.
-  const t = BigInt(Math.round(threshold * 1_000_000));
-  return fs.usedBytes * 100_000_000n > t * denom;
+  const tm = Math.round(threshold * 1_000_000);
+  const pair = safePair(fs);
+  if (pair) {
+    const lhs = pair[0] * 100_000_000;
+    const rhs = tm * (pair[0] + pair[1]);
+    if (Math.abs(lhs - rhs) > 1e-9 * Math.max(lhs, rhs)) return lhs > rhs;
+  }
+  const denom = fs.usedBytes + fs.availableBytes;
+  return fs.usedBytes * 100_000_000n > BigInt(tm) * denom;
 }
 
 /** The larger of two optional sizes; undefined only when both are. */

@@ -11,6 +11,7 @@ import {
   addLedgerEntry,
   decide,
   decideUntraced,
+  percentUsed,
   parseLedger,
   roundUpTo,
   serializeLedger,
@@ -654,3 +655,55 @@ describe('the predictive trigger over arbitrary inputs', () => {
 function checkOfTrace(d: { trace: { check: string; inputs: Record<string, unknown> }[] }, check: string) {
   return d.trace.find((t) => t.check === check);
 }
+
+describe('percentUsed and the usage trigger: doubles where safe, the exact BigInt result always', () => {
+  const exactPct = (u: bigint, a: bigint) => (u + a <= 0n ? 0 : Number((u * 1_000_000n) / (u + a)) / 10_000);
+  const figures = fc.oneof(
+    fc.bigInt({ min: 0n, max: 2n ** 40n }),
+    fc.bigInt({ min: 0n, max: 2n ** 53n }),
+    fc.bigInt({ min: 0n, max: 2n ** 70n }),
+    fc.constantFrom(0n, 1n, 1_000_000n, 2n ** 53n - 1n),
+  );
+  it('percentUsed equals the exact formula, boundaries included', () => {
+    fc.assert(
+      fc.property(figures, figures, (u, a) => {
+        expect(percentUsed({ usedBytes: u, availableBytes: a })).toBe(exactPct(u, a));
+      }),
+      { numRuns: 5000 },
+    );
+    // exactly on a ten-thousandth: 1 of 3 is 33.3333%, 1 of 8 is 12.5%
+    expect(percentUsed({ usedBytes: 1n, availableBytes: 7n })).toBe(12.5);
+    expect(percentUsed({ usedBytes: 1n, availableBytes: 2n })).toBe(33.3333);
+  });
+  it('the threshold fires exactly when used × 100 > threshold × (used + available)', () => {
+    fc.assert(
+      fc.property(
+        figures,
+        figures,
+        fc.oneof(fc.integer({ min: 1, max: 99 }), fc.double({ min: 1, max: 99, noNaN: true })),
+        (u, a, threshold) => {
+          fc.pre(u + a > 0n);
+          const t = BigInt(Math.round(threshold * 1_000_000));
+          const exact = u * 100_000_000n > t * (u + a);
+          const d = decide({
+            volume: volume('data'),
+            cluster: {
+              namespace: 'db',
+              name: 'pg',
+              singleVolume: false,
+              tablespaces: [],
+              archiving: { configured: true },
+            },
+            policy: enabledPolicy((p) => (p.triggers.usageThreshold = threshold)),
+            pvc: boundPvc(u + a),
+            filesystem: fs(u + a, u, a),
+            ledger: { entries: [] },
+            now: NOW,
+          });
+          expect(d.trace.find((x) => x.check === 'trigger')?.outcome).toBe(exact ? 'pass' : 'stop');
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+});
