@@ -4,7 +4,7 @@
  * decide() is a pure function: the same input gives the same decision. It
  * never reads a clock (`now` is an input) and never performs I/O.
  */
-import { budgetOf, type Budget } from './ledger.js';
+import { BUDGET_WINDOW_MS, budgetOf, countedEntries, type Budget } from './ledger.js';
 import type {
   ClusterShape,
   FilesystemFacts,
@@ -561,7 +561,19 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   }
   let predictiveStep: bigint | undefined;
   if (predictiveFires && fs) {
-    const expected = fs.usedBytes + (predictive as PredictiveFinding).horizonGrowthBytes!;
+    const p = predictive as PredictiveFinding;
+    // The last slot of the budget: the engine cannot act again until the
+    // oldest counted resize leaves the 24 h window, so this step covers the
+    // growth expected until then when that is longer than the horizon.
+    let growth = p.horizonGrowthBytes as bigint;
+    if (budget.remaining === 1) {
+      const oldest = countedEntries(input.ledger, now)[0];
+      const untilSlot = oldest ? Date.parse(oldest.at) + BUDGET_WINDOW_MS - now : BUDGET_WINDOW_MS;
+      if (untilSlot > (pred as PredictiveTrigger).horizonMs) {
+        growth = BigInt(Math.ceil((p.bytesPerHour / 3_600_000) * untilSlot));
+      }
+    }
+    const expected = fs.usedBytes + growth;
     const target = ceilDivBig(expected * 1_000_000n, BigInt(Math.round(usageThreshold * 10_000)));
     predictiveStep = clampStep(target - currentBytes, minStepBytes, maxStepBytes);
     if (stepBytes === undefined || predictiveStep > stepBytes) stepBytes = predictiveStep;

@@ -707,3 +707,73 @@ describe('percentUsed and the usage trigger: doubles where safe, the exact BigIn
     );
   });
 });
+
+describe('the predictive step', () => {
+  // 100 GiB, 50 GiB used, growing 2 GiB/h (a clean line over 2 h, 13 samples), 24 h horizon? no: 12 h
+  const size = 100n * GiB;
+  const used = 50n * GiB;
+  const history = Array.from({ length: 13 }, (_, i) => ({
+    at: NOW - (12 - i) * 10 * 60 * SECOND,
+    usedBytes: used - BigInt(12 - i) * (GiB / 3n), // 1/3 GiB per 10 minutes: 2 GiB/h
+    availableBytes: size - used,
+  }));
+  const input = (entries: number): DecisionInput => ({
+    volume: volume('data'),
+    cluster: { namespace: 'db', name: 'pg', singleVolume: false, tablespaces: [], archiving: { configured: true } },
+    policy: enabledPolicy((p) => {
+      p.triggers.usageThreshold = 95;
+      p.triggers.predictive = { horizonMs: 30 * HOUR, windowMs: 2 * HOUR, minSamples: 12 };
+    }),
+    pvc: boundPvc(size),
+    filesystem: fs(size, used),
+    ledger: {
+      entries: Array.from({ length: entries }, (_, k) => ({
+        at: iso(NOW - (20 - k) * HOUR),
+        fromBytes: GiB,
+        toBytes: 2n * GiB,
+        by: 'engine' as const,
+      })),
+    },
+    usageHistory: history,
+    now: NOW,
+  });
+  it('covers the growth over the horizon, leaving the volume at the threshold: ⌈(used + slope × horizon) / 95%⌉', () => {
+    const d = decide(input(0));
+    expect(d.verdict).toBe('resize');
+    // 50 GiB + 2 GiB/h × 30 h = 110 GiB at the horizon; / 0.95, rounded up to a MiB
+    const target = (110n * GiB * 100n + 94n) / 95n;
+    expect(d.newBytes).toBe(roundUpTo(target, MiB));
+  });
+  it('with the last slot of the budget, covers the growth until a slot opens again when that is longer', () => {
+    // 2 of 3 used, the oldest 20 h ago: the next slot opens in 4 h, shorter than the 30 h horizon
+    expect(decide(input(2)).newBytes).toBe(decide(input(0)).newBytes);
+    const lastSlot = decide({
+      ...input(0),
+      policy: { ...input(0).policy, strategy: { ...input(0).policy.strategy, maxActionsPerDay: 1 } },
+    });
+    // no entry: the slot opens 24 h after this resize, shorter than 30 h: the horizon wins
+    expect(lastSlot.newBytes).toBe(decide(input(0)).newBytes);
+    const shortHorizon = (entries: number, max: number) =>
+      decide({
+        ...input(entries),
+        policy: enabledPolicy((p) => {
+          p.triggers.usageThreshold = 95;
+          p.strategy.maxActionsPerDay = max;
+          // 97% is above the threshold too: a 1% step, so the predictive one is the larger
+          p.expansion.step = { kind: 'percent', basisPoints: 100 };
+          p.expansion.minStepBytes = MiB;
+          p.triggers.predictive = { horizonMs: 2 * HOUR, windowMs: 2 * HOUR, minSamples: 12 };
+        }),
+        filesystem: fs(size, 97n * GiB),
+        usageHistory: history.map((h) => ({ ...h, usedBytes: h.usedBytes + 47n * GiB })),
+      });
+    // one slot left, the oldest counted resize 20 h ago: the step covers 4 h of growth, not 2
+    const four = shortHorizon(2, 3);
+    const two = shortHorizon(0, 3);
+    expect(four.verdict).toBe('resize');
+    expect(two.verdict).toBe('resize');
+    const covers = (hours: bigint) => roundUpTo(((97n + 2n * hours) * GiB * 100n + 94n) / 95n, MiB);
+    expect(four.newBytes).toBe(covers(4n));
+    expect(two.newBytes).toBe(covers(2n));
+  });
+});
