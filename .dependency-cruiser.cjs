@@ -4,10 +4,72 @@
  *    no database driver, nothing of ours outside itself.
  *  - the CLI (src/) never imports packages/probe.
  *  - the probe knows nothing of Kubernetes.
+ *  - src/ is layered (LAYERS below, bottom first): a module imports only from
+ *    layers below its own (and its own folder); nothing imports in a circle.
  */
+
+/**
+ * The layers of src/, bottom first. A layer may import from every layer with
+ * a lower rank, never from one with a higher or equal rank (two layers of
+ * equal rank, app and controller, do not import each other).
+ * src/cli is split: the terminal (io.ts) and the policy-file reader sit low,
+ * so render and app can use them; the dependency bag (deps.ts) sits just
+ * above kube (it builds the client); the command plumbing (base.ts,
+ * flags.ts, invocation.ts) sits just below the commands.
+ */
+const LAYERS = [
+  { name: 'model', rank: 1, path: '^src/model/' },
+  { name: 'cli-io', rank: 2, path: '^src/cli/(io|policy-file)\\.ts$' },
+  { name: 'kube', rank: 3, path: '^src/kube/' },
+  { name: 'cli-deps', rank: 4, path: '^src/cli/deps\\.ts$' },
+  { name: 'sources', rank: 5, path: '^src/sources/' },
+  { name: 'snapshot', rank: 6, path: '^src/snapshot/' },
+  { name: 'analysis', rank: 7, path: '^src/analysis/' },
+  { name: 'render', rank: 8, path: '^src/render/' },
+  { name: 'app', rank: 9, path: '^src/app/' },
+  { name: 'controller', rank: 9, path: '^src/controller/' },
+  { name: 'cli-command', rank: 10, path: '^src/cli/(base|flags|invocation)\\.ts$' },
+  { name: 'commands', rank: 11, path: '^src/commands/' },
+];
+
+/**
+ * One rule per layer: nothing from a layer above it (or a sibling of equal
+ * rank). The top layer (commands) has nothing above it, so no rule.
+ */
+const layerRules = LAYERS.filter((layer) => LAYERS.some((l) => l !== layer && l.rank >= layer.rank)).map((layer) => ({
+  name: `layer-${layer.name}`,
+  severity: 'error',
+  comment: `src layer "${layer.name}" imports only from the layers below it (${
+    LAYERS.filter((l) => l.rank < layer.rank)
+      .map((l) => l.name)
+      .join(', ') || 'core only'
+  }).`,
+  from: { path: layer.path },
+  to: {
+    path: LAYERS.filter((l) => l !== layer && l.rank >= layer.rank)
+      .map((l) => `(${l.path})`)
+      .join('|'),
+  },
+}));
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
+    ...layerRules,
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No import circles: each module can be understood (and tested) from the ones below it.',
+      from: { path: '^(src|packages/[^/]+/src)' },
+      to: { circular: true },
+    },
+    {
+      name: 'src-every-file-in-a-layer',
+      severity: 'error',
+      comment: 'Every module of src/ belongs to a layer (add a new folder to LAYERS in .dependency-cruiser.cjs).',
+      from: { path: '^src/', pathNot: `^src/index\\.ts$|${LAYERS.map((l) => `(${l.path})`).join('|')}` },
+      to: {},
+    },
     {
       name: 'core-no-io',
       severity: 'error',

@@ -26,7 +26,8 @@ import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import { startApiServer, type ApiServerHandle } from '../test/infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../test/infra/testhost.js';
-import { auditOf, BIN, countByKind, REPO, requireBuiltCli } from '../test/api/harness.js';
+import { auditOf, countByKind } from '../test/api/harness.js';
+import { BIN, REPO, requireBuiltCli } from '../test/helpers/cli.js';
 import {
   grantClusterWide,
   MiB,

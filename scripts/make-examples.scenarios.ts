@@ -1,7 +1,7 @@
 // Scenarios on a REAL kube-apiserver (test/infra): the objects a CloudNativePG
 // cluster has, seeded through the API, plus simulated node-side endpoints.
 // Used by scripts/make-examples.ts (the sample bundles in examples/) and by
-// the tests under test/cli/.
+// the tests under test/unit, test/app and test/api.
 //
 // Real: kube-apiserver + etcd, the CNPG CRDs, RBAC, audit, its node proxy
 // (kubelet summary, container logs) and pod proxy (/pg/status, /metrics),

@@ -6,6 +6,7 @@
 import YAML from 'yaml';
 import {
   decide,
+  decisionInput,
   walSafetyApplies,
   parseLedger,
   percentUsed,
@@ -15,20 +16,14 @@ import {
   POLICY_ANNOTATION,
   LEDGER_ANNOTATION,
   type ClusterShape,
-  type Decision,
-  type FilesystemFacts,
-  type LedgerEntry,
-  type PolicyIssue,
   type PolicySetResult,
   type PolicySource,
   type PvcFacts,
-  type ResizePolicy,
   type VolumeRef,
   type VolumeSizes,
-  type WalHealth,
   type WalSpaceExhausted,
 } from '@cnpg-disk/core';
-import type { ClusterSnapshot, KubeObject, Snapshot } from '../snapshot/types.js';
+import type { ClusterSnapshot, KubeObject, Snapshot } from '../model/snapshot.js';
 import {
   annotations,
   arr,
@@ -43,59 +38,12 @@ import {
   CLUSTER_LABEL,
   MISSING_WAL_DISK_SPACE_EXIT_CODE,
   labels,
-} from './kube-objects.js';
-import { findingsForCluster, type Finding } from './findings.js';
+} from '../model/kube-objects.js';
+import { parseAutoResizeEvents, parseClusterDiskStatus } from '../sources/cluster-status.js';
+import { findingsForCluster } from './findings.js';
+import type { ClusterReport, InstanceReport, VolumeReport, WarningEvent } from './report.js';
 
-export interface VolumeReport extends VolumeRef {
-  pvc: PvcFacts;
-  filesystem?: FilesystemFacts & { percentUsed: number };
-  /**
-   * Set on the volume that holds pg_wal when its instance is down because
-   * CloudNativePG's instance manager found no room for one more WAL segment
-   * (exit code 4): the engine treats that volume as full.
-   */
-  walSpaceExhausted?: WalSpaceExhausted;
-  policy: { source: PolicySource; enabled: boolean; errors: PolicyIssue[] };
-  /** The resolved policy, when valid. */
-  resolvedPolicy?: ResizePolicy;
-  decision?: Decision;
-  lastResizes: LedgerEntry[];
-  ledgerProblem?: string;
-}
-
-export interface InstanceReport {
-  pod: string;
-  role: 'primary' | 'replica' | 'unknown';
-  phase?: string;
-  ready: boolean;
-  node?: string;
-  restarts: number;
-  /** Exit code of the postgres container's last termination, if any. */
-  lastExitCode?: number;
-  lastTerminationReason?: string;
-  waiting?: string;
-  /**
-   * The postgres container is down (not running) and last exited with code 4:
-   * CloudNativePG found no room for one more WAL segment. Gone once it runs again.
-   */
-  walSpaceExhausted?: WalSpaceExhausted;
-  wal?: WalHealth;
-  errors: string[];
-}
-
-export interface ClusterReport {
-  namespace: string;
-  name: string;
-  shape: ClusterShape;
-  phase?: string;
-  primary?: string;
-  instances: InstanceReport[];
-  volumes: VolumeReport[];
-  findings: Finding[];
-  /** Policy issues from every source, for display. */
-  policyIssues: { source: PolicySource; issues: PolicyIssue[] }[];
-  problems: string[];
-}
+export type { ClusterReport, InstanceReport, VolumeReport } from './report.js';
 
 export interface EvaluateOptions {
   now: number;
@@ -192,6 +140,17 @@ function policySourcesFor(
   return out;
 }
 
+function warningEvent(e: KubeObject): WarningEvent {
+  return {
+    reason: str(e, 'reason') ?? '',
+    objectKind: str(e, 'involvedObject', 'kind') ?? '',
+    objectName: str(e, 'involvedObject', 'name') ?? '',
+    eventName: nameOf(e),
+    count: Number(get(e, 'count') ?? 1) || 1,
+    message: str(e, 'message') ?? '',
+  };
+}
+
 export function evaluateCluster(
   cs: ClusterSnapshot,
   storageClasses: KubeObject[],
@@ -261,17 +220,21 @@ export function evaluateCluster(
       };
       if (resolved.policy) {
         report.resolvedPolicy = resolved.policy;
-        report.decision = decide({
-          volume: ref,
-          cluster: shape,
-          policy: resolved.policy,
-          pvc,
-          ...(fs ? { filesystem: fs } : {}),
-          ledger,
-          ...(m?.wal ? { walHealth: m.wal } : {}),
-          ...(exhausted ? { walSpaceExhausted: exhausted } : {}),
-          now: opts.now,
-        });
+        report.decision = decide(
+          decisionInput(
+            {
+              volume: ref,
+              cluster: shape,
+              policy: resolved.policy,
+              pvc,
+              filesystem: fs,
+              ledger,
+              walHealth: m?.wal,
+              walSpaceExhausted: exhausted,
+            },
+            opts.now,
+          ),
+        );
       }
       return report;
     })
@@ -292,10 +255,13 @@ export function evaluateCluster(
     instances,
     volumes,
     findings: [],
+    operatorStatus: parseClusterDiskStatus(cs.cluster, '').instances,
+    autoResizeEvents: parseAutoResizeEvents(cs.cluster).events,
+    warningEvents: cs.events.filter((e) => str(e, 'type') === 'Warning').map(warningEvent),
     policyIssues,
     problems,
   };
-  report.findings = findingsForCluster(report, cs, storageClasses, opts.now);
+  report.findings = findingsForCluster(report, opts.now);
   return report;
 }
 

@@ -5,28 +5,20 @@
  */
 import {
   archiveHealthy,
+  failedAllocation,
+  failedResizeCondition,
+  filesystemSmallerThanPvc,
+  firstPerReasonAndObject,
   formatBytes,
   formatBytesHuman,
-  FS_MISMATCH_MIN_BYTES,
-  FS_MISMATCH_RATIO_PERCENT,
   GiB,
+  IN_PROGRESS_CONDITIONS,
 } from '@cnpg-disk/core';
-import type { Severity } from '../cli/errors.js';
-import type { ClusterSnapshot, KubeObject } from '../snapshot/types.js';
-import { parseAutoResizeEvents, parseClusterDiskStatus } from '../sources/cluster-status.js';
-import type { ClusterReport, VolumeReport } from './evaluate.js';
-import { get, nameOf, str, MISSING_WAL_DISK_SPACE_EXIT_CODE } from './kube-objects.js';
+import type { Severity } from '../model/errors.js';
+import { MISSING_WAL_DISK_SPACE_EXIT_CODE } from '../model/kube-objects.js';
+import type { ClusterReport, Finding, VolumeReport } from './report.js';
 
-export interface Finding {
-  severity: Severity;
-  /** Stable code scripts can match on. */
-  code: string;
-  /** namespace/cluster[/pod-or-pvc] */
-  subject: string;
-  message: string;
-  /** The command that fixes or investigates it. */
-  command?: string;
-}
+export type { Finding } from './report.js';
 
 /** Percent used at which a volume is a warning / critical finding. */
 export const NEAR_FULL_WARNING = 80;
@@ -48,15 +40,6 @@ export const WAL_FINDING_CODES: ReadonlySet<string> = new Set([
   'INACTIVE_SLOT',
   'SLOT_WAL_AT_RISK',
   'WAL_DISK_FULL_EXIT',
-]);
-
-const STUCK_CONDITIONS = new Set(['Resizing', 'FileSystemResizePending']);
-const FAILED_CONDITIONS = new Set(['ControllerResizeError', 'NodeResizeError']);
-const FAILED_ALLOCATED = new Set([
-  'ControllerResizeInfeasible',
-  'NodeResizeInfeasible',
-  'ControllerResizeFailed',
-  'NodeResizeFailed',
 ]);
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
@@ -128,17 +111,14 @@ function volumeFindings(c: ClusterReport, v: VolumeReport, now: number | undefin
       }
     }
     const cap = v.pvc.capacityBytes;
-    if (cap !== undefined) {
-      const gap = cap - fs.totalBytes;
-      if (gap > (cap * FS_MISMATCH_RATIO_PERCENT) / 100n && gap > FS_MISMATCH_MIN_BYTES) {
-        out.push({
-          severity: 'warning',
-          code: 'FILESYSTEM_SMALLER_THAN_PVC',
-          subject,
-          message: `the filesystem (${formatBytes(fs.totalBytes)}) is much smaller than the PVC capacity (${formatBytes(cap)}): the filesystem was not grown`,
-          command: `kubectl describe pvc ${v.pvcName} -n ${ns}`,
-        });
-      }
+    if (cap !== undefined && filesystemSmallerThanPvc(cap, fs)) {
+      out.push({
+        severity: 'warning',
+        code: 'FILESYSTEM_SMALLER_THAN_PVC',
+        subject,
+        message: `the filesystem (${formatBytes(fs.totalBytes)}) is much smaller than the PVC capacity (${formatBytes(cap)}): the filesystem was not grown`,
+        command: `kubectl describe pvc ${v.pvcName} -n ${ns}`,
+      });
     }
   }
   if (
@@ -155,11 +135,8 @@ function volumeFindings(c: ClusterReport, v: VolumeReport, now: number | undefin
     });
   }
   const describe = `kubectl describe pvc ${v.pvcName} -n ${ns}`;
-  const failedCond = v.pvc.conditions.find((k) => FAILED_CONDITIONS.has(k.type) && k.status === 'True');
-  const failedAlloc =
-    v.pvc.allocatedResourceStatus && FAILED_ALLOCATED.has(v.pvc.allocatedResourceStatus)
-      ? v.pvc.allocatedResourceStatus
-      : undefined;
+  const failedCond = failedResizeCondition(v.pvc);
+  const failedAlloc = failedAllocation(v.pvc);
   if ((failedCond || failedAlloc) && v.decision?.verdict !== 'resize-failed') {
     out.push({
       severity: 'critical',
@@ -171,7 +148,7 @@ function volumeFindings(c: ClusterReport, v: VolumeReport, now: number | undefin
   }
   if (now !== undefined) {
     for (const k of v.pvc.conditions) {
-      if (!STUCK_CONDITIONS.has(k.type) || k.status !== 'True' || !k.lastTransitionTime) continue;
+      if (!IN_PROGRESS_CONDITIONS.includes(k.type) || k.status !== 'True' || !k.lastTransitionTime) continue;
       const since = Date.parse(k.lastTransitionTime);
       if (Number.isNaN(since) || now - since <= RESIZE_STUCK_AFTER_MS) continue;
       const minutes = Math.floor((now - since) / 60_000);
@@ -254,10 +231,10 @@ function volumeFindings(c: ClusterReport, v: VolumeReport, now: number | undefin
   return out;
 }
 
-function instanceFindings(c: ClusterReport, cs: ClusterSnapshot): Finding[] {
+function instanceFindings(c: ClusterReport): Finding[] {
   const out: Finding[] = [];
   const ns = c.namespace;
-  const statusByPod = new Map(parseClusterDiskStatus(cs.cluster, '').instances.map((x) => [x.pod, x]));
+  const statusByPod = new Map(c.operatorStatus.map((x) => [x.pod, x]));
   const walCommand = `kubectl cnpg wal health ${c.name} -n ${ns}`;
   for (const i of c.instances) {
     const subject = `${ns}/${c.name}/${i.pod}`;
@@ -361,30 +338,26 @@ function instanceFindings(c: ClusterReport, cs: ClusterSnapshot): Finding[] {
   return out;
 }
 
-function eventFindings(c: ClusterReport, cs: ClusterSnapshot): Finding[] {
+function eventFindings(c: ClusterReport): Finding[] {
   const out: Finding[] = [];
-  const seen = new Set<string>();
-  for (const e of cs.events) {
-    const reason = str(e, 'reason') ?? '';
-    if (str(e, 'type') !== 'Warning' || !VOLUME_EVENT_REASONS.has(reason)) continue;
-    const obj = `${str(e, 'involvedObject', 'kind') ?? ''}/${str(e, 'involvedObject', 'name') ?? ''}`;
-    const key = `${reason}|${obj}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const count = Number(get(e, 'count') ?? 1) || 1;
+  const volumeEvents = c.warningEvents.filter((e) => VOLUME_EVENT_REASONS.has(e.reason));
+  for (const e of firstPerReasonAndObject(volumeEvents)) {
+    const obj = `${e.objectKind}/${e.objectName}`;
     out.push({
       severity: 'warning',
       code:
-        reason === 'VolumeResizeFailed' || reason === 'FileSystemResizeFailed' ? 'RESIZE_FAILED_EVENT' : 'VOLUME_EVENT',
-      subject: `${c.namespace}/${c.name}/${str(e, 'involvedObject', 'name') ?? nameOf(e)}`,
-      message: `${reason} on ${obj}${count > 1 ? ` (${count}×)` : ''}: ${(str(e, 'message') ?? '').slice(0, 300)}`,
-      command: `kubectl get events -n ${c.namespace} --field-selector involvedObject.name=${str(e, 'involvedObject', 'name') ?? ''}`,
+        e.reason === 'VolumeResizeFailed' || e.reason === 'FileSystemResizeFailed'
+          ? 'RESIZE_FAILED_EVENT'
+          : 'VOLUME_EVENT',
+      subject: `${c.namespace}/${c.name}/${e.objectName || e.eventName}`,
+      message: `${e.reason} on ${obj}${e.count > 1 ? ` (${e.count}×)` : ''}: ${e.message.slice(0, 300)}`,
+      command: `kubectl get events -n ${c.namespace} --field-selector involvedObject.name=${e.objectName}`,
     });
   }
   return out;
 }
 
-function clusterFindings(c: ClusterReport, cs: ClusterSnapshot, now: number | undefined): Finding[] {
+function clusterFindings(c: ClusterReport, now: number | undefined): Finding[] {
   const out: Finding[] = [];
   const ns = c.namespace;
   const subject = `${ns}/${c.name}`;
@@ -407,8 +380,7 @@ function clusterFindings(c: ClusterReport, cs: ClusterSnapshot, now: number | un
       command: `kubectl cnpg disk status ${c.name} -n ${ns} -v`,
     });
   }
-  const { events } = parseAutoResizeEvents(cs.cluster);
-  for (const e of events) {
+  for (const e of c.autoResizeEvents) {
     if (e.result !== 'failed' || !e.time) continue;
     if (now !== undefined && now - Date.parse(e.time) > AUTORESIZE_EVENT_WINDOW_MS) continue;
     out.push({
@@ -425,18 +397,14 @@ function clusterFindings(c: ClusterReport, cs: ClusterSnapshot, now: number | un
 /**
  * Every finding of one cluster, ranked. `now` (epoch ms) enables the checks
  * that depend on age (stuck resizes, recent failed automatic resizes).
+ * Reads only the report: evaluation put in it everything a finding needs.
  */
-export function findingsForCluster(
-  c: ClusterReport,
-  cs: ClusterSnapshot,
-  _storageClasses: KubeObject[],
-  now?: number,
-): Finding[] {
+export function findingsForCluster(c: ClusterReport, now?: number): Finding[] {
   return sortFindings([
     ...c.volumes.flatMap((v) => volumeFindings(c, v, now)),
-    ...instanceFindings(c, cs),
-    ...clusterFindings(c, cs, now),
-    ...eventFindings(c, cs),
+    ...instanceFindings(c),
+    ...clusterFindings(c, now),
+    ...eventFindings(c),
     ...c.problems.map((p) => ({
       severity: 'info' as const,
       code: 'OBJECT_PROBLEM',

@@ -7,12 +7,12 @@
 import YAML from 'yaml';
 import pLimit from 'p-limit';
 import type { Deps } from '../cli/deps.js';
-import { ExitCode, exitCodeForSeverities, usageError } from '../cli/errors.js';
+import { ExitCode, exitCodeForSeverities, usageError } from '../model/errors.js';
 import { bufferIO, type IOStreams } from '../cli/io.js';
-import { document, printDocument, type OutputFormat } from '../cli/output.js';
+import { document, printResult, type OutputFormat } from '../render/printer.js';
 import { evaluateSnapshot, type ClusterReport } from '../analysis/evaluate.js';
 import { sortFindings, type Finding } from '../analysis/findings.js';
-import { arr, get, nameOf, str } from '../analysis/kube-objects.js';
+import { arr, get, nameOf, str } from '../model/kube-objects.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { renderFindings, sourcesLine } from '../render/common.js';
@@ -28,7 +28,7 @@ import {
   redactText,
   writeTarGz,
 } from '../snapshot/bundle-write.js';
-import type { KubeObject, Snapshot } from '../snapshot/types.js';
+import type { KubeObject, Snapshot } from '../model/snapshot.js';
 import { apiGet } from '../sources/pod-proxy.js';
 import {
   gatherSnapshot,
@@ -449,13 +449,14 @@ export async function runDiagnose(opts: DiagnoseOptions, deps: Deps): Promise<Ex
     findings = sortFindings(reports.flatMap((r) => r.findings));
   }
   const { io } = deps;
-  if (opts.output === 'json' || opts.output === 'yaml') {
-    printDocument(io, opts.output, diagnosisDocument(snapshot, reports, findings, bundle));
-  } else {
-    io.stderr(sourcesLine(snapshot, opts.verbose));
-    if (reports.length === 0) io.stderr('no CloudNativePG clusters found\n');
-    else io.stdout(diagnosisText(io, reports, findings));
-  }
+  printResult(io, opts.output, {
+    document: () => diagnosisDocument(snapshot, reports, findings, bundle),
+    text: () => {
+      io.stderr(sourcesLine(snapshot, opts.verbose));
+      if (reports.length === 0) io.stderr('no CloudNativePG clusters found\n');
+      else io.stdout(diagnosisText(io, reports, findings));
+    },
+  });
   if (bundle) {
     io.stderr(
       `bundle written: ${bundle.file} (${bundle.bytes} bytes, ${bundle.files} files${bundle.redacted ? ', redacted' : ', NOT redacted'})\n`,

@@ -28,8 +28,8 @@ import {
   type UsageSeries,
 } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { ExitCode, usageError } from '../cli/errors.js';
-import { API_VERSION, paint, printDocument, type OutputFormat } from '../cli/output.js';
+import { ExitCode, usageError } from '../model/errors.js';
+import { API_VERSION, paint, printResult, type OutputFormat } from '../render/printer.js';
 import { renderTable } from '../render/table.js';
 
 export interface DiskSimulateOptions {
@@ -230,23 +230,21 @@ export async function runDiskSimulate(opts: DiskSimulateOptions, deps: Pick<Deps
     );
     io.stderr(`chart written to ${opts.chart}\n`);
   }
-  if (opts.output === 'json' || opts.output === 'yaml') {
-    printDocument(
-      io,
-      opts.output,
+  const first = sim.runs[0]?.result;
+  printResult(io, opts.output, {
+    document: () =>
       simulationReport({
         apiVersion: API_VERSION,
         runs: sim.runs,
         ...(sim.seed !== undefined ? { seed: sim.seed } : {}),
       }),
-    );
-    return ExitCode.OK;
-  }
-  const first = sim.runs[0]?.result;
-  io.stderr(
-    `backend: ${first?.backend.title}; step ${(first?.series.stepMs ?? MINUTE_MS) / 1000}s` +
-      `${sim.seed !== undefined ? `; seed ${sim.seed}` : ''}\n`,
-  );
-  io.stdout(simulationTable(sim, opts.output === 'wide', io));
+    text: (wide) => {
+      io.stderr(
+        `backend: ${first?.backend.title}; step ${(first?.series.stepMs ?? MINUTE_MS) / 1000}s` +
+          `${sim.seed !== undefined ? `; seed ${sim.seed}` : ''}\n`,
+      );
+      io.stdout(simulationTable(sim, wide, io));
+    },
+  });
   return ExitCode.OK;
 }

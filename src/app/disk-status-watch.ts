@@ -10,12 +10,11 @@
  * the last refresh.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import YAML from 'yaml';
 import { appendSample, forecastUsage, type UsageForecast, type UsageSample } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { CliError, ExitCode, exitCodeForSeverities } from '../cli/errors.js';
+import { CliError, ExitCode, exitCodeForSeverities } from '../model/errors.js';
 import { KubeApiError } from '../kube/errors.js';
-import { paint } from '../cli/output.js';
+import { paint, printResult } from '../render/printer.js';
 import { evaluateStatus, printStatus, statusDocument, volumeKey, type DiskStatusOptions } from './disk-status.js';
 import type { ClusterReport } from '../analysis/evaluate.js';
 
@@ -63,21 +62,23 @@ export async function watchDiskStatus(opts: WatchOptions, deps: Deps): Promise<E
       const e = await evaluateStatus(opts, deps);
       const forecasts = recordSamples(history, e.reports, Date.parse(e.snapshot.collectedAt));
       code = exitCodeForSeverities(e.findings.map((f) => f.severity));
-      if (opts.output === 'json') {
-        io.stdout(JSON.stringify(statusDocument(e.snapshot, e.reports, opts.verbose, forecasts)) + '\n');
-      } else if (opts.output === 'yaml') {
-        io.stdout(
-          '---\n' + YAML.stringify(statusDocument(e.snapshot, e.reports, opts.verbose, forecasts), { lineWidth: 0 }),
-        );
-      } else {
-        // A terminal gets a redrawn screen; a pipe or file gets one block per refresh.
-        if (io.isStdoutTTY) io.stdout('\u001b[H\u001b[2J');
-        io.stdout(
-          paint(io, 'dim', `Every ${every}: disk status, ${started.toISOString()} (refresh ${refresh})`) + '\n',
-        );
-        printStatus(io, opts, e, forecasts);
-        if (!io.isStdoutTTY) io.stdout('\n');
-      }
+      printResult(
+        io,
+        opts.output,
+        {
+          document: () => statusDocument(e.snapshot, e.reports, opts.verbose, forecasts),
+          text: () => {
+            // A terminal gets a redrawn screen; a pipe or file gets one block per refresh.
+            if (io.isStdoutTTY) io.stdout('\u001b[H\u001b[2J');
+            io.stdout(
+              paint(io, 'dim', `Every ${every}: disk status, ${started.toISOString()} (refresh ${refresh})`) + '\n',
+            );
+            printStatus(io, opts, e, forecasts);
+            if (!io.isStdoutTTY) io.stdout('\n');
+          },
+        },
+        { stream: true },
+      );
     } catch (err) {
       // The first evaluation decides whether watching makes sense at all; a
       // later failure (API briefly unreachable) is reported and retried.

@@ -5,16 +5,16 @@
 import { formatBytes, type UsageForecast } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
 import type { IOStreams } from '../cli/io.js';
-import type { ExitCode } from '../cli/errors.js';
-import { cannotEvaluate, exitCodeForSeverities } from '../cli/errors.js';
-import { document, printDocument, type OutputFormat } from '../cli/output.js';
+import type { ExitCode } from '../model/errors.js';
+import { cannotEvaluate, exitCodeForSeverities } from '../model/errors.js';
+import { document, printResult, type OutputFormat } from '../render/printer.js';
 import { evaluateSnapshot, type ClusterReport, type VolumeReport } from '../analysis/evaluate.js';
 import { sortFindings, type Finding } from '../analysis/findings.js';
 import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
 import { noFactsError } from './unmeasured.js';
 import { forecastCells, human, pct, usageText, renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
-import type { Snapshot } from '../snapshot/types.js';
+import type { Snapshot } from '../model/snapshot.js';
 
 export interface DiskStatusOptions extends ScopeOptions {
   output: OutputFormat;
@@ -232,28 +232,27 @@ export function printStatus(
   forecasts?: Forecasts,
 ): void {
   const { snapshot, reports, findings } = e;
-  if (opts.output === 'json' || opts.output === 'yaml') {
-    printDocument(io, opts.output, statusDocument(snapshot, reports, opts.verbose, forecasts));
-    return;
-  }
-  io.stderr(sourcesLine(snapshot, opts.verbose));
-  if (reports.length === 0) {
-    io.stderr('no CloudNativePG clusters found\n');
-    return;
-  }
-  io.stdout(
-    statusTable(reports, opts.output === 'wide', opts.allNamespaces || snapshot.origin.kind === 'bundle', forecasts),
-  );
-  const shown = opts.verbose ? findings : findings.filter((f) => f.severity !== 'info');
-  if (shown.length > 0) io.stdout('\n' + renderFindings(io, shown));
-  if (opts.verbose) {
-    for (const r of reports)
-      for (const v of r.volumes) {
-        if (!v.decision) continue;
-        io.stdout(`\n${r.namespace}/${r.name} ${v.pvcName} (${volumeLabel(v)}): ${v.decision.verdict}\n`);
-        for (const t of v.decision.trace) io.stdout(`  ${t.outcome.padEnd(4)} ${t.check}: ${t.message}\n`);
+  printResult(io, opts.output, {
+    document: () => statusDocument(snapshot, reports, opts.verbose, forecasts),
+    text: (wide) => {
+      io.stderr(sourcesLine(snapshot, opts.verbose));
+      if (reports.length === 0) {
+        io.stderr('no CloudNativePG clusters found\n');
+        return;
       }
-  }
+      io.stdout(statusTable(reports, wide, opts.allNamespaces || snapshot.origin.kind === 'bundle', forecasts));
+      const shown = opts.verbose ? findings : findings.filter((f) => f.severity !== 'info');
+      if (shown.length > 0) io.stdout('\n' + renderFindings(io, shown));
+      if (opts.verbose) {
+        for (const r of reports)
+          for (const v of r.volumes) {
+            if (!v.decision) continue;
+            io.stdout(`\n${r.namespace}/${r.name} ${v.pvcName} (${volumeLabel(v)}): ${v.decision.verdict}\n`);
+            for (const t of v.decision.trace) io.stdout(`  ${t.outcome.padEnd(4)} ${t.check}: ${t.message}\n`);
+          }
+      }
+    },
+  });
 }
 
 export async function runDiskStatus(opts: DiskStatusOptions, deps: Deps): Promise<ExitCode> {

@@ -6,9 +6,9 @@ import type { Deps } from '../cli/deps.js';
 import type { KubeClient } from '../kube/client.js';
 import type { CollectOptions } from '../snapshot/collect.js';
 import { readBundle } from '../snapshot/bundle.js';
-import type { ClusterSnapshot, Snapshot, SourceName } from '../snapshot/types.js';
-import { labels } from '../analysis/kube-objects.js';
-import { usageError } from '../cli/errors.js';
+import type { ClusterSnapshot, Snapshot, SourceName } from '../model/snapshot.js';
+import { labels } from '../model/kube-objects.js';
+import { usageError } from '../model/errors.js';
 
 export interface ScopeOptions {
   namespace?: string | undefined;

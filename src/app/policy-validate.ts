@@ -25,13 +25,13 @@ import {
   type VolumeType,
 } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { ExitCode, usageError } from '../cli/errors.js';
-import { document, paint, printDocument, type OutputFormat } from '../cli/output.js';
+import { ExitCode, usageError } from '../model/errors.js';
+import { document, paint, printResult, type OutputFormat } from '../render/printer.js';
 import { readPolicyFile } from '../cli/policy-file.js';
 import type { IOStreams } from '../cli/io.js';
 import { evaluateCluster } from '../analysis/evaluate.js';
-import { annotations, arr, clusterShape, get, isObj, str } from '../analysis/kube-objects.js';
-import type { KubeObject } from '../snapshot/types.js';
+import { annotations, arr, clusterShape, get, isObj, str } from '../model/kube-objects.js';
+import type { KubeObject } from '../model/snapshot.js';
 import { renderTable } from '../render/table.js';
 import { gatherSnapshot, requireCluster } from './gather.js';
 import { volumeLabel } from './disk-status.js';
@@ -363,35 +363,36 @@ export function validationTable(io: IOStreams, v: PolicyValidation): string {
 export async function runPolicyValidate(opts: PolicyValidateOptions, deps: Deps): Promise<ExitCode> {
   const v = await validatePolicy(opts, deps);
   const { io } = deps;
-  if (opts.output === 'json' || opts.output === 'yaml') {
-    printDocument(io, opts.output, validationDocument(v));
-    return validationExitCode(v);
-  }
-  const what =
-    v.input.kind === 'cluster'
-      ? `Cluster ${v.input.cluster?.namespace}/${v.input.cluster?.name}`
-      : `${v.input.file}${v.input.kind === 'cluster-manifest' ? ' (Cluster manifest)' : ''}${v.input.cluster && v.input.kind === 'policy-document' ? ` against Cluster ${v.input.cluster.namespace}/${v.input.cluster.name}` : ''}`;
-  const shape = v.shape
-    ? `${v.shape.singleVolume ? 'single volume (WAL on data)' : 'separate WAL volume'}, archiving ${v.shape.archiving.configured === undefined ? 'unknown' : v.shape.archiving.configured ? 'configured' : 'not configured'}, tablespaces: ${v.shape.tablespaces.join(', ') || 'none'}`
-    : 'shape-free (state it with --single-volume|--wal-volume, --archiving, --tablespace, --size, or use --cluster)';
-  io.stderr(`validating ${what}; shape: ${shape}\n`);
-  if (v.issues.length > 0) io.stdout(validationTable(io, v));
-  const errors = v.issues.filter((i) => i.severity === 'error').length;
-  const warnings = v.issues.length - errors;
-  io.stdout(
-    v.issues.length === 0
-      ? 'valid: no errors, no warnings\n'
-      : `${errors === 0 ? 'valid' : 'invalid'}: ${errors} error(s), ${warnings} warning(s)\n`,
-  );
-  if (v.inForce && v.inForce.length > 0) {
-    io.stdout(
-      `policy in force: ${v.inForce
-        .map(
-          (p) =>
-            `${p.volume} ← ${p.source} (${p.errors > 0 ? 'invalid: not resized' : p.enabled ? 'enabled' : 'disabled'})`,
-        )
-        .join(', ')}\n`,
-    );
-  }
+  printResult(io, opts.output, {
+    document: () => validationDocument(v),
+    text: () => {
+      const what =
+        v.input.kind === 'cluster'
+          ? `Cluster ${v.input.cluster?.namespace}/${v.input.cluster?.name}`
+          : `${v.input.file}${v.input.kind === 'cluster-manifest' ? ' (Cluster manifest)' : ''}${v.input.cluster && v.input.kind === 'policy-document' ? ` against Cluster ${v.input.cluster.namespace}/${v.input.cluster.name}` : ''}`;
+      const shape = v.shape
+        ? `${v.shape.singleVolume ? 'single volume (WAL on data)' : 'separate WAL volume'}, archiving ${v.shape.archiving.configured === undefined ? 'unknown' : v.shape.archiving.configured ? 'configured' : 'not configured'}, tablespaces: ${v.shape.tablespaces.join(', ') || 'none'}`
+        : 'shape-free (state it with --single-volume|--wal-volume, --archiving, --tablespace, --size, or use --cluster)';
+      io.stderr(`validating ${what}; shape: ${shape}\n`);
+      if (v.issues.length > 0) io.stdout(validationTable(io, v));
+      const errors = v.issues.filter((i) => i.severity === 'error').length;
+      const warnings = v.issues.length - errors;
+      io.stdout(
+        v.issues.length === 0
+          ? 'valid: no errors, no warnings\n'
+          : `${errors === 0 ? 'valid' : 'invalid'}: ${errors} error(s), ${warnings} warning(s)\n`,
+      );
+      if (v.inForce && v.inForce.length > 0) {
+        io.stdout(
+          `policy in force: ${v.inForce
+            .map(
+              (p) =>
+                `${p.volume} ← ${p.source} (${p.errors > 0 ? 'invalid: not resized' : p.enabled ? 'enabled' : 'disabled'})`,
+            )
+            .join(', ')}\n`,
+        );
+      }
+    },
+  });
   return validationExitCode(v);
 }

@@ -5,8 +5,8 @@
  * user who granted exec and still gets nothing must not be told that
  * nothing is permitted.
  */
-import { cannotEvaluate, type CliError } from '../cli/errors.js';
-import type { FactKind, Snapshot } from '../snapshot/types.js';
+import { cannotEvaluate, type CliError } from '../model/errors.js';
+import type { FactKind, Snapshot } from '../model/snapshot.js';
 
 export function noFactsError(snapshot: Snapshot, fact: FactKind, nothing: string): CliError {
   const attempts = snapshot.sources.filter((s) => s.fact === fact);

@@ -9,15 +9,15 @@
  */
 import { archiveHealthy, formatBytesHuman, type WalHealth } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
-import { exitCodeForSeverities, type ExitCode, type Severity } from '../cli/errors.js';
-import { document, paint, printDocument, type OutputFormat } from '../cli/output.js';
+import { exitCodeForSeverities, type ExitCode, type Severity } from '../model/errors.js';
+import { document, paint, printResult, type OutputFormat } from '../render/printer.js';
 import { evaluateSnapshot, type ClusterReport, type InstanceReport } from '../analysis/evaluate.js';
 import { WAL_FINDING_CODES, type Finding } from '../analysis/findings.js';
 import { parseClusterDiskStatus } from '../sources/cluster-status.js';
 import { STATUS_ONLY_SOURCE } from '../sources/pod-proxy.js';
 import { renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
-import type { Snapshot } from '../snapshot/types.js';
+import type { Snapshot } from '../model/snapshot.js';
 import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
 import { noFactsError } from './unmeasured.js';
 
@@ -275,15 +275,15 @@ export async function runWalHealth(opts: WalHealthOptions, deps: Deps): Promise<
   requireSomeWalFacts(snapshot, reports);
   const { io } = deps;
   const verdicts = reports.flatMap((c) => c.instances.map((i) => i.verdict));
-  if (opts.output === 'json' || opts.output === 'yaml') {
-    printDocument(io, opts.output, walDocument(snapshot, reports));
-  } else {
-    io.stderr(sourcesLine(snapshot, opts.verbose));
-    if (reports.length === 0) io.stderr('no CloudNativePG clusters found\n');
-    else {
-      io.stdout(
-        walTable(reports, opts.output === 'wide', opts.allNamespaces || snapshot.origin.kind === 'bundle', now),
-      );
+  printResult(io, opts.output, {
+    document: () => walDocument(snapshot, reports),
+    text: (wide) => {
+      io.stderr(sourcesLine(snapshot, opts.verbose));
+      if (reports.length === 0) {
+        io.stderr('no CloudNativePG clusters found\n');
+        return;
+      }
+      io.stdout(walTable(reports, wide, opts.allNamespaces || snapshot.origin.kind === 'bundle', now));
       const hints = reports.flatMap((c) => [
         ...c.instances.flatMap((i) => i.findings),
         ...(opts.verbose ? c.findings : []),
@@ -296,8 +296,8 @@ export async function runWalHealth(opts: WalHealthOptions, deps: Deps): Promise<
           `\n${paint(io, 'dim', `no WAL facts for ${unknown.join(', ')} (run with -v to see which sources were tried)`)}\n`,
         );
       }
-    }
-  }
+    },
+  });
   return exitCodeForSeverities(
     verdicts.sort((a, b) => RANK[b] - RANK[a]).map((v) => (v === 'healthy' ? 'ok' : v === 'unknown' ? 'unknown' : v)),
   );

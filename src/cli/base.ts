@@ -4,7 +4,7 @@
  * run function with the dependency bag, exit with the code it returns.
  */
 import { Command, Errors } from '@oclif/core';
-import { CliError, ExitCode } from './errors.js';
+import { CliError, ExitCode } from '../model/errors.js';
 
 export abstract class BaseCommand extends Command {
   /** Set by commands after parsing, so errors can show stacks with -v. */

@@ -2,9 +2,9 @@
  * Flags every command shares (kubectl's names), registered once.
  */
 import { Flags } from '@oclif/core';
-import { OUTPUT_FORMATS } from './output.js';
-import { SOURCE_NAMES } from '../snapshot/types.js';
-import { usageError } from './errors.js';
+import { OUTPUT_FORMATS } from '../render/printer.js';
+import { SOURCE_NAMES } from '../model/snapshot.js';
+import { usageError } from '../model/errors.js';
 
 export const outputFlags = {
   output: Flags.string({

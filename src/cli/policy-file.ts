@@ -1,7 +1,7 @@
 /** Reads a policy document file (YAML or JSON) for --policy and `disk policy validate`. */
 import { readFile } from 'node:fs/promises';
 import YAML from 'yaml';
-import { usageError } from './errors.js';
+import { usageError } from '../model/errors.js';
 
 export async function readPolicyFile(path: string): Promise<unknown> {
   let text: string;

@@ -4,7 +4,7 @@
  */
 import { defaultDeps, type Deps } from '../cli/deps.js';
 import { parseDuration, parseSource } from '../cli/flags.js';
-import { parseOutputFormat, type OutputFormat } from '../cli/output.js';
+import { parseOutputFormat, type OutputFormat } from '../render/printer.js';
 import type { ScopeOptions } from '../app/gather.js';
 
 /** The values of kubeFlags, sourceFlags and outputFlags after parsing. */

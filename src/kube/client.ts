@@ -27,7 +27,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import { cannotEvaluate, usageError } from '../cli/errors.js';
+import { cannotEvaluate, usageError } from '../model/errors.js';
 import { toKubeError } from './errors.js';
 
 export interface KubeOptions {

@@ -7,9 +7,9 @@
  */
 import type { KubeClient } from './client.js';
 import { mergePatch } from './client.js';
-import { slim } from '../analysis/kube-objects.js';
-import type { KubeObject } from '../snapshot/types.js';
-import { CNPG_GROUP, CNPG_VERSION } from '../snapshot/collect.js';
+import { slim } from '../model/kube-objects.js';
+import type { KubeObject } from '../model/snapshot.js';
+import { CNPG_GROUP, CNPG_VERSION } from '../model/cnpg.js';
 
 /** Client-node model objects (Date fields, class instances) as plain API JSON. */
 function plain(o: unknown): KubeObject {

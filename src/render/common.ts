@@ -3,9 +3,9 @@
  */
 import { formatBytesHuman, type UsageForecast } from '@cnpg-disk/core';
 import type { IOStreams } from '../cli/io.js';
-import { paint } from '../cli/output.js';
+import { paint } from './printer.js';
 import type { Finding } from '../analysis/findings.js';
-import type { Snapshot } from '../snapshot/types.js';
+import type { Snapshot } from '../model/snapshot.js';
 
 export function human(b: bigint | undefined): string {
   return b === undefined ? '-' : formatBytesHuman(b);

@@ -6,9 +6,9 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { Parser, type ReadEntry } from 'tar';
 import { decodeFilesystemFacts, decodeWalHealth, type FilesystemFacts } from '@cnpg-disk/core';
-import { usageError } from '../cli/errors.js';
-import { arr, get, isObj, str } from '../analysis/kube-objects.js';
-import type { ClusterSnapshot, InstanceMeasurement, KubeObject, Snapshot, SourceAttempt } from './types.js';
+import { usageError } from '../model/errors.js';
+import { arr, get, isObj, str } from '../model/kube-objects.js';
+import type { ClusterSnapshot, InstanceMeasurement, KubeObject, Snapshot, SourceAttempt } from '../model/snapshot.js';
 
 export const BUNDLE_SNAPSHOT_PATH = 'snapshot.json';
 export const BUNDLE_MANIFEST_PATH = 'manifest.json';

@@ -19,8 +19,8 @@
  * percentUsed is ignored (we compute it from the bytes, like df).
  */
 import { parseBytes, type FilesystemFacts, type VolumeType, type WalHealth } from '@cnpg-disk/core';
-import { arr, get, isObj, str } from '../analysis/kube-objects.js';
-import type { KubeObject } from '../snapshot/types.js';
+import { arr, get, isObj, str } from '../model/kube-objects.js';
+import type { KubeObject } from '../model/snapshot.js';
 import { filesystemFacts } from './parse.js';
 
 export interface StatusVolume {

@@ -4,7 +4,7 @@
  * a problem sentence, never a wrong number.
  */
 import type { FilesystemFacts, ReplicationSlot, WalHealth } from '@cnpg-disk/core';
-import { get, isObj, str, arr } from '../analysis/kube-objects.js';
+import { get, isObj, str, arr } from '../model/kube-objects.js';
 
 /**
  * FilesystemFacts from the counts a source read, leaving out the inode

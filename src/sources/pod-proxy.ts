@@ -26,8 +26,8 @@ import * as https from 'node:https';
 import type { ReplicationSlot, WalHealth } from '@cnpg-disk/core';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
-import { arr, get, isObj, str } from '../analysis/kube-objects.js';
-import type { KubeObject } from '../snapshot/types.js';
+import { arr, get, isObj, str } from '../model/kube-objects.js';
+import type { KubeObject } from '../model/snapshot.js';
 import {
   filesystemsFromSamples,
   parsePrometheusText,

@@ -21,7 +21,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../infra/apiserver.js';
 import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
-import { auditOf, cli, countByKind, json, kindOf, mutatingRequests, requireBuiltCli } from './harness.js';
+import { auditOf, countByKind, kindOf, mutatingRequests } from './harness.js';
+import { cli, json, requireBuiltCli } from '../helpers/cli.js';
 import {
   grantClusterWide,
   metricsExporter,

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
-import { cli, expectCleanError, requireBuiltCli } from './harness.js';
+import { cli, expectCleanError, requireBuiltCli } from '../helpers/cli.js';
 
 function kubeconfig(server: string, opts: { ca?: string; token?: string; context?: string; current?: string } = {}) {
   const b64 = (s: string) => Buffer.from(s).toString('base64');

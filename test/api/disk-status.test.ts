@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
-import { cli, df, expectCleanError, json, requireBuiltCli, type CliResult } from './harness.js';
+import { df } from './harness.js';
+import { cli, expectCleanError, json, requireBuiltCli, type CliResult } from '../helpers/cli.js';
 import { Seeder, type SeededCluster } from './seed.js';
 
 interface Fs {

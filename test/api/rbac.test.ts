@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
-import { cli, df, expectCleanError, json, requireBuiltCli, type CliResult } from './harness.js';
+import { df } from './harness.js';
+import { cli, expectCleanError, json, requireBuiltCli, type CliResult } from '../helpers/cli.js';
 import {
   grantClusterWide,
   grantInNamespace,

@@ -4,14 +4,13 @@
 // watch.test.ts). The e2e cluster was not up when this was written, so the
 // NDJSON fixture of the unit tests (test/fixtures/traces/status-watch.ndjson)
 // comes from this harness: SAVE_TRACE_FIXTURE=<path> writes it.
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
-import { BIN, REPO, cli, json, requireBuiltCli } from './harness.js';
+import { cli, json, requireBuiltCli, startCli } from '../helpers/cli.js';
 import { MiB, Seeder, type SeededCluster } from './seed.js';
 
 describe('disk simulate --trace on disk status --watch output from a real kube-apiserver', { timeout: 180_000 }, () => {
@@ -40,29 +39,11 @@ describe('disk simulate --trace on disk status --watch output from a real kube-a
   it('replays the watched volume: its samples, its capacity, every policy', async () => {
     const volume = cluster.volumes[0]!;
     const fills = [24 * MiB, 32 * MiB, 40 * MiB, 48 * MiB];
-    const home = join(tmpdir(), 'cnpg-disk-api-test-home');
-    mkdirSync(home, { recursive: true });
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'disk',
-        'status',
-        '-n',
-        'sim',
-        'growing',
-        '--watch',
-        '--interval',
-        '1s',
-        '-o',
-        'json',
-        '--kubeconfig',
-        kubeconfig,
-      ],
-      { cwd: REPO, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home }, stdio: 'pipe' },
+    const { child } = startCli(
+      ['disk', 'status', '-n', 'sim', 'growing', '--watch', '--interval', '1s', '-o', 'json'],
+      { kubeconfig, killAfterMs: 120_000 }, // a bound, not an assertion
     );
     const lines: string[] = [];
-    const killer = setTimeout(() => child.kill('SIGKILL'), 120_000); // a bound, not an assertion
     let buffered = '';
     await new Promise<void>((resolve) => {
       child.stdout.on('data', (c: Buffer) => {
@@ -81,7 +62,6 @@ describe('disk simulate --trace on disk status --watch output from a real kube-a
       });
       child.on('close', () => resolve());
     });
-    clearTimeout(killer);
     expect(lines).toHaveLength(5);
     const ndjson = lines.join('\n') + '\n';
     const dir = mkdtempSync(join(tmpdir(), 'simulate-trace-'));
@@ -102,7 +82,7 @@ describe('disk simulate --trace on disk status --watch output from a real kube-a
     // the PVC's capacity from the first document: the seeded 64 MiB volume
     expect(Number(run.trace.initialBytes)).toBe(64 * MiB);
     expect(run.trace.steps).toBeGreaterThanOrEqual(4);
-    expect(run.results.map((x) => x.policy)).toEqual([
+    expect(run.results.map((x: { policy: string }) => x.policy)).toEqual([
       'ours',
       'ours-predictive',
       'rds',

@@ -5,14 +5,10 @@
 // Real: the API server and its node proxy, the filesystem (a tmpfs whose fill
 // file grows), the CLI process, its signal handling. Simulated: the kubelet
 // (statfs of the mount served as /stats/summary), as in disk-status.test.ts.
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
-import { BIN, REPO, cli, expectCleanError, requireBuiltCli } from './harness.js';
+import { cli, startCli, expectCleanError, requireBuiltCli } from '../helpers/cli.js';
 import { MiB, Seeder, type SeededCluster } from './seed.js';
 
 interface Forecast {
@@ -63,37 +59,21 @@ describe('disk status --watch against a real kube-apiserver', { timeout: 120_000
     await seed.storageClasses();
     await seed.node('node-1');
     cluster = await seed.cluster({ namespace: 'watch', name: 'growing', nodes: ['node-1'], usage: { data: 0.25 } });
-  });
+    // Starting etcd and the API server on a loaded machine takes longer than vitest's 10 s default for hooks.
+  }, 240_000);
 
   afterAll(async () => {
     await seed?.close();
     await net?.close();
     await api?.stop();
-  });
+  }, 60_000);
 
   it('-o json: one document per line, the growth fitted over the refreshes, time-to-full consistent with it; Ctrl-C ends with the last exit code', async () => {
     const volume = cluster.volumes[0]!;
     const fills = [32 * MiB, 48 * MiB]; // after refresh 1 and 2: the volume grows
-    const home = join(tmpdir(), 'cnpg-disk-api-test-home');
-    mkdirSync(home, { recursive: true });
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'disk',
-        'status',
-        '-n',
-        'watch',
-        'growing',
-        '--watch',
-        '--interval',
-        '2s',
-        '-o',
-        'json',
-        '--kubeconfig',
-        kubeconfig,
-      ],
-      { cwd: REPO, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home }, stdio: 'pipe' },
+    const { child } = startCli(
+      ['disk', 'status', '-n', 'watch', 'growing', '--watch', '--interval', '2s', '-o', 'json'],
+      { kubeconfig, killAfterMs: 120_000 },
     );
     const docs: WatchDoc[] = [];
     let stderr = '';

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cli as runCli } from '../helpers/cli.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const run = promisify(execFile);
@@ -52,16 +53,14 @@ interface Ran {
 async function cli(root: string, args: string[], record = true): Promise<Ran> {
   const log = join(tmp, `loaded-${Math.random().toString(36).slice(2)}.txt`);
   writeFileSync(log, '');
-  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: join(tmp, 'home'), LOADED_LOG: log };
-  const node = [...(record ? ['--import', hook] : []), join(root, 'bin/run.js'), ...args];
-  let r: { code: number; stdout: string; stderr: string };
-  try {
-    const { stdout, stderr } = await run(process.execPath, node, { cwd: REPO, env });
-    r = { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    r = { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
+  const r = await runCli(args, {
+    root,
+    nodeArgs: record ? ['--import', hook] : [],
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: join(tmp, 'home'), LOADED_LOG: log },
+    replaceEnv: true,
+    cwd: REPO,
+    killAfterMs: 110_000,
+  });
   return { ...r, loaded: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
 }
 

@@ -68,7 +68,8 @@ our_pids() {
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     [ "$p" = $$ ] && continue
-    cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+    # stderr first: a process that ends meanwhile must not print a redirection error
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
     case "$cmd" in
       *" $STATE/"* | *"=$STATE/"* | *" $RUN/"* | *"=$RUN/"* | *"$CONTAINERD_SOCK"*) echo "$p" ;;
     esac

@@ -24,7 +24,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { SourceAttempt } from '../../src/snapshot/types.js';
+import type { SourceAttempt } from '../../src/model/snapshot.js';
 import { Cli } from './lib/cli.js';
 import { instancePods, psql, createCluster } from './lib/cnpg.js';
 import { Kube, exec, waitFor } from './lib/kube.js';

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { SourceAttempt } from '../../src/snapshot/types.js';
+import type { SourceAttempt } from '../../src/model/snapshot.js';
 import { Cli } from './lib/cli.js';
 import { MOUNTS, createCluster, dfInPod, type DfRow } from './lib/cnpg.js';
 import { Kube, exec, waitFor, type ExecResult } from './lib/kube.js';

@@ -22,7 +22,7 @@ import { startApiServer } from '../infra/apiserver.js';
 import type { ApiServerHandle } from '../infra/apiserver.js';
 import { CertificateAuthority } from '../infra/pki.js';
 import { ensureNamespace } from '../infra/simulated.js';
-import { cluster, pod, pvc } from '../cli/fixtures.js';
+import { cluster, pod, pvc } from '../helpers/fixtures.js';
 import { REPO, cleanEnv, linkFarm, runBin, runNode, tempDir, withoutRuntime, writeSampleBundle } from './helpers.js';
 
 const tmp = tempDir('cli-binary');

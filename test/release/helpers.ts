@@ -9,7 +9,8 @@ import { REPO } from '../../scripts/release/bundle.js';
 import { run } from '../../scripts/release/proc.js';
 import type { RunResult } from '../../scripts/release/proc.js';
 import { tarGz } from '../../scripts/release/archive.js';
-import { cluster, clusterSnapshot, fs, pod, pvc, snapshot, wal } from '../cli/fixtures.js';
+import { cli } from '../helpers/cli.js';
+import { cluster, clusterSnapshot, fs, pod, pvc, snapshot, wal } from '../helpers/fixtures.js';
 
 export { REPO, run };
 export type { RunResult };
@@ -39,16 +40,12 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 /** Runs the CLI from the repository with Node: the reference the binaries must match. */
-export function runNode(
+export async function runNode(
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Promise<RunResult> {
-  return run(process.execPath, [join(REPO, 'bin/run.js'), ...args], {
-    env: opts.env ?? cleanEnv(),
-    cwd: opts.cwd ?? REPO,
-    allowFailure: true,
-    timeoutMs: 60_000,
-  });
+  const r = await cli([...args], { env: opts.env ?? cleanEnv(), replaceEnv: true, cwd: opts.cwd ?? REPO });
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 export function runBin(

@@ -18,7 +18,15 @@ import type {
 import type { UsageSample } from './forecast.js';
 import { PREDICTIVE_MIN_SIGNAL_TO_NOISE, type PredictiveTrigger, type ResizePolicy } from './policy.js';
 import { formatBytes, formatBytesHuman, MiB, percentOfBytes, roundUpTo } from './quantity.js';
+import {
+  FAILED_ALLOCATED,
+  FAILED_CONDITIONS,
+  filesystemSmallerThanPvc,
+  IN_PROGRESS_ALLOCATED,
+  IN_PROGRESS_CONDITIONS,
+} from './pvc-state.js';
 import { usageTrend, type UsageTrend } from './trend.js';
+import { walSafetyApplies } from './wal-safety.js';
 
 export type Verdict =
   'disabled' | 'unknown' | 'none' | 'resize' | 'resize-in-progress' | 'resize-failed' | 'blocked' | 'at-limit';
@@ -114,26 +122,9 @@ export interface Decision {
   trace: TraceStep[];
 }
 
-/**
- * How much smaller than the PVC capacity a filesystem must be before we call
- * it an unfinished expansion: filesystems keep part of the device for
- * metadata (ext4 journal and inode tables: about 2-5%; xfs: 1-2%), so a small
- * gap is normal. More than 10% (and at least 64 MiB) is not.
- */
-export const FS_MISMATCH_RATIO_PERCENT = 10n;
-export const FS_MISMATCH_MIN_BYTES = 64n * MiB;
-
-/** Resize conditions of a PVC that mean an expansion has not finished. */
-const IN_PROGRESS_CONDITIONS = ['Resizing', 'FileSystemResizePending'];
-const IN_PROGRESS_ALLOCATED = ['ControllerResizeInProgress', 'NodeResizePending', 'NodeResizeInProgress'];
-/** Kubernetes ≥ 1.31 says Infeasible; the alpha of 1.28-1.30 said Failed. */
-const FAILED_ALLOCATED = [
-  'ControllerResizeInfeasible',
-  'NodeResizeInfeasible',
-  'ControllerResizeFailed',
-  'NodeResizeFailed',
-];
-const FAILED_CONDITIONS = ['ControllerResizeError', 'NodeResizeError'];
+// The PVC resize states (conditions, allocated-resource status, filesystem
+// smaller than capacity) are in pvc-state.ts; WAL-safety applicability in
+// wal-safety.ts.
 
 /**
  * Both figures as doubles when they are safe non-negative integers (they
@@ -190,10 +181,6 @@ function largerOf(a: bigint | undefined, b: bigint | undefined): bigint | undefi
   if (a === undefined) return b;
   if (b === undefined) return a;
   return a > b ? a : b;
-}
-
-export function walSafetyApplies(volume: VolumeRef, cluster: ClusterShape): boolean {
-  return volume.type === 'wal' || (volume.type === 'data' && cluster.singleVolume);
 }
 
 function q(b: bigint | undefined): TraceValue {
@@ -451,10 +438,8 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
     inProgress = 'condition';
   } else if (alloc && IN_PROGRESS_ALLOCATED.includes(alloc)) {
     inProgress = 'allocated';
-  } else if (pvc.capacityBytes !== undefined && fs) {
-    const gap = pvc.capacityBytes - fs.totalBytes;
-    const allowed = (pvc.capacityBytes * FS_MISMATCH_RATIO_PERCENT) / 100n;
-    if (gap > allowed && gap > FS_MISMATCH_MIN_BYTES) inProgress = 'filesystem';
+  } else if (pvc.capacityBytes !== undefined && fs && filesystemSmallerThanPvc(pvc.capacityBytes, fs)) {
+    inProgress = 'filesystem';
   }
   if (inProgress) {
     if (!traced) return finish(st, 'resize-in-progress', '');

@@ -17,6 +17,7 @@ import {
   type WalSafetyPolicy,
 } from './policy.js';
 import { formatBytes, parseQuantity, quantityValue } from './quantity.js';
+import { walSafetyApplies } from './wal-safety.js';
 
 export type IssueSeverity = 'error' | 'warning';
 
@@ -541,7 +542,7 @@ export function volumeContext(
   return {
     type,
     ...(tablespace !== undefined ? { tablespace } : {}),
-    walSafetyApplies: type === 'wal' || (type === 'data' && single === true),
+    walSafetyApplies: walSafetyApplies({ type }, { singleVolume: single === true }),
     singleVolumeData: type === 'data' && single === true,
     hasWalVolume: single === undefined ? undefined : !single,
     archivingConfigured: cluster?.archiving.configured,

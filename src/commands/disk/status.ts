@@ -54,7 +54,7 @@ Exit codes: 0 healthy, 1 warning findings, 2 critical findings, 3 could not eval
         import('../shared.js'),
         import('../../cli/policy-file.js'),
         import('../../cli/flags.js'),
-        import('../../cli/errors.js'),
+        import('../../model/errors.js'),
       ]);
     const deps = await depsFromFlags(flags);
     const opts = {

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../../cli/base.js';
-import { usageError } from '../../../cli/errors.js';
+import { usageError } from '../../../model/errors.js';
 import { kubeFlags, outputFlags, parseDuration, sourceFlags } from '../../../cli/flags.js';
 
 export default class DiskPolicyValidate extends BaseCommand {
@@ -62,7 +62,7 @@ Exit codes: 0 valid, 1 warnings only, 2 errors, 3 could not reach the cluster, 6
     // Imported here, not above: only a run needs them (see index.ts).
     const [{ defaultDeps }, { parseOutputFormat }, { runPolicyValidate }] = await Promise.all([
       import('../../../cli/deps.js'),
-      import('../../../cli/output.js'),
+      import('../../../render/printer.js'),
       import('../../../app/policy-validate.js'),
     ]);
     const deps = await defaultDeps({

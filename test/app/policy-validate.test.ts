@@ -19,9 +19,9 @@ import {
   type StatedShape,
 } from '../../src/app/policy-validate.js';
 import type { Deps } from '../../src/cli/deps.js';
-import type { CliError } from '../../src/cli/errors.js';
+import type { CliError } from '../../src/model/errors.js';
 import { bufferIO } from '../../src/cli/io.js';
-import { cluster, clusterSnapshot, pod, pvc, snapshot } from './fixtures.js';
+import { cluster, clusterSnapshot, pod, pvc, snapshot } from '../helpers/fixtures.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'policy-validate-test-'));
 const DOCS = fileURLToPath(new URL('../../docs/policy.md', import.meta.url));

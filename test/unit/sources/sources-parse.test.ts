@@ -11,7 +11,7 @@ import {
   PrometheusError,
   prometheusQueries,
   walHealthFromSamples,
-} from '../../src/sources/prometheus.js';
+} from '../../../src/sources/prometheus.js';
 import {
   mergeWal,
   parseLsn,
@@ -19,14 +19,14 @@ import {
   parseStatusTime,
   statusSchemes,
   STATUS_ONLY_SOURCE,
-} from '../../src/sources/pod-proxy.js';
-import { parseAutoResizeEvents, parseClusterDiskStatus } from '../../src/sources/cluster-status.js';
+} from '../../../src/sources/pod-proxy.js';
+import { parseAutoResizeEvents, parseClusterDiskStatus } from '../../../src/sources/cluster-status.js';
 import {
   metricsText,
   pgStatusJson,
   walArchiveFailingScenario,
   goFloat,
-} from '../../scripts/make-examples.scenarios.js';
+} from '../../../scripts/make-examples.scenarios.js';
 
 const AT = '2026-11-26T10:00:00.000Z';
 const NOW = Date.parse(AT);

@@ -20,17 +20,17 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeClient } from '../../src/kube/client.js';
-import { readInstance, type PodProxyResult } from '../../src/sources/pod-proxy.js';
-import { rulesText } from '../../src/sources/permissions.js';
+import { KubeClient } from '../../../src/kube/client.js';
+import { readInstance, type PodProxyResult } from '../../../src/sources/pod-proxy.js';
+import { rulesText } from '../../../src/sources/permissions.js';
 import {
   forwardGet,
   kubeForwarder,
   portForwardAccess,
   portForwardGet,
   readWithFallback,
-} from '../../src/sources/port-forward.js';
-import { CertificateAuthority } from '../infra/pki.js';
+} from '../../../src/sources/port-forward.js';
+import { CertificateAuthority } from '../../infra/pki.js';
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { POLICY_IDS } from '@cnpg-disk/core';
 import { runDiskSimulate, runSimulation, type DiskSimulateOptions } from '../../src/app/disk-simulate.js';
-import type { CliError } from '../../src/cli/errors.js';
+import type { CliError } from '../../src/model/errors.js';
 import { bufferIO } from '../../src/cli/io.js';
-import { REPO, cli, expectCleanError, requireBuiltCli } from '../api/harness.js';
+import { REPO, cli, expectCleanError, requireBuiltCli } from '../helpers/cli.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'simulate-test-'));
 const PROM = join(REPO, 'test/fixtures/traces/prometheus-used-bytes.json');

@@ -2,14 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { argvForInvocation } from '../../src/cli/invocation.js';
-import { parseDuration, parseSource } from '../../src/cli/flags.js';
-import { parseOutputFormat } from '../../src/cli/output.js';
-import type { CliError } from '../../src/cli/errors.js';
-import { exitCodeForSeverities, ExitCode } from '../../src/cli/errors.js';
-import { matchesSelector } from '../../src/app/gather.js';
-import { toKubeError } from '../../src/kube/errors.js';
-import { loadKubeConfig } from '../../src/kube/client.js';
+import { argvForInvocation } from '../../../src/cli/invocation.js';
+import { parseDuration, parseSource } from '../../../src/cli/flags.js';
+import { parseOutputFormat } from '../../../src/render/printer.js';
+import type { CliError } from '../../../src/model/errors.js';
+import { exitCodeForSeverities, ExitCode } from '../../../src/model/errors.js';
+import { matchesSelector } from '../../../src/app/gather.js';
+import { toKubeError } from '../../../src/kube/errors.js';
+import { loadKubeConfig } from '../../../src/kube/client.js';
 
 describe('invocation', () => {
   it('puts the implied disk topic back when called as kubectl-cnpg-disk', () => {
@@ -153,7 +153,7 @@ users: [{name: u, user: {token: t}}]
 
 describe('watch columns', () => {
   it('durationText: the two largest units, rounded down; now at or below zero', async () => {
-    const { durationText } = await import('../../src/render/common.js');
+    const { durationText } = await import('../../../src/render/common.js');
     expect(durationText(0)).toBe('now');
     expect(durationText(-5)).toBe('now');
     expect(durationText(999)).toBe('now');
@@ -166,7 +166,7 @@ describe('watch columns', () => {
   });
 
   it('forecastCells: "-" without a rate, signed human growth, never when not growing', async () => {
-    const { forecastCells } = await import('../../src/render/common.js');
+    const { forecastCells } = await import('../../../src/render/common.js');
     expect(forecastCells(undefined)).toEqual(['-', '-']);
     expect(forecastCells({ samples: 1, spanMs: 0 })).toEqual(['-', '-']);
     expect(forecastCells({ samples: 3, spanMs: 60_000, bytesPerHour: 0 })).toEqual(['0', 'never']);

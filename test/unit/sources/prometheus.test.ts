@@ -17,8 +17,8 @@ import {
   PrometheusError,
   queryPrometheus,
   walHealthFromSamples,
-} from '../../src/sources/prometheus.js';
-import { metricsText, walArchiveFailingScenario } from '../../scripts/make-examples.scenarios.js';
+} from '../../../src/sources/prometheus.js';
+import { metricsText, walArchiveFailingScenario } from '../../../scripts/make-examples.scenarios.js';
 
 const NOW = Date.now();
 let dir: string;

@@ -4,7 +4,7 @@
  * the same objects into a real kube-apiserver.
  */
 import { serializeLedger, type FilesystemFacts, type LedgerEntry, type WalHealth } from '@cnpg-disk/core';
-import type { ClusterSnapshot, KubeObject, Snapshot } from '../../src/snapshot/types.js';
+import type { ClusterSnapshot, KubeObject, Snapshot } from '../../src/model/snapshot.js';
 
 export const GiB = 1024n ** 3n;
 

@@ -15,7 +15,6 @@
 // (the test writes the PVC status conditions and capacity a real resizer
 // would write). Needs root (mounts, network namespace) and the binaries from
 // test/infra/build-k8s.sh; `npm test` builds dist/ before vitest runs.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -23,11 +22,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli.js';
 import { LEDGER_ANNOTATION, MiB, parseLedger, serializeLedger } from '@cnpg-disk/core';
 import { startApiServer, type ApiResponse, type ApiServerHandle, type AuditEvent } from '../infra/apiserver.js';
 import { addSimulatedNode, ensureNamespace } from '../infra/simulated.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
-import { applyResize, buildPlan, runDiskResize, type DiskResizeOptions } from '../../src/app/disk-resize.js';
+import { runDiskResize } from '../../src/app/disk-resize.js';
+import { applyResize } from '../../src/app/resize/apply.js';
+import { buildPlan, type DiskResizeOptions } from '../../src/app/resize/plan.js';
 import { evaluateCluster } from '../../src/analysis/evaluate.js';
 import { gatherSnapshot } from '../../src/app/gather.js';
 import type { Deps } from '../../src/cli/deps.js';
@@ -500,34 +502,10 @@ describe('disk resize against a real API server', () => {
     const s = await seed('race', 'pg', { policy: SINGLE_POLICY, vols: [{ role: 'PG_DATA' }] });
     const run = async (user: string) => {
       const kubeconfig = await api.kubeconfigFor(user, ['system:masters']);
-      return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const p = spawn(
-          process.execPath,
-          [
-            join(ROOT, 'bin/run.js'),
-            'disk',
-            'resize',
-            s.name,
-            '-n',
-            s.ns,
-            '--kubeconfig',
-            kubeconfig,
-            '--source',
-            'kubelet-summary',
-            '--apply',
-            '--yes',
-            '-o',
-            'json',
-          ],
-          { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true', NO_COLOR: '1' } },
-        );
-        let stdout = '';
-        let stderr = '';
-        p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        p.on('error', reject);
-        p.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
+      return cli(
+        ['disk', 'resize', s.name, '-n', s.ns, '--source', 'kubelet-summary', '--apply', '--yes', '-o', 'json'],
+        { kubeconfig, env: { CI: 'true', NO_COLOR: '1' } },
+      );
     };
     // The simulated kubelet answers only when both processes have asked: both have listed the PVC
     // (same resourceVersion) before either can write.

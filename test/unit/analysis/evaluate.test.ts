@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateCluster } from '../../src/analysis/evaluate.js';
-import { cluster, clusterSnapshot, fs, pod, pvc, storageClasses, wal, GiB } from './fixtures.js';
+import { evaluateCluster } from '../../../src/analysis/evaluate.js';
+import { cluster, clusterSnapshot, fs, pod, pvc, storageClasses, wal, GiB } from '../../helpers/fixtures.js';
 
 const NOW = Date.parse('2026-11-26T00:00:00Z');
 const POLICY = 'disk.cnpg-plugin.dev/resize-policy';

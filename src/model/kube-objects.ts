@@ -11,7 +11,7 @@ import {
   type PvcFacts,
   type VolumeRef,
 } from '@cnpg-disk/core';
-import type { KubeObject } from '../snapshot/types.js';
+import type { KubeObject } from './snapshot.js';
 
 type Obj = Record<string, unknown>;
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/cli/deps.js';
-import { CliError, ExitCode } from '../../src/cli/errors.js';
+import { CliError, ExitCode } from '../../src/model/errors.js';
 import { bufferIO } from '../../src/cli/io.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { runDiagnose, type DiagnoseOptions } from '../../src/app/diagnose.js';

@@ -5,12 +5,12 @@
 // evaluate". Real: API server, RBAC, audit, CRDs; no node-side component is
 // needed (validation measures nothing). Needs the binaries from
 // test/infra/build-k8s.sh; `npm test` builds dist/ before vitest runs.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli.js';
 import { startApiServer, type ApiResponse, type ApiServerHandle } from '../infra/apiserver.js';
 import { ensureNamespace } from '../infra/simulated.js';
 import { runPolicyValidate } from '../../src/app/policy-validate.js';
@@ -26,21 +26,6 @@ async function must(p: Promise<ApiResponse>, ok: number[], what: string): Promis
   const r = await p;
   if (!ok.includes(r.status)) throw new Error(`${what}: HTTP ${r.status} ${r.body.slice(0, 300)}`);
   return r;
-}
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 beforeAll(async () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateSnapshot } from '../../src/analysis/evaluate.js';
 import { requireSomeFacts } from '../../src/app/disk-status.js';
-import type { CliError } from '../../src/cli/errors.js';
-import { cluster, clusterSnapshot, fs, pod, pvc, snapshot } from './fixtures.js';
+import type { CliError } from '../../src/model/errors.js';
+import { cluster, clusterSnapshot, fs, pod, pvc, snapshot } from '../helpers/fixtures.js';
 
 const NOW = Date.parse('2026-11-26T00:00:00Z');
 

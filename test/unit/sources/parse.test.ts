@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { filesystemFacts, parseKubeletSummary, parseStatF, parseWalHealthJson } from '../../src/sources/parse.js';
+import { filesystemFacts, parseKubeletSummary, parseStatF, parseWalHealthJson } from '../../../src/sources/parse.js';
 
 const T = '2026-11-26T00:00:00.000Z';
 

@@ -5,8 +5,8 @@
  */
 import YAML from 'yaml';
 import { toPlain } from '@cnpg-disk/core';
-import { usageError } from './errors.js';
-import type { IOStreams } from './io.js';
+import { usageError } from '../model/errors.js';
+import type { IOStreams } from '../cli/io.js';
 
 export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -28,6 +28,41 @@ export function document(kind: string, body: Record<string, unknown>): Record<st
 export function printDocument(io: IOStreams, format: 'json' | 'yaml', doc: Record<string, unknown>): void {
   if (format === 'json') io.stdout(JSON.stringify(doc, null, 2) + '\n');
   else io.stdout(YAML.stringify(doc, { lineWidth: 0 }));
+}
+
+/** -o json and -o yaml: a document for machines, and nothing else on stdout. */
+export function isMachineFormat(format: OutputFormat): format is 'json' | 'yaml' {
+  return format === 'json' || format === 'yaml';
+}
+
+/** What a command prints, in both shapes; the printer picks one by -o. */
+export interface Printable {
+  /** The versioned document of -o json|yaml (built only when asked for). */
+  document: () => Record<string, unknown>;
+  /** The text for people, -o table or -o wide: data on stdout, status on stderr. */
+  text: (wide: boolean) => void;
+}
+
+/**
+ * The one printer of every command's result: the -o switch is written here
+ * only. `stream` (disk status --watch) prints one document per refresh: JSON
+ * on one line (NDJSON), YAML as a `---` separated stream.
+ */
+export function printResult(
+  io: IOStreams,
+  format: OutputFormat,
+  result: Printable,
+  opts: { stream?: boolean } = {},
+): void {
+  if (!isMachineFormat(format)) {
+    result.text(format === 'wide');
+  } else if (!opts.stream) {
+    printDocument(io, format, result.document());
+  } else if (format === 'json') {
+    io.stdout(JSON.stringify(result.document()) + '\n');
+  } else {
+    io.stdout('---\n' + YAML.stringify(result.document(), { lineWidth: 0 }));
+  }
 }
 
 /** Minimal ANSI colouring, only when the terminal allows it. */

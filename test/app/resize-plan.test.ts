@@ -6,24 +6,23 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { toPlain, type Decision, type PvcFacts, GiB as CORE_GIB, MiB } from '@cnpg-disk/core';
+import { expansionState, toPlain, type Decision, type PvcFacts, GiB as CORE_GIB, MiB } from '@cnpg-disk/core';
+import { runDiskResize } from '../../src/app/disk-resize.js';
 import {
   buildPlan,
   checkResizeOptions,
-  expansionState,
-  filesystemCaughtUp,
   refusalFor,
   resizeExitCode,
-  runDiskResize,
   type DiskResizeOptions,
   type PlanItem,
-} from '../../src/app/disk-resize.js';
+} from '../../src/app/resize/plan.js';
+import { filesystemCaughtUp } from '../../src/app/resize/wait.js';
 import { evaluateCluster } from '../../src/analysis/evaluate.js';
 import type { Deps } from '../../src/cli/deps.js';
 import { bufferIO } from '../../src/cli/io.js';
-import type { CliError } from '../../src/cli/errors.js';
-import type { InstanceMeasurement } from '../../src/snapshot/types.js';
-import { cluster, clusterSnapshot, fs, pod, pvc, snapshot, wal, GiB } from './fixtures.js';
+import type { CliError } from '../../src/model/errors.js';
+import type { InstanceMeasurement } from '../../src/model/snapshot.js';
+import { cluster, clusterSnapshot, fs, pod, pvc, snapshot, wal, GiB } from '../helpers/fixtures.js';
 
 const NOW = Date.parse('2026-11-26T00:00:00Z');
 // JSON documents are read loosely in assertions.

@@ -1,0 +1,24 @@
+/**
+ * Every source of filesystem and WAL facts, by name, and the automatic
+ * order (least privilege first; Prometheus only when a URL is given).
+ */
+import type { SourceName } from '../model/snapshot.js';
+import { clusterStatusSource } from './cluster-status-source.js';
+import { execSource } from './exec-source.js';
+import { kubeletSummarySource } from './kubelet-summary-source.js';
+import { podProxySource } from './pod-proxy-source.js';
+import { prometheusSource } from './prometheus-source.js';
+import type { Source } from './source.js';
+
+export const SOURCES: Readonly<Record<SourceName, Source>> = {
+  'cluster-status': clusterStatusSource,
+  'pod-proxy': podProxySource,
+  exec: execSource,
+  'kubelet-summary': kubeletSummarySource,
+  prometheus: prometheusSource,
+};
+
+/** The automatic order (spec: least privilege first); Prometheus only when a URL is given. */
+export function autoSources(prometheusUrl: string | undefined): SourceName[] {
+  return ['cluster-status', 'pod-proxy', 'exec', 'kubelet-summary', ...(prometheusUrl ? ['prometheus' as const] : [])];
+}

@@ -1,0 +1,168 @@
+/**
+ * Findings, on their own: they read only the report (no snapshot), so every
+ * case here is a hand-built ClusterReport. Thresholds come from the exported
+ * constants, so a row cannot agree with a wrong threshold by accident.
+ */
+import { describe, expect, it } from 'vitest';
+import { FS_MISMATCH_MIN_BYTES, GiB, percentUsed, type FilesystemFacts } from '@cnpg-disk/core';
+import {
+  AUTORESIZE_EVENT_WINDOW_MS,
+  findingsForCluster,
+  NEAR_FULL_CRITICAL,
+  NEAR_FULL_WARNING,
+  RESIZE_STUCK_AFTER_MS,
+  sortFindings,
+} from '../../../src/analysis/findings.js';
+import type { ClusterReport, VolumeReport, WarningEvent } from '../../../src/analysis/report.js';
+
+const NOW = Date.parse('2026-12-04T12:00:00Z');
+
+function report(over: Partial<ClusterReport> = {}): ClusterReport {
+  return {
+    namespace: 'ns',
+    name: 'pg',
+    shape: { namespace: 'ns', name: 'pg', singleVolume: false, tablespaces: [], archiving: { configured: true } },
+    instances: [],
+    volumes: [],
+    findings: [],
+    operatorStatus: [],
+    autoResizeEvents: [],
+    warningEvents: [],
+    policyIssues: [],
+    problems: [],
+    ...over,
+  } as ClusterReport;
+}
+
+/** A data volume of pg-1 whose filesystem is `total` bytes with `used` used. */
+function volume(total: bigint, used: bigint, over: Partial<VolumeReport> = {}): VolumeReport {
+  const fs: FilesystemFacts = { totalBytes: total, usedBytes: used, availableBytes: total - used, source: 'test' };
+  return {
+    namespace: 'ns',
+    cluster: 'pg',
+    instance: 'pg-1',
+    pvcName: 'pg-1',
+    type: 'data',
+    pvc: { requestBytes: total, capacityBytes: total, conditions: [] },
+    filesystem: { ...fs, percentUsed: percentUsed(fs) },
+    policy: { source: 'defaults', enabled: false, errors: [] },
+    lastResizes: [],
+    ...over,
+  };
+}
+
+const codes = (r: ClusterReport, now = NOW) => findingsForCluster(r, now).map((f) => `${f.severity} ${f.code}`);
+
+describe('volume near full', () => {
+  const total = 1000n * GiB;
+  const at = (pct: number) => (total * BigInt(pct * 10)) / 1000n;
+  it('above the warning threshold is a warning; at the critical threshold critical; at or below the warning nothing', () => {
+    expect(codes(report({ volumes: [volume(total, at(NEAR_FULL_WARNING))] }))).not.toContain(
+      'warning VOLUME_NEAR_FULL',
+    );
+    expect(codes(report({ volumes: [volume(total, at(NEAR_FULL_WARNING + 0.1))] }))).toContain(
+      'warning VOLUME_NEAR_FULL',
+    );
+    expect(codes(report({ volumes: [volume(total, at(NEAR_FULL_CRITICAL - 0.1))] }))).toContain(
+      'warning VOLUME_NEAR_FULL',
+    );
+    expect(codes(report({ volumes: [volume(total, at(NEAR_FULL_CRITICAL))] }))).toContain('critical VOLUME_NEAR_FULL');
+  });
+  it('no space available is critical whatever the percentage says', () => {
+    const v = volume(total, at(50));
+    v.filesystem = { ...v.filesystem!, availableBytes: 0n };
+    expect(codes(report({ volumes: [v] }))).toContain('critical VOLUME_NEAR_FULL');
+  });
+});
+
+describe('PVC state', () => {
+  it('a filesystem clearly smaller than the PVC (the rule from core) is a warning', () => {
+    const v = volume(10n * GiB, 1n * GiB);
+    v.pvc = { ...v.pvc, capacityBytes: 10n * GiB + 2n * FS_MISMATCH_MIN_BYTES + GiB };
+    expect(codes(report({ volumes: [v] }))).toContain('warning FILESYSTEM_SMALLER_THAN_PVC');
+    expect(codes(report({ volumes: [volume(10n * GiB, 1n * GiB)] }))).not.toContain(
+      'warning FILESYSTEM_SMALLER_THAN_PVC',
+    );
+  });
+  it('a failed expansion is one critical finding: from the PVC, or from the decision, never both', () => {
+    const failed = volume(10n * GiB, GiB, {
+      pvc: { capacityBytes: 10n * GiB, conditions: [{ type: 'NodeResizeError', status: 'True', message: 'no' }] },
+    });
+    expect(codes(report({ volumes: [failed] })).filter((c) => c === 'critical RESIZE_FAILED')).toHaveLength(1);
+    const decided = {
+      ...failed,
+      decision: { verdict: 'resize-failed', message: 'the last expansion failed' } as VolumeReport['decision'],
+    };
+    expect(codes(report({ volumes: [decided] })).filter((c) => c === 'critical RESIZE_FAILED')).toHaveLength(1);
+  });
+  it('Resizing for longer than the stuck limit is RESIZE_STUCK; just under it is not', () => {
+    const since = (ms: number) =>
+      volume(10n * GiB, GiB, {
+        pvc: {
+          capacityBytes: 10n * GiB,
+          conditions: [{ type: 'Resizing', status: 'True', lastTransitionTime: new Date(NOW - ms).toISOString() }],
+        },
+      });
+    expect(codes(report({ volumes: [since(RESIZE_STUCK_AFTER_MS + 60_000)] }))).toContain('warning RESIZE_STUCK');
+    expect(codes(report({ volumes: [since(RESIZE_STUCK_AFTER_MS)] }))).not.toContain('warning RESIZE_STUCK');
+  });
+});
+
+describe('what the operator and the events say (carried in the report)', () => {
+  it("the operator's archiveHealthy=false is ARCHIVE_FAILING when no WAL facts were measured", () => {
+    const r = report({
+      instances: [{ pod: 'pg-1', role: 'primary', ready: true, restarts: 0, errors: [] }],
+      operatorStatus: [{ pod: 'pg-1', volumes: [], archiveHealthy: false }],
+    });
+    expect(codes(r)).toContain('critical ARCHIVE_FAILING');
+    expect(codes({ ...r, operatorStatus: [{ pod: 'pg-1', volumes: [], archiveHealthy: true }] })).not.toContain(
+      'critical ARCHIVE_FAILING',
+    );
+  });
+  it('the same warning event on the same object is one finding, with its count', () => {
+    const ev = (objectName: string, message: string, count = 1): WarningEvent => ({
+      reason: 'FailedMount',
+      objectKind: 'Pod',
+      objectName,
+      eventName: `${objectName}.1`,
+      count,
+      message,
+    });
+    const f = findingsForCluster(
+      report({ warningEvents: [ev('pg-1', 'first', 3), ev('pg-1', 'second'), ev('pg-2', 'other')] }),
+      NOW,
+    );
+    expect(f.filter((x) => x.code === 'VOLUME_EVENT').map((x) => x.message)).toEqual([
+      'FailedMount on Pod/pg-1 (3×): first',
+      'FailedMount on Pod/pg-2: other',
+    ]);
+  });
+  it('a failed automatic resize is reported inside the window only', () => {
+    const at = (ms: number) => ({ time: new Date(NOW - ms).toISOString(), pvc: 'pg-1', result: 'failed' });
+    expect(codes(report({ autoResizeEvents: [at(AUTORESIZE_EVENT_WINDOW_MS - 1000)] }))).toContain(
+      'warning AUTORESIZE_FAILED',
+    );
+    expect(codes(report({ autoResizeEvents: [at(AUTORESIZE_EVENT_WINDOW_MS + 1000)] }))).not.toContain(
+      'warning AUTORESIZE_FAILED',
+    );
+  });
+});
+
+describe('ranking', () => {
+  it('critical before warning before info, then by subject and code', () => {
+    const f = sortFindings([
+      { severity: 'info', code: 'B', subject: 'a', message: '' },
+      { severity: 'warning', code: 'B', subject: 'b', message: '' },
+      { severity: 'critical', code: 'Z', subject: 'z', message: '' },
+      { severity: 'warning', code: 'A', subject: 'b', message: '' },
+      { severity: 'warning', code: 'C', subject: 'a', message: '' },
+    ]);
+    expect(f.map((x) => `${x.severity} ${x.subject} ${x.code}`)).toEqual([
+      'critical z Z',
+      'warning a C',
+      'warning b A',
+      'warning b B',
+      'info a B',
+    ]);
+  });
+});
