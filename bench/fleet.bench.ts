@@ -1,109 +1,213 @@
 /**
- * Fleet benchmark: the built CLI against a real kube-apiserver holding a
- * fleet — by default 300 CloudNativePG Clusters (3 instances each: 900 pods,
- * 1,800 PVCs with a separate WAL volume) in 30 namespaces over 30 simulated
- * nodes. It prints, for `disk status -A` and `diagnose -A`:
- *   - wall time of the child process (`node bin/run.js ...`),
- *   - the API requests it made, from the API server's audit log (by user),
- *     broken down by kind, next to the fleet's namespaces, nodes, pods and PVCs,
- * and the cold start of `node bin/run.js --help` (mean of several runs).
+ * Fleet benchmark: the CLI against a real kube-apiserver holding a fleet — by
+ * default 300 CloudNativePG Clusters (3 instances each: 900 pods, 1,800 PVCs
+ * with a separate WAL volume) in 30 namespaces over 30 simulated nodes — old
+ * and new builds side by side in one run, next to kubectl df-pv when a df-pv
+ * binary is given.
  *
  *   npm run bench:fleet      (tsc -b src && node --import tsx bench/fleet.bench.ts)
  *   FLEET_CLUSTERS=60 FLEET_NODES=10 FLEET_NAMESPACES=6 npm run bench:fleet   (smaller)
+ *   DF_PV_BIN=/path/to/df-pv npm run bench:fleet                             (with the reference)
  *
- * It asserts nothing about time. It exits 1 only when the figures would be
- * meaningless (a command could not evaluate, or measured nothing).
+ * Programs (each a child process, timed by GNU time: wall, CPU = user + system,
+ * peak RSS):
+ *   new node     `node bin/run.js` of this checkout
+ *   old node     the same at the reference commit (bench/reference.ts; BENCH_REFERENCE=<commit>,
+ *                BENCH_REFERENCE=none to skip)
+ *   new binary   dist/release/build/linux-x64/kubectl-cnpg, if `npm run release` (or
+ *                scripts/release/build.ts --target linux-x64) built it
+ *   old binary   the reference's linux-x64 binary (built once, cached)
+ *   df-pv        $DF_PV_BIN: kubectl df-pv built from its public source with `go build`
+ *                and client-side throttling off (see docs/testing.md); $DF_PV_STOCK_BIN
+ *                optionally a stock build (client-go's default 5 requests/s: minutes here)
  *
- * Real: etcd, kube-apiserver, RBAC, audit, the node proxy, tmpfs statfs.
- * Simulated: the kubelets (a handler answering /stats/summary from statfs of
- * a few shared tmpfs mounts; it cannot exec), pods and their statuses (no pod
- * IPs: the pod proxy answers 400 at once, so auto mode moves on).
- * Needs root (network namespace, tmpfs) and test/infra/build-k8s.sh.
+ * Phases:
+ *   1. pods without an address: the pod proxy fails at once, every read falls back to a
+ *      port-forward, which fails at the simulated kubelet too (the failure path);
+ *   2. the same pods given real addresses (one relay process for all of them in network
+ *      namespaces) where simulated instance managers answer /pg/status (8000) and
+ *      /metrics (9187) through the real pod proxy: what a healthy cluster looks like.
+ *
+ * For each run it prints exit code, wall, CPU, peak RSS and the API requests by kind
+ * from the API server's audit log (one user per run), then the ratios the goals of
+ * docs/testing.md name. It asserts nothing about time; it exits 1 only when figures
+ * would be meaningless (a command could not evaluate or did not measure every volume).
+ *
+ * Real: etcd, kube-apiserver, RBAC, audit, node and pod proxies, tmpfs statfs.
+ * Simulated: kubelets (statfs summaries; they refuse exec and port-forward), instance
+ * managers. Needs root (network namespaces, tmpfs), test/infra/build-k8s.sh and GNU time.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import { startApiServer, type ApiServerHandle } from '../test/infra/apiserver.js';
-import { createTestNetwork, type TestNetwork } from '../test/infra/testhost.js';
+import { createTestNetwork, type TestHostGroup, type TestNetwork } from '../test/infra/testhost.js';
 import { auditOf, countByKind } from '../test/api/harness.js';
 import { BIN, REPO, requireBuiltCli } from '../test/helpers/cli.js';
 import {
   grantClusterWide,
+  metricsExporter,
   MiB,
   READ_ONLY_RULES,
   Seeder,
   waitForPermission,
+  type SeededCluster,
   type TmpfsMount,
 } from '../test/api/seed.js';
+import { referenceBuild, type Reference } from './reference.js';
 
 const CLUSTERS = Number(process.env['FLEET_CLUSTERS'] ?? 300);
 const NODES = Number(process.env['FLEET_NODES'] ?? 30);
 const NAMESPACES = Number(process.env['FLEET_NAMESPACES'] ?? 30);
 const INSTANCES = 3;
-const COLD_START_RUNS = Number(process.env['FLEET_COLD_RUNS'] ?? 5);
+const GNU_TIME = '/usr/bin/time';
+/** Addresses per test network (a /24, a few kept free). */
+const HOSTS_PER_NETWORK = 240;
 
-interface Run {
-  label: string;
-  user: string;
-  args: string[];
+interface Program {
+  name: string;
+  argv: string[];
+  kind: 'cli' | 'df-pv';
+}
+
+interface Measured {
   code: number;
-  ms: number;
-  stdoutBytes: number;
-  stderr: string;
+  wallMs: number;
+  cpuMs: number;
+  rssKiB: number;
   stdout: string;
+  stderr: string;
+}
+
+interface Run extends Measured {
+  label: string;
+  program: string;
   kinds: Record<string, number>;
   total: number;
 }
 
-function runCli(
-  args: string[],
-  kubeconfig?: string,
-): Promise<{ code: number; ms: number; stdout: string; stderr: string }> {
+const CATEGORIES: [string, (kind: string) => boolean][] = [
+  ['lists', (k) => k.startsWith('list ')],
+  ['node summaries', (k) => k === 'get nodes/proxy'],
+  ['access reviews', (k) => k.startsWith('create selfsubjectaccessreviews')],
+  ['pod proxy', (k) => k.endsWith(' pods/proxy')],
+  ['exec', (k) => k.endsWith(' pods/exec')],
+  ['port-forward', (k) => k.endsWith(' pods/portforward')],
+];
+const categoryOf = (k: string): string => CATEGORIES.find(([, f]) => f(k))?.[0] ?? 'other';
+
+function byCategory(kinds: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(kinds)) out[categoryOf(k)] = (out[categoryOf(k)] ?? 0) + v;
+  return out;
+}
+
+function measure(argv: string[], tmp: string): Promise<Measured> {
+  const out = join(tmp, `time-${Math.random().toString(36).slice(2)}.txt`);
+  const [exe, ...args] = argv as [string, ...string[]];
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args, ...(kubeconfig ? ['--kubeconfig', kubeconfig] : [])], {
+    const child = spawn(GNU_TIME, ['-f', '%U %S %M', '-o', out, exe, ...args], {
       cwd: REPO,
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: os.tmpdir() },
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: tmp },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const o: Buffer[] = [];
+    const e: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => o.push(c));
+    child.stderr.on('data', (c: Buffer) => e.push(c));
     child.on('error', reject);
-    child.on('close', (code) =>
+    child.on('close', (code) => {
+      const wallMs = performance.now() - t0;
+      const [user, sys, rss] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
       resolve({
         code: code ?? -1,
-        ms: performance.now() - t0,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    );
+        wallMs,
+        cpuMs: ((user ?? NaN) + (sys ?? NaN)) * 1000,
+        rssKiB: rss ?? NaN,
+        stdout: Buffer.concat(o).toString('utf8'),
+        stderr: Buffer.concat(e).toString('utf8'),
+      });
+    });
   });
 }
 
-const fmt = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
+const fmtMs = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
+const fmtMiB = (kib: number) => `${Math.round(kib / 1024)} MiB`;
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+
+/** /pg/status of a simulated instance (CloudNativePG's PostgresqlStatus fields the CLI reads). */
+function pgStatus(isPrimary: boolean): string {
+  const at = new Date(Date.now() - 30_000).toISOString();
+  return JSON.stringify(
+    isPrimary
+      ? {
+          isPrimary: true,
+          currentLsn: '0/5000060',
+          lastArchivedWAL: '000000010000000000000004',
+          lastArchivedWALTime: at,
+          replicationSlotsInfo: [
+            {
+              slotName: '_cnpg_r1',
+              slotType: 'physical',
+              active: true,
+              restartLsn: '0/5000000',
+              walStatus: 'reserved',
+            },
+          ],
+          instanceManagerVersion: '1.29.1',
+        }
+      : { isPrimary: false, currentLsn: '0/5000060', instanceManagerVersion: '1.29.1' },
+  );
+}
 
 async function main(): Promise<void> {
   requireBuiltCli();
   if (process.getuid?.() !== 0) throw new Error('the fleet benchmark needs root (network namespace, tmpfs mounts)');
+  if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} is missing (apt-get install time)`);
   const pods = CLUSTERS * INSTANCES;
   const pvcs = pods * 2;
   console.log(
     `fleet benchmark: ${CLUSTERS} clusters, ${pods} pods, ${pvcs} PVCs, ${NAMESPACES} namespaces, ${NODES} nodes`,
   );
   console.log(
-    `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}, node ${process.version}`,
+    `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load ${load()}, node ${process.version}`,
   );
 
+  // ---- programs
+  const programs: Program[] = [{ name: 'new node', argv: [process.execPath, BIN], kind: 'cli' }];
+  const newBinary = join(REPO, 'dist/release/build/linux-x64/kubectl-cnpg');
+  if (existsSync(newBinary)) programs.push({ name: 'new binary', argv: [newBinary], kind: 'cli' });
+  else console.log(`(no ${newBinary}: the binary rows are skipped; scripts/release/build.ts --target linux-x64)`);
+  let ref: Reference | undefined;
+  if (process.env['BENCH_REFERENCE'] !== 'none') {
+    ref = referenceBuild({ binary: existsSync(newBinary), log: (s) => console.log(s) });
+    console.log(`reference ("old"): commit ${ref.commit.slice(0, 12)}`);
+    programs.push({ name: 'old node', argv: [process.execPath, ref.bin], kind: 'cli' });
+    if (ref.binary) programs.push({ name: 'old binary', argv: [ref.binary], kind: 'cli' });
+  }
+  const dfpv = process.env['DF_PV_BIN'];
+  if (dfpv) programs.push({ name: 'df-pv', argv: [dfpv], kind: 'df-pv' });
+  else console.log('reference not available: set DF_PV_BIN (kubectl df-pv, client throttling off; docs/testing.md)');
+  const dfpvStock = process.env['DF_PV_STOCK_BIN'];
+  if (dfpvStock) programs.push({ name: 'df-pv stock', argv: [dfpvStock], kind: 'df-pv' });
+  const has = (name: string) => programs.some((p) => p.name === name);
+  const prog = (name: string) => programs.find((p) => p.name === name)!;
+
+  const tmp = mkdtempSync(join(os.tmpdir(), 'cnpg-fleet-bench-'));
   const tStart = performance.now();
   let api: ApiServerHandle | undefined;
   let net: TestNetwork | undefined;
   let seed: Seeder | undefined;
+  const podNets: TestNetwork[] = [];
+  const groups: TestHostGroup[] = [];
   try {
     [api, net] = await Promise.all([startApiServer(), createTestNetwork()]);
     const tApi = performance.now();
@@ -122,7 +226,7 @@ async function main(): Promise<void> {
     );
     let m = 0;
     const clusterLimit = pLimit(12);
-    await Promise.all(
+    const seeded: SeededCluster[] = await Promise.all(
       Array.from({ length: CLUSTERS }, (_, c) =>
         clusterLimit(() =>
           s.cluster({
@@ -140,116 +244,187 @@ async function main(): Promise<void> {
     );
     const tSeed = performance.now();
     console.log(
-      `seeding: API server ${fmt(tApi - tStart)}, ${NODES} nodes ${fmt(tNodes - tApi)}, ` +
-        `${CLUSTERS} clusters ${fmt(tSeed - tNodes)} (${s.client.count} requests, ${Math.round((s.client.count * 1000) / (tSeed - tNodes))}/s, 32 at a time)`,
+      `seeding: API server ${fmtMs(tApi - tStart)}, ${NODES} nodes ${fmtMs(tNodes - tApi)}, ` +
+        `${CLUSTERS} clusters ${fmtMs(tSeed - tNodes)} (${s.client.count} requests, 32 at a time)`,
     );
 
-    // Identities: a full-permission one (auto mode tries every source) and a read-only one (kubelet summary only).
     await grantClusterWide(s.client, 'bench-readonly', READ_ONLY_RULES);
     await waitForPermission(api, 'bench-readonly', { verb: 'get', resource: 'nodes', subresource: 'proxy' });
-    const kc = {
-      admin: (u: string) => api!.kubeconfigFor(u, ['system:masters']),
-      readonly: () => api!.kubeconfigFor('bench-readonly'),
-    };
-    const plan: { label: string; user: string; args: string[]; kubeconfig: () => Promise<string> }[] = [
-      {
-        label: 'disk status -A (every permission)',
-        user: 'bench-status',
-        args: ['disk', 'status', '-A', '-o', 'json'],
-        kubeconfig: () => kc.admin('bench-status'),
-      },
-      {
-        label: 'disk status -A (read-only: kubelet summary)',
-        user: 'bench-readonly',
-        args: ['disk', 'status', '-A', '-o', 'json'],
-        kubeconfig: kc.readonly,
-      },
-      {
-        label: 'diagnose -A (every permission)',
-        user: 'bench-diagnose',
-        args: ['diagnose', '-A', '-o', 'json'],
-        kubeconfig: () => kc.admin('bench-diagnose'),
-      },
-      {
-        label: 'disk status -n fleet-00 (every permission)',
-        user: 'bench-one-ns',
-        args: ['disk', 'status', '-n', 'fleet-00', '-o', 'json'],
-        kubeconfig: () => kc.admin('bench-one-ns'),
-      },
-    ];
+
     const runs: Run[] = [];
-    for (const p of plan) {
-      const r = await runCli(p.args, await p.kubeconfig());
-      const events = await auditOf(api, p.user);
-      const kinds = countByKind(events);
-      runs.push({
-        ...p,
-        code: r.code,
-        ms: r.ms,
-        stdoutBytes: r.stdout.length,
-        stderr: r.stderr,
-        stdout: r.stdout,
-        kinds,
-        total: events.length,
-      });
-    }
-
-    // Cold start of --help (no API server involved).
-    const cold: number[] = [];
-    for (let i = 0; i < COLD_START_RUNS; i++) cold.push((await runCli(['--help'])).ms);
-
-    // ---- report
-    console.log('\ncommand                                        exit  wall       requests  stdout');
-    for (const r of runs) {
+    let seq = 0;
+    const runOne = async (label: string, p: Program, args: string[], readOnly: boolean): Promise<Run> => {
+      const user = readOnly ? `bench-ro-${++seq}` : `bench-all-${++seq}`;
+      if (readOnly) await grantClusterWide(s.client, user, READ_ONLY_RULES);
+      if (readOnly) await waitForPermission(api!, user, { verb: 'get', resource: 'nodes', subresource: 'proxy' });
+      const kubeconfig = readOnly ? await api!.kubeconfigFor(user) : await api!.kubeconfigFor(user, ['system:masters']);
+      const r = await measure([...p.argv, ...args, '--kubeconfig', kubeconfig], tmp);
+      const events = await auditOf(api!, user);
+      const run: Run = { ...r, label, program: p.name, kinds: countByKind(events), total: events.length };
+      runs.push(run);
       console.log(
-        `${r.label.padEnd(46)} ${String(r.code).padStart(4)}  ${fmt(r.ms).padEnd(9)}  ${String(r.total).padStart(8)}  ${(r.stdoutBytes / 1024).toFixed(0)} KiB`,
+        `  ${label.padEnd(34)} ${p.name.padEnd(12)} exit ${r.code}  wall ${fmtMs(r.wallMs).padStart(8)}  CPU ${fmtMs(r.cpuMs).padStart(8)}  RSS ${fmtMiB(r.rssKiB).padStart(8)}  requests ${events.length}`,
+      );
+      return run;
+    };
+    const STATUS = ['disk', 'status', '-A', '-o', 'json'];
+    const cliNames = ['old node', 'new node', 'old binary', 'new binary'].filter(has);
+
+    console.log('\nphase 1: pods without an address (pod proxy and port-forward fail at once)');
+    for (const n of ['old node', 'new node'].filter(has))
+      await runOne('status -A, every permission, no addr', prog(n), STATUS, false);
+
+    console.log('\nphase 2: pods with addresses, instance managers answering through the pod proxy');
+    const tAddr = performance.now();
+    const instances = seeded.flatMap((c) =>
+      c.instances.map((name) => ({
+        ns: c.namespace,
+        name,
+        primary: name === c.primary,
+        vols: c.volumes.filter((v) => v.instance === name),
+      })),
+    );
+    for (let i = 0; i < instances.length; i += HOSTS_PER_NETWORK) {
+      const slice = instances.slice(i, i + HOSTS_PER_NETWORK);
+      const pn = await createTestNetwork();
+      podNets.push(pn);
+      groups.push(
+        Object.assign(
+          await pn.startHosts(slice.length, [8000, 9187], (j, port) => {
+            const it = slice[j]!;
+            if (port === 9187) return metricsExporter(it.vols, it.primary);
+            const body = pgStatus(it.primary);
+            return (req, res) => {
+              if ((req.url ?? '').split('?')[0] !== '/pg/status') {
+                res.writeHead(404);
+                res.end();
+                return;
+              }
+              res.writeHead(200, { 'content-type': 'application/json' });
+              res.end(body);
+            };
+          }),
+          { slice },
+        ),
       );
     }
-    const kinds = [...new Set(runs.flatMap((r) => Object.keys(r.kinds)))].sort();
-    console.log(
-      `\n${'requests by kind (audit log, one per request)'.padEnd(56)}${runs.map((_, i) => `run ${i + 1}`.padStart(7)).join('')}`,
+    const patchLimit = pLimit(32);
+    await Promise.all(
+      groups.flatMap((g) =>
+        (g as TestHostGroup & { slice: typeof instances }).slice.map((it, j) =>
+          patchLimit(() =>
+            s.client.must(
+              'PATCH',
+              `/api/v1/namespaces/${it.ns}/pods/${it.name}/status`,
+              { status: { podIP: g.ips[j], podIPs: [{ ip: g.ips[j] }] } },
+              { contentType: 'application/merge-patch+json' },
+            ),
+          ),
+        ),
+      ),
     );
-    for (const k of kinds) {
-      console.log(`  ${k.padEnd(54)}${runs.map((r) => String(r.kinds[k] ?? 0).padStart(7)).join('')}`);
+    console.log(
+      `  ${instances.length} pods got addresses in ${podNets.length} network namespaces (one relay process each) in ${fmtMs(performance.now() - tAddr)}`,
+    );
+    for (const n of cliNames) await runOne('status -A, every permission', prog(n), STATUS, false);
+    for (const n of cliNames) await runOne('status -A, read-only', prog(n), STATUS, true);
+    for (const n of ['df-pv', 'df-pv stock'].filter(has))
+      await runOne('df-pv (all namespaces), read-only', prog(n), [], false);
+    for (const n of ['old node', 'new node'].filter(has))
+      await runOne('wal health -A, every permission', prog(n), ['wal', 'health', '-A', '-o', 'json'], false);
+
+    // ---- report
+    const cats = [...CATEGORIES.map(([c]) => c), 'other'];
+    console.log(`\nrequests by kind (audit log, one per request)`);
+    console.log(
+      `${'run'.padEnd(36)} ${'program'.padEnd(12)} ${'total'.padStart(6)} ${cats.map((c) => c.padStart(Math.max(7, c.length))).join(' ')}`,
+    );
+    for (const r of runs) {
+      const c = byCategory(r.kinds);
+      console.log(
+        `${r.label.padEnd(36)} ${r.program.padEnd(12)} ${String(r.total).padStart(6)} ${cats.map((k) => String(c[k] ?? 0).padStart(Math.max(7, k.length))).join(' ')}`,
+      );
     }
-    const ro = runs[1]!;
-    console.log(
-      `\nscaling (run 2, read-only): ${ro.total} requests for ${NAMESPACES} namespaces, ${NODES} nodes, ${pods} pods, ${pvcs} PVCs` +
-        ` — get nodes/proxy ${ro.kinds['get nodes/proxy'] ?? 0} (one per node), lists ${Object.entries(ro.kinds)
-          .filter(([k]) => k.startsWith('list '))
-          .map(([, v]) => v)
-          .reduce(
-            (a, b) => a + b,
-            0,
-          )} (one per kind), access reviews ${ro.kinds['create selfsubjectaccessreviews.authorization.k8s.io'] ?? 0} (per rule and namespace)`,
-    );
-    const st = runs[0]!;
-    const perPod = Object.entries(st.kinds)
-      .filter(([k]) => k.endsWith('pods/proxy') || k.endsWith('pods/portforward') || k.endsWith('pods/exec'))
-      .reduce((a, [, v]) => a + v, 0);
-    console.log(
-      `scaling (run 1, every permission): ${st.total} requests, of which ${perPod} per pod (pod proxy, its port-forward fallback and exec are per-instance sources: ${(perPod / pods).toFixed(2)} per pod), ${st.total - perPod} for lists, access reviews and node summaries; per PVC: 0`,
-    );
-    const mean = cold.reduce((a, b) => a + b, 0) / cold.length;
-    console.log(
-      `\ncold start: node bin/run.js --help, mean ${fmt(mean)} over ${cold.length} runs (min ${fmt(Math.min(...cold))}, max ${fmt(Math.max(...cold))})`,
-    );
-    console.log(
-      `total benchmark time ${fmt(performance.now() - tStart)}; load now ${os
-        .loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')}`,
-    );
+    const other = [...new Set(runs.flatMap((r) => Object.keys(r.kinds).filter((k) => categoryOf(k) === 'other')))];
+    if (other.length > 0) console.log(`  (other: ${other.join(', ')})`);
+
+    const find = (label: string, program: string) => runs.find((r) => r.label === label && r.program === program);
+    const ratio = (a: number | undefined, b: number | undefined) =>
+      a === undefined || b === undefined || !(b > 0) ? 'n/a' : `${(a / b).toFixed(2)}×`;
+    console.log(`\nratios (old = ${ref ? ref.commit.slice(0, 12) : 'not measured'})`);
+    const line = (what: string, value: string, goal = '') =>
+      console.log(`  ${what.padEnd(72)} ${value.padStart(8)}  ${goal}`);
+    for (const n of ['node', 'binary']) {
+      const ro = find('status -A, read-only', `new ${n}`);
+      const all = find('status -A, every permission', `new ${n}`);
+      const oldRo = find('status -A, read-only', `old ${n}`);
+      const oldAll = find('status -A, every permission', `old ${n}`);
+      if (!ro) continue;
+      line(`${n}: every-permission CPU / read-only CPU, new`, ratio(all?.cpuMs, ro.cpuMs), 'goal ≤ 3×');
+      line(`${n}: the same, old`, ratio(oldAll?.cpuMs, oldRo?.cpuMs));
+      line(`${n}: every permission, new CPU / old CPU`, ratio(all?.cpuMs, oldAll?.cpuMs));
+      line(`${n}: every permission, new peak RSS / old`, ratio(all?.rssKiB, oldAll?.rssKiB));
+      line(`${n}: read-only, new CPU / old CPU`, ratio(ro.cpuMs, oldRo?.cpuMs));
+      line(
+        `${n}: read-only peak RSS ${fmtMiB(ro.rssKiB)} (old ${oldRo ? fmtMiB(oldRo.rssKiB) : 'n/a'})`,
+        '',
+        'goal < 150 MiB',
+      );
+      const df = find('df-pv (all namespaces), read-only', 'df-pv');
+      if (df) {
+        line(
+          `${n}: read-only wall / df-pv wall, new (old)`,
+          `${ratio(ro.wallMs, df.wallMs)} (${ratio(oldRo?.wallMs, df.wallMs)})`,
+          'goal ≤ 1×',
+        );
+        line(
+          `${n}: read-only CPU / df-pv CPU, new (old)`,
+          `${ratio(ro.cpuMs, df.cpuMs)} (${ratio(oldRo?.cpuMs, df.cpuMs)})`,
+          'goal ≤ 1.5×',
+        );
+      }
+    }
+    const df = find('df-pv (all namespaces), read-only', 'df-pv');
+    if (df) {
+      const ro = find('status -A, read-only', 'new node');
+      line(`requests read-only, ours / df-pv (${ro?.total ?? '?'} / ${df.total})`, ratio(ro?.total, df.total));
+      line(`df-pv: wall ${fmtMs(df.wallMs)}, CPU ${fmtMs(df.cpuMs)}, peak RSS ${fmtMiB(df.rssKiB)}`, '');
+    } else console.log('  reference not available: set DF_PV_BIN');
+    const wal = find('wal health -A, every permission', 'new node');
+    if (wal) {
+      const c = byCategory(wal.kinds);
+      const perPod = (c['pod proxy'] ?? 0) + (c['exec'] ?? 0) + (c['port-forward'] ?? 0);
+      line(`wal health -A: per-pod requests / pods (${perPod} / ${pods})`, (perPod / pods).toFixed(2), 'goal ≤ 2');
+    }
+    const roNew = find('status -A, read-only', 'new node');
+    if (roNew) {
+      const c = byCategory(roNew.kinds);
+      line(
+        `read-only: ${roNew.total} requests = ${c['lists'] ?? 0} lists + ${c['node summaries'] ?? 0} node summaries + ${c['access reviews'] ?? 0} access reviews`,
+        '',
+        `O(namespaces ${NAMESPACES} + nodes ${NODES}), not PVCs ${pvcs}`,
+      );
+    }
+    console.log(`\ntotal benchmark time ${fmtMs(performance.now() - tStart)}; load now ${load()}`);
 
     // Meaningless figures are a failure of the benchmark, not a speed judgement.
     let bad = false;
     for (const r of runs) {
-      if (![0, 1, 2].includes(r.code)) {
-        console.error(`\n${r.label}: exit ${r.code}\n${r.stderr.slice(0, 2000)}`);
+      const isDfpv = r.program.startsWith('df-pv');
+      if (isDfpv ? r.code !== 0 : ![0, 1, 2].includes(r.code)) {
+        console.error(`\n${r.label} (${r.program}): exit ${r.code}\n${r.stderr.slice(0, 2000)}`);
         bad = true;
         continue;
       }
-      if (!r.label.startsWith('disk status -A')) continue;
+      if (isDfpv) {
+        const rows = r.stdout.split('\n').filter((l) => /\bfleet-\d+\b/.test(l)).length;
+        if (rows < pvcs) {
+          console.error(`${r.label} (${r.program}): ${rows} rows for ${pvcs} PVCs`);
+          bad = true;
+        }
+        continue;
+      }
+      if (!r.label.startsWith('status -A')) continue;
       const doc = JSON.parse(r.stdout) as {
         summary?: { clusters?: number; volumes?: number };
         clusters?: { volumes?: { filesystem?: unknown }[] }[];
@@ -257,15 +432,17 @@ async function main(): Promise<void> {
       const measured = (doc.clusters ?? []).flatMap((c) => c.volumes ?? []).filter((v) => v.filesystem).length;
       if (doc.summary?.clusters !== CLUSTERS || doc.summary.volumes !== pvcs || measured !== pvcs) {
         console.error(
-          `${r.label}: expected ${CLUSTERS} clusters and ${pvcs} measured volumes, got ${JSON.stringify(doc.summary)}, ${measured} measured`,
+          `${r.label} (${r.program}): expected ${CLUSTERS} clusters and ${pvcs} measured volumes, got ${JSON.stringify(doc.summary)}, ${measured} measured`,
         );
         bad = true;
       }
     }
     if (bad) process.exitCode = 1;
   } finally {
+    await Promise.all(groups.map((g) => g.close()));
     await seed?.close();
-    await Promise.all([api?.stop(), net?.close()]);
+    await Promise.all([api?.stop(), net?.close(), ...podNets.map((n) => n.close())]);
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 

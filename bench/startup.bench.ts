@@ -12,11 +12,19 @@
  *   STARTUP_RUNS=20 npm run bench:startup
  *   node --import tsx bench/startup.bench.ts --variant node,no-manifest   (a subset)
  *   node --import tsx bench/startup.bench.ts --variant binary --binary PATH (another build of the binary)
+ *   BENCH_REFERENCE=none npm run bench:startup   (without the old builds)
  *
  * Variants:
  *   node          `node bin/run.js` as `npm ci && npm run build` leaves it (oclif.manifest.json present)
  *   no-manifest   the same without the manifest: what `tsc -b` alone gives (CI, or a stale manifest)
  *   binary        the linux-x64 single-file binary, if `npm run release` (or build.ts) has built it
+ *   old-node      `node bin/run.js` of the reference commit (bench/reference.ts), with its manifest
+ *   old-binary    the reference's linux-x64 binary (built once, cached)
+ *
+ * The reference program is CloudNativePG's official `kubectl-cnpg` plugin (Go),
+ * built from its Go module by scripts/release/tools.sh (cached), run with
+ * `--help`; every variant's `--help` and `disk status --from-bundle` are
+ * printed as a ratio to it.
  *
  * Each Node variant runs from a private copy of bin/, dist/ and package.json
  * (node_modules linked), its manifest generated there by `oclif manifest`:
@@ -34,6 +42,7 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { referenceBuild } from './reference.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const GNU_TIME = '/usr/bin/time';
@@ -48,6 +57,7 @@ interface Case {
 
 const CASES: Case[] = [
   { name: '--help', args: ['--help'], exit: 0 },
+  { name: '--version', args: ['--version'], exit: 0 },
   { name: 'disk --help', args: ['disk', '--help'], exit: 0 },
   { name: 'disk status --help', args: ['disk', 'status', '--help'], exit: 0 },
   { name: 'unknown command (nosuch)', args: ['nosuch'], exit: 127 },
@@ -57,9 +67,14 @@ const CASES: Case[] = [
     args: ['disk', 'status', '--from-bundle', join(REPO, 'examples/healthy.tar.gz')],
     exit: 0,
   },
+  {
+    name: 'disk status --from-bundle wal-failing',
+    args: ['disk', 'status', '--from-bundle', join(REPO, 'examples/wal-archive-failing.tar.gz')],
+    exit: 2, // the sample's WAL volume is critical, by design
+  },
 ];
 
-type VariantName = 'node' | 'no-manifest' | 'binary';
+type VariantName = 'node' | 'no-manifest' | 'binary' | 'old-node' | 'old-binary' | 'go';
 
 interface Variant {
   name: VariantName;
@@ -136,14 +151,16 @@ const load = (): string =>
     .map((l) => l.toFixed(1))
     .join(' ');
 
-/** The version line names the runtime (node-v20… for Node, Bun's own Node version): compare without it. */
-const comparable = (s: string): string => s.replace(/ node-v\S+/g, '');
+/** The version line names the runtime ("(node v20…, linux-x64)" or "(bun 1.…, linux-x64)"): compare without it. */
+const comparable = (s: string): string => s.replace(/ \((?:node|bun) [^)]*\)/g, '');
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { variant: { type: 'string' }, binary: { type: 'string' } } });
   if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} is missing (apt-get install time)`);
   if (!existsSync(join(REPO, 'dist/commands/index.js'))) throw new Error('dist/ is missing: npm run build first');
-  const wanted = new Set((values.variant ?? 'node,no-manifest,binary').split(',') as VariantName[]);
+  const wanted = new Set(
+    (values.variant ?? 'node,no-manifest,binary,old-node,old-binary,go').split(',') as VariantName[],
+  );
 
   const tmp = mkdtempSync(join(os.tmpdir(), 'cnpg-startup-'));
   try {
@@ -171,20 +188,41 @@ async function main(): Promise<void> {
       if (existsSync(binary)) variants.push({ name: 'binary', command: [binary], note: binary });
       else console.log(`(no ${binary}: npm run release builds it; binary variant skipped)`);
     }
+    if (process.env['BENCH_REFERENCE'] !== 'none' && (wanted.has('old-node') || wanted.has('old-binary'))) {
+      const ref = referenceBuild({ binary: wanted.has('old-binary'), log: (l) => console.log(l) });
+      if (wanted.has('old-node')) {
+        variants.push({
+          name: 'old-node',
+          command: [process.execPath, ref.bin],
+          note: `node bin/run.js at ${ref.commit.slice(0, 12)} (reference), with its manifest`,
+        });
+      }
+      if (wanted.has('old-binary') && ref.binary) {
+        variants.push({ name: 'old-binary', command: [ref.binary], note: `binary at ${ref.commit.slice(0, 12)}` });
+      }
+    }
     if (variants.length === 0) throw new Error('no variant to run');
+    // The reference: the official plugin's --help (only that case).
+    let go: Variant | undefined;
+    if (wanted.has('go')) {
+      const r = spawnSync('bash', [join(REPO, 'scripts/release/tools.sh'), 'kubectl-cnpg'], { encoding: 'utf8' });
+      const path = /^kubectl-cnpg (\S+)$/m.exec(r.stdout)?.[1];
+      if (r.status === 0 && path) go = { name: 'go', command: [path], note: `${path} (CloudNativePG's plugin, Go)` };
+      else console.log(`(official plugin not built: ${r.stderr.trim().split('\n').pop() ?? ''}; no reference row)`);
+    }
 
     console.log(
       `start-up benchmark: ${RUNS} runs per command and variant (after 1 warm-up), ` +
         `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
     );
     console.log(`load average before: ${load()}`);
-    for (const v of variants) console.log(`  ${v.name.padEnd(12)} ${v.note}`);
+    for (const v of [...variants, ...(go ? [go] : [])]) console.log(`  ${v.name.padEnd(12)} ${v.note}`);
 
     const samples = new Map<string, Sample[]>();
     const key = (v: Variant, c: Case) => `${v.name}\0${c.name}`;
     for (let run = -1; run < RUNS; run++) {
       for (const c of CASES) {
-        for (const v of variants) {
+        for (const v of [...variants, ...(go && c.name === '--help' ? [go] : [])]) {
           const s = await once(v, c, env, tmp);
           if (run >= 0) samples.set(key(v, c), [...(samples.get(key(v, c)) ?? []), s]);
         }
@@ -201,7 +239,7 @@ async function main(): Promise<void> {
     console.log('-'.repeat(head.length));
     for (const c of CASES) {
       const reference = samples.get(key(variants[0]!, c))![0]!;
-      for (const v of variants) {
+      for (const v of [...variants, ...(go && c.name === '--help' ? [go] : [])]) {
         const ss = samples.get(key(v, c))!;
         const ms = (x: number) => `${Math.round(x)} ms`.padStart(9);
         console.log(
@@ -211,17 +249,41 @@ async function main(): Promise<void> {
             `${`${(median(ss.map((s) => s.rssKiB)) / 1024).toFixed(0)} MiB`.padStart(9)}`,
         );
         for (const s of ss) {
+          if (v.name === 'go') continue; // another program: its own help
           if (s.code !== c.exit) problems.push(`${v.name} ${c.name}: exit ${s.code}, expected ${c.exit}`);
           else if (comparable(s.stdout) !== comparable(reference.stdout)) {
-            // A binary built from older sources may differ; the Node variants run the same dist/.
-            (v.name === 'binary' ? notes : problems).push(
+            // A binary built from older sources, or the reference commit, may differ; node and no-manifest run the same dist/.
+            (['node', 'no-manifest'].includes(v.name) ? problems : notes).push(
               `${v.name} ${c.name}: output differs from ${variants[0]!.name}`,
             );
           }
         }
       }
     }
-    if (notes.length > 0) console.log(`\nnote (rebuild the binary?):\n  ${[...new Set(notes)].join('\n  ')}`);
+    // Ratios: to the official plugin's --help (the goal: binary ≤ 2×, node ≤ 3×), and new / old.
+    const med = (v: VariantName, c: string, f: (s: Sample) => number): number | undefined => {
+      const ss = samples.get(`${v}\0${c}`);
+      return ss ? median(ss.map(f)) : undefined;
+    };
+    const ratio = (a: number | undefined, b: number | undefined): string =>
+      a === undefined || b === undefined || !(b > 0) ? '   n/a' : `${(a / b).toFixed(1)}×`.padStart(6);
+    console.log(`\nratios of medians (wall / CPU)`);
+    for (const c of ['--help', '--version', 'disk status --from-bundle wal-failing']) {
+      for (const v of ['binary', 'node', 'old-binary', 'old-node'] as VariantName[]) {
+        if (!samples.has(`${v}\0${c}`)) continue;
+        const wall = (s: Sample) => s.wallMs;
+        const cpu = (s: Sample) => s.cpuMs;
+        console.log(
+          `  ${`${v} ${c}`.padEnd(52)} / go --help: ${ratio(med(v, c, wall), med('go', '--help', wall))} ${ratio(med(v, c, cpu), med('go', '--help', cpu))}` +
+            (v === 'binary' || v === 'node'
+              ? `   new / old: ${ratio(med(v, c, wall), med(`old-${v}` as VariantName, c, wall))} ${ratio(med(v, c, cpu), med(`old-${v}` as VariantName, c, cpu))}`
+              : ''),
+        );
+      }
+    }
+    console.log("  goals: binary --help and --from-bundle ≤ 2× the Go plugin's --help, node ≤ 3×");
+    if (notes.length > 0)
+      console.log(`\nnote (an older build prints differently):\n  ${[...new Set(notes)].join('\n  ')}`);
     if (problems.length > 0) {
       console.error(`\nfigures not meaningful:\n  ${[...new Set(problems)].join('\n  ')}`);
       process.exitCode = 1;

@@ -9,10 +9,14 @@
 // (dist/.tsbuildinfo) or than package.json may describe commands, flags or a
 // version that changed since (`tsc -b` alone does not rewrite it): it is then
 // ignored, exactly as if it were absent — slower, never wrong.
+//
+// oclif is imported by its subpaths (execute, config): its main index also
+// loads semver and every module of the package, ~60 files no run needs.
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Config, Plugin, execute } from '@oclif/core';
+import { Config, Plugin } from '@oclif/core/config';
+import { execute } from '@oclif/core/execute';
 import { argvForInvocation } from '../dist/cli/invocation.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));

@@ -1,75 +1,232 @@
-// Makes the sample support bundles in examples/ with the REAL tooling:
-//   npx tsx scripts/make-examples.ts
-// starts the real kube-apiserver of test/infra (root; binaries from
-// test/infra/build-k8s.sh), seeds three CloudNativePG clusters
-// (scripts/make-examples.scenarios.ts says what is real and what is
-// simulated), builds the CLI and runs `kubectl-cnpg diagnose --bundle` as a
-// read-only support identity (no exec, no secrets) for each cluster.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+// Makes the sample support bundles in examples/ on the REAL end-to-end
+// cluster (test/cluster: kubelet, containerd, CloudNativePG's operator and
+// instance managers, PostgreSQL 15, Azurite as the object store):
+//
+//   npm run cluster:up && npx tsx scripts/make-examples.ts
+//
+// Three clusters, each in its own namespace, each put into its state by the
+// database itself (no simulated host, no hand-written status):
+//   healthy                    2 instances, WAL volume and a tablespace, archiving to the store
+//   wal-archive-failing        2 instances archiving with a wrong key: barman-cloud fails for
+//                              real, `.ready` files pile up on the primary's WAL volume
+//   instance-down-exit-code-4  1 instance, an inactive slot holds WAL until the WAL volume is
+//                              full and the instance manager exits with code 4
+// Then `kubectl-cnpg diagnose --bundle` runs for each as a read-only support
+// identity (no exec, no secrets) minted by test/cluster/kubeconfig-for.sh.
+// Sizes are small so the bundles stay small; the namespaces are removed at
+// the end unless KEEP=1. REUSE=1 keeps clusters made by an earlier KEEP=1 run
+// and only writes the bundles again (after a change to the bundle writer).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  grantClusterRole,
-  healthyScenario,
-  instanceDownScenario,
-  seedCluster,
-  startWorld,
-  SUPPORT_RULES,
-  walArchiveFailingScenario,
-} from './make-examples.scenarios.js';
+import { localConfig } from '../test/e2e/lib/config.js';
+import { createCluster, instancePods, psql } from '../test/e2e/lib/cnpg.js';
+import { Kube, exec, waitFor } from '../test/e2e/lib/kube.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(repo, 'examples');
+const cfg = localConfig(repo);
+const kube = new Kube(cfg);
+const SECRET = 'archive-creds';
+const SUPPORT = 'cnpg-disk-support';
 
-const EXAMPLES = [
-  { file: 'healthy.tar.gz', scenario: healthyScenario() },
-  { file: 'wal-archive-failing.tar.gz', scenario: walArchiveFailingScenario() },
-  { file: 'instance-down-exit-code-4.tar.gz', scenario: instanceDownScenario() },
-];
+const SUPPORT_RULES = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: ${SUPPORT} }
+rules:
+- { apiGroups: [postgresql.cnpg.io], resources: [clusters], verbs: [get, list] }
+- { apiGroups: [""], resources: [pods, persistentvolumeclaims, persistentvolumes, events, namespaces], verbs: [get, list] }
+- { apiGroups: [""], resources: [pods/log, pods/proxy], verbs: [get] }
+- { apiGroups: [storage.k8s.io], resources: [storageclasses], verbs: [get, list] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: ${SUPPORT} }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ${SUPPORT} }
+subjects:
+- { apiGroup: rbac.authorization.k8s.io, kind: User, name: ${SUPPORT} }
+`;
 
-function runNode(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: repo, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
+function say(text: string): void {
+  process.stderr.write(`[make-examples] ${text}\n`);
+}
+
+async function namespace(name: string): Promise<string> {
+  await kube.run(['delete', 'namespace', name, '--wait=true', '--timeout=300s'], { timeoutMs: 320_000 });
+  await kube.ok(['create', 'namespace', name]);
+  return name;
+}
+
+async function archiveSecret(ns: string, connectionString: string): Promise<void> {
+  await kube.ok([
+    '-n',
+    ns,
+    'create',
+    'secret',
+    'generic',
+    SECRET,
+    `--from-literal=connectionString=${connectionString}`,
+  ]);
+}
+
+async function primaryOf(ns: string, cluster: string): Promise<string> {
+  const pods = await instancePods(kube, ns, cluster);
+  const p = pods.find((x) => x.role === 'primary');
+  if (!p) throw new Error(`${ns}/${cluster} has no primary`);
+  return p.name;
+}
+
+/** Closes WAL segments on the primary until its `.ready` count reaches `count`. */
+async function pileUpReady(ns: string, pod: string, count: number): Promise<void> {
+  await psql(kube, ns, pod, 'CREATE TABLE IF NOT EXISTS orders (id serial, pad text)');
+  await waitFor(`${count} .ready files on ${pod}`, kube.t(6 * 60_000), async () => {
+    await psql(kube, ns, pod, "INSERT INTO orders (pad) SELECT repeat('o', 200) FROM generate_series(1, 2000)");
+    await psql(kube, ns, pod, 'SELECT pg_switch_wal()');
+    const r = await kube.exec(ns, pod, 'postgres', [
+      'sh',
+      '-c',
+      'ls /var/lib/postgresql/wal/pg_wal/archive_status/ | grep -c "\\.ready$" || true',
+    ]);
+    return Number(r.stdout.trim()) >= count ? true : undefined;
   });
 }
 
+async function healthy(): Promise<{ ns: string; name: string }> {
+  const ns = await namespace('shop');
+  const name = 'pg-shop';
+  await archiveSecret(ns, cfg.objectStore!.connectionString);
+  await createCluster(kube, cfg, ns, {
+    name,
+    instances: 2,
+    dataSize: '512Mi',
+    walSize: '256Mi',
+    tablespaces: [{ name: 'idx', size: '128Mi' }],
+    archive: {
+      destinationPath: `${cfg.objectStore!.endpoint}/examples/${ns}`,
+      secret: SECRET,
+      key: 'connectionString',
+    },
+  });
+  const primary = await primaryOf(ns, name);
+  await psql(
+    kube,
+    ns,
+    primary,
+    "CREATE TABLE items AS SELECT g AS id, repeat('i', 300) AS pad FROM generate_series(1, 50000) g",
+  );
+  await psql(kube, ns, primary, 'SELECT pg_switch_wal()');
+  return { ns, name };
+}
+
+async function archiveFailing(): Promise<{ ns: string; name: string }> {
+  const ns = await namespace('billing');
+  const name = 'pg-billing';
+  await archiveSecret(ns, cfg.objectStore!.badConnectionString);
+  await createCluster(kube, cfg, ns, {
+    name,
+    instances: 2,
+    dataSize: '512Mi',
+    walSize: '256Mi',
+    archive: {
+      destinationPath: `${cfg.objectStore!.endpoint}/examples/${ns}`,
+      secret: SECRET,
+      key: 'connectionString',
+    },
+  });
+  const primary = await primaryOf(ns, name);
+  // 256Mi holds 16 segments: 11 waiting to be archived fill it past the 80 % of the default trigger.
+  await pileUpReady(ns, primary, 11);
+  return { ns, name };
+}
+
+async function instanceDown(): Promise<{ ns: string; name: string }> {
+  const ns = await namespace('ledger');
+  const name = 'pg-ledger';
+  await createCluster(kube, cfg, ns, { name, instances: 1, dataSize: '512Mi', walSize: '128Mi' });
+  const pod = `${name}-1`;
+  await psql(kube, ns, pod, "SELECT pg_create_physical_replication_slot('forgotten_standby', true)");
+  await kube.exec(
+    ns,
+    pod,
+    'postgres',
+    [
+      'psql',
+      '-d',
+      'postgres',
+      '-Xq',
+      '-c',
+      'CREATE TABLE entries (pad text)',
+      '-c',
+      "DO $$ BEGIN FOR i IN 1..400 LOOP INSERT INTO entries SELECT repeat('x', 1000) FROM generate_series(1, 1000); COMMIT; END LOOP; END $$",
+    ],
+    300_000,
+  );
+  await waitFor(`${pod} to exit with code 4`, kube.t(6 * 60_000), async () => {
+    const p = await kube.json<{
+      status: {
+        containerStatuses?: { name: string; ready: boolean; lastState: { terminated?: { exitCode: number } } }[];
+      };
+    }>(['-n', ns, 'get', 'pod', pod]);
+    const c = p.status.containerStatuses?.find((x) => x.name === 'postgres');
+    return c && !c.ready && c.lastState.terminated?.exitCode === 4 ? true : undefined;
+  });
+  return { ns, name };
+}
+
+/** With REUSE=1, an existing Cluster is taken as it is; otherwise `make` builds it. */
+async function reuseOr(ns: string, name: string, make: () => Promise<{ ns: string; name: string }>) {
+  if (process.env['REUSE'] === '1') {
+    const r = await kube.run(['-n', ns, 'get', 'cluster.postgresql.cnpg.io', name]);
+    if (r.code === 0) return { ns, name };
+  }
+  return make();
+}
+
 async function main(): Promise<void> {
-  process.stderr.write('building the CLI (tsc -b)\n');
-  execFileSync('npx', ['tsc', '-b'], { cwd: repo, stdio: 'inherit' });
-  process.stderr.write('starting kube-apiserver + etcd, seeding clusters\n');
-  const world = await startWorld();
-  try {
-    for (const e of EXAMPLES) await seedCluster(world, e.scenario);
-    const kubeconfig = await grantClusterRole(world, 'cnpg-disk-support', SUPPORT_RULES, 'cnpg-disk:support');
-    mkdirSync(out, { recursive: true });
-    for (const e of EXAMPLES) {
-      const file = join(out, e.file);
-      const args = [
-        join(repo, 'bin', 'run.js'),
+  if (!cfg.objectStore) throw new Error('the e2e cluster has no object store');
+  say('building the CLI (npm run build)');
+  execFileSync('npm', ['run', 'build'], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] });
+  say('the three clusters (a few minutes each)');
+  const made = [
+    { file: 'healthy.tar.gz', ...(await reuseOr('shop', 'pg-shop', healthy)) },
+    { file: 'wal-archive-failing.tar.gz', ...(await reuseOr('billing', 'pg-billing', archiveFailing)) },
+    { file: 'instance-down-exit-code-4.tar.gz', ...(await reuseOr('ledger', 'pg-ledger', instanceDown)) },
+  ];
+  await kube.apply(SUPPORT_RULES);
+  const minted = await exec('bash', [join(repo, 'test/cluster/kubeconfig-for.sh'), SUPPORT]);
+  if (minted.code !== 0) throw new Error(`kubeconfig-for.sh: ${minted.stderr}`);
+  const kubeconfig = minted.stdout.trim();
+  // CloudNativePG caches its metrics queries for 30 s: let the counters catch up.
+  await new Promise((r) => setTimeout(r, 35_000));
+  mkdirSync(out, { recursive: true });
+  for (const e of made) {
+    const file = join(out, e.file);
+    rmSync(file, { force: true });
+    const r = await exec(
+      process.execPath,
+      [
+        join(repo, 'bin/run.js'),
         'diagnose',
-        e.scenario.name,
+        e.name,
         '-n',
-        e.scenario.namespace,
-        '--kubeconfig',
-        kubeconfig,
+        e.ns,
         '--bundle',
         file,
-      ];
-      // Asynchronously: the simulated kubelet and instances answer from this process.
-      const r = await runNode(args);
-      process.stderr.write(`\n$ kubectl-cnpg ${args.slice(1).join(' ')}\n${r.stderr}${r.stdout}(exit ${r.status})\n`);
-      if (r.status === null || r.status > 3)
-        throw new Error(`diagnose --bundle for ${e.file} failed with exit ${r.status}`);
-    }
-  } finally {
-    await world.stop();
+        '--force',
+        '--kubeconfig',
+        kubeconfig,
+      ],
+      { env: { ...process.env, NO_COLOR: '1' }, timeoutMs: 300_000 },
+    );
+    say(`${e.file}: diagnose exited ${r.code}`);
+    if (![0, 1, 2].includes(r.code)) throw new Error(`diagnose --bundle ${e.file}: ${r.stderr}`);
   }
+  if (process.env['KEEP'] !== '1') {
+    for (const e of made) await kube.run(['delete', 'namespace', e.ns, '--wait=false']);
+    await kube.run(['delete', 'clusterrolebinding,clusterrole', SUPPORT]);
+  }
+  say('done');
 }
 
 main().catch((e: unknown) => {

@@ -24,6 +24,11 @@ export async function compile(opts: CompileOptions): Promise<string> {
     'build',
     opts.bundle,
     '--compile',
+    // Bytecode compiled at build time: start-up skips parsing the ~3.4 MB
+    // bundle (`--help` about 190 → 50 ms of CPU here). ESM kept as bundled
+    // (--bytecode defaults to CommonJS).
+    '--bytecode',
+    '--format=esm',
     `--target=${opts.target.bunTarget}`,
     `--compile-executable-path=${runtime}`,
     // A kubectl plugin must not pick up .env or bunfig.toml from whatever

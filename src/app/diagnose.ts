@@ -7,7 +7,7 @@
 import YAML from 'yaml';
 import pLimit from 'p-limit';
 import type { Deps } from '../cli/deps.js';
-import { ExitCode, exitCodeForSeverities, usageError } from '../model/errors.js';
+import { CliError, ExitCode, exitCodeForSeverities, usageError } from '../model/errors.js';
 import { bufferIO, type IOStreams } from '../cli/io.js';
 import { document, printResult, type OutputFormat } from '../render/printer.js';
 import { evaluateSnapshot, type ClusterReport } from '../analysis/evaluate.js';
@@ -26,7 +26,8 @@ import {
   REDACTION_RULES,
   redactObject,
   redactText,
-  writeTarGz,
+  openBundleTarget,
+  type BundleTarget,
 } from '../snapshot/bundle-write.js';
 import type { KubeObject, Snapshot } from '../model/snapshot.js';
 import { apiGet } from '../sources/pod-proxy.js';
@@ -44,6 +45,8 @@ export interface DiagnoseOptions extends ScopeOptions {
   verbose: boolean;
   /** Write a support bundle to this file. */
   bundle?: string | undefined;
+  /** Replace an existing --bundle file (never through a symbolic link). */
+  force?: boolean | undefined;
   /** Redact credentials in the bundle (default true; --no-redact turns it off). */
   redact: boolean;
   /** This plugin's version, recorded in the bundle. */
@@ -116,6 +119,21 @@ async function collectBundle(
   deps: Deps,
 ): Promise<{ snapshot: Snapshot; reports: ClusterReport[]; findings: Finding[]; info: BundleInfo }> {
   const file = opts.bundle as string;
+  // The target is checked and opened before anything is collected.
+  const target = await openBundleTarget(file, opts.force === true);
+  try {
+    return await collectBundleInto(target, opts, deps);
+  } finally {
+    await target.abort();
+  }
+}
+
+async function collectBundleInto(
+  target: BundleTarget,
+  opts: DiagnoseOptions,
+  deps: Deps,
+): Promise<{ snapshot: Snapshot; reports: ClusterReport[]; findings: Finding[]; info: BundleInfo }> {
+  const file = target.file;
   const client = deps.kube();
   const { collectSnapshot } = await import('../snapshot/collect.js');
   const spinner = deps.io.spinner('connecting');
@@ -244,8 +262,9 @@ async function collectBundle(
     spinner.update(`writing ${file}`);
     let bytes: number;
     try {
-      bytes = await writeTarGz(file, root, b.entries, at);
+      bytes = await target.write(root, b.entries, at);
     } catch (e) {
+      if (e instanceof CliError) throw e;
       throw usageError(
         `cannot write the bundle ${file}: ${(e as Error).message}`,
         'check the path and that it is writable',
@@ -432,6 +451,7 @@ export async function runDiagnose(opts: DiagnoseOptions, deps: Deps): Promise<Ex
   if (opts.bundle && opts.fromBundle) {
     throw usageError('--bundle writes a bundle from a live cluster; it cannot be combined with --from-bundle');
   }
+  if (opts.force && !opts.bundle) throw usageError('--force only applies to --bundle FILE');
   if (opts.allNamespaces && opts.namespace)
     throw usageError('--namespace and --all-namespaces cannot be used together');
   requirePrometheusUrl(opts); // before --bundle's live collection, as gatherSnapshot does for the rest
@@ -459,7 +479,7 @@ export async function runDiagnose(opts: DiagnoseOptions, deps: Deps): Promise<Ex
   });
   if (bundle) {
     io.stderr(
-      `bundle written: ${bundle.file} (${bundle.bytes} bytes, ${bundle.files} files${bundle.redacted ? ', redacted' : ', NOT redacted'})\n`,
+      `bundle written: ${bundle.file} (mode 0600, ${bundle.bytes} bytes, ${bundle.files} files${bundle.redacted ? ', redacted' : ', NOT redacted'})\n`,
     );
     if (bundle.failed.length > 0) {
       io.stderr(`  ${bundle.failed.length} item(s) could not be collected (listed in manifest.json):\n`);

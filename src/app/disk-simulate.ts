@@ -4,7 +4,9 @@
  * storage backend, and report disk-full minutes and what each bought.
  * Reads no cluster. docs/simulate.md describes the model and the sources.
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, lstat, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import {
   BACKENDS,
   MINUTE_MS,
@@ -169,15 +171,44 @@ export async function runSimulation(opts: DiskSimulateOptions): Promise<Simulati
   };
 }
 
-/** Writes the chart, refusing to replace an existing file unless --force. */
+/**
+ * Writes the chart like the bundle writer writes bundles: an existing FILE
+ * is refused unless --force, a directory always; a symbolic link at FILE is
+ * never followed (with --force the link itself is replaced). The SVG goes to
+ * a new temporary file beside FILE (O_CREAT|O_EXCL), then is linked (or,
+ * with --force, renamed) into place.
+ */
 export async function writeChart(file: string, svg: string, force: boolean): Promise<void> {
   if (!file.toLowerCase().endsWith('.svg')) throw usageError(`--chart ${file}: the chart is SVG, name the file .svg`);
+  const abs = resolve(file);
+  const existing = await lstat(abs).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw usageError(`cannot write --chart ${file}: ${e.code ?? e.message}`);
+  });
+  if (existing?.isDirectory()) throw usageError(`--chart ${file} is a directory`);
+  if (existing && !force) {
+    throw usageError(
+      `--chart ${file} exists${existing.isSymbolicLink() ? ' (a symbolic link, never followed)' : ''}; pass --force to replace it`,
+    );
+  }
+  const tmp = join(dirname(abs), `.${basename(abs)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(file, svg, { flag: force ? 'w' : 'wx', mode: 0o644 });
+    await writeFile(tmp, svg, { flag: 'wx', mode: 0o644 });
+  } catch (e) {
+    throw usageError(`cannot write --chart ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    if (force) await rename(tmp, abs);
+    else await link(tmp, abs);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw usageError(`--chart ${file} exists; pass --force to replace it`);
-    throw usageError(`cannot write --chart ${file}: ${code ?? (e as Error).message}`);
+    throw usageError(
+      code === 'EEXIST'
+        ? `--chart ${file} appeared while the chart was written; pass --force to replace it`
+        : `cannot write --chart ${file}: ${code ?? (e as Error).message}`,
+    );
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
 }
 

@@ -15,6 +15,7 @@ import { noFactsError } from './unmeasured.js';
 import { forecastCells, human, pct, usageText, renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
 import type { Snapshot } from '../model/snapshot.js';
+import { sanitize } from '../render/sanitize.js';
 
 export interface DiskStatusOptions extends ScopeOptions {
   output: OutputFormat;
@@ -247,8 +248,13 @@ export function printStatus(
         for (const r of reports)
           for (const v of r.volumes) {
             if (!v.decision) continue;
-            io.stdout(`\n${r.namespace}/${r.name} ${v.pvcName} (${volumeLabel(v)}): ${v.decision.verdict}\n`);
-            for (const t of v.decision.trace) io.stdout(`  ${t.outcome.padEnd(4)} ${t.check}: ${t.message}\n`);
+            io.stdout(
+              sanitize(`\n${r.namespace}/${r.name} ${v.pvcName} (${volumeLabel(v)}): ${v.decision.verdict}\n`, {
+                keepNewlines: true,
+              }),
+            );
+            for (const t of v.decision.trace)
+              io.stdout(sanitize(`  ${t.outcome.padEnd(4)} ${t.check}: ${t.message}`) + '\n');
           }
       }
     },

@@ -9,6 +9,7 @@ import { readBundle } from '../snapshot/bundle.js';
 import type { ClusterSnapshot, Snapshot, SourceName } from '../model/snapshot.js';
 import { labels } from '../model/kube-objects.js';
 import { usageError } from '../model/errors.js';
+import { matchesLabelSelector, parseLabelSelector, type LabelSelector } from '@cnpg-disk/core';
 
 export interface ScopeOptions {
   namespace?: string | undefined;
@@ -25,19 +26,22 @@ export interface ScopeOptions {
   prometheusUrl?: string | undefined;
 }
 
-/** Matches a simple equality label selector (a=b,c!=d,e) against labels, for bundles. */
+/**
+ * The -l selector, parsed with the API server's grammar (core's selector.ts),
+ * or a usage error. Offline it filters the bundle; live the same text goes to
+ * the API server, after this check, so both paths refuse the same input.
+ */
+export function parseSelectorOption(selector: string | undefined): LabelSelector | undefined {
+  if (selector === undefined) return undefined;
+  const p = parseLabelSelector(selector);
+  if (!p.ok) throw usageError(p.error, 'e.g. -l team=payments,tier in (db,cache),!legacy');
+  return p.selector;
+}
+
+/** Whether a bundle's Cluster labels satisfy the -l selector (no selector: all). */
 export function matchesSelector(selector: string | undefined, l: Record<string, string>): boolean {
-  if (!selector) return true;
-  return selector.split(',').every((term) => {
-    const t = term.trim();
-    if (!t) return true;
-    const ne = /^([^!=]+)!=(.*)$/.exec(t);
-    if (ne) return l[ne[1]!.trim()] !== ne[2]!.trim();
-    const eq = /^([^!=]+)==?(.*)$/.exec(t);
-    if (eq) return l[eq[1]!.trim()] === eq[2]!.trim();
-    if (t.startsWith('!')) return l[t.slice(1)] === undefined;
-    return l[t] !== undefined;
-  });
+  const s = parseSelectorOption(selector);
+  return s === undefined || matchesLabelSelector(s, l);
 }
 
 export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Snapshot> {
@@ -45,14 +49,17 @@ export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Sn
   if (opts.allNamespaces && opts.namespace) {
     throw usageError('--namespace and --all-namespaces cannot be used together');
   }
+  const selector = parseSelectorOption(opts.selector);
   if (opts.fromBundle) {
     const snap = await readBundle(opts.fromBundle);
+    const all = snap.clusters.map((c) => `${c.namespace}/${c.name}`);
     snap.clusters = snap.clusters.filter(
       (c) =>
         (!opts.cluster || c.name === opts.cluster) &&
         (!opts.namespace || c.namespace === opts.namespace) &&
-        matchesSelector(opts.selector, labels(c.cluster)),
+        (!selector || matchesLabelSelector(selector, labels(c.cluster))),
     );
+    if (opts.cluster && snap.clusters.length === 0) throw notInBundle(opts.cluster, opts.fromBundle, all);
     return snap;
   }
   const client = deps.kube();
@@ -76,6 +83,7 @@ export function liveCollectOptions(
   deps: Deps,
   onProgress: (text: string) => void,
 ): CollectOptions {
+  parseSelectorOption(opts.selector); // refused here before the API server sees it
   return {
     namespaces: opts.allNamespaces ? 'all' : [opts.namespace ?? client.currentNamespace],
     cluster: opts.cluster,
@@ -125,6 +133,15 @@ export function judgedAt(snapshot: Snapshot, deps: Deps): number {
     if (!Number.isNaN(t) && t > 0) return t;
   }
   return deps.now().getTime();
+}
+
+/** A named Cluster the bundle does not hold: the message lists what it holds. */
+export function notInBundle(cluster: string, file: string, all: string[]): Error {
+  const shown = all.length > 20 ? [...all.slice(0, 20), `… ${all.length - 20} more`] : all;
+  return usageError(
+    `there is no CloudNativePG Cluster ${JSON.stringify(cluster)} in the bundle ${file}; it holds ${all.length === 0 ? 'no Cluster' : shown.join(', ')}`,
+    `list the bundle with: kubectl cnpg diagnose --from-bundle ${file} --list`,
+  );
 }
 
 /** The one Cluster a command was asked about, or a usage error saying where we looked. */

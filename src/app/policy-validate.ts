@@ -35,6 +35,7 @@ import type { KubeObject } from '../model/snapshot.js';
 import { renderTable } from '../render/table.js';
 import { gatherSnapshot, requireCluster } from './gather.js';
 import { volumeLabel } from './disk-status.js';
+import { sanitize, trusted } from '../render/sanitize.js';
 
 /** The cluster shape stated on the command line, for offline validation in CI. */
 export interface StatedShape {
@@ -352,7 +353,7 @@ export function validationTable(io: IOStreams, v: PolicyValidation): string {
   const head = [...(multiSource ? ['SOURCE'] : []), 'SEVERITY', 'CODE', 'PATH', 'MESSAGE'];
   const rows = v.issues.map((i) => [
     ...(multiSource ? [i.source] : []),
-    i.severity === 'error' ? paint(io, 'red', 'ERROR') : paint(io, 'yellow', 'WARNING'),
+    trusted(i.severity === 'error' ? paint(io, 'red', 'ERROR') : paint(io, 'yellow', 'WARNING')),
     i.code,
     i.path || '(document)',
     i.message,
@@ -373,7 +374,7 @@ export async function runPolicyValidate(opts: PolicyValidateOptions, deps: Deps)
       const shape = v.shape
         ? `${v.shape.singleVolume ? 'single volume (WAL on data)' : 'separate WAL volume'}, archiving ${v.shape.archiving.configured === undefined ? 'unknown' : v.shape.archiving.configured ? 'configured' : 'not configured'}, tablespaces: ${v.shape.tablespaces.join(', ') || 'none'}`
         : 'shape-free (state it with --single-volume|--wal-volume, --archiving, --tablespace, --size, or use --cluster)';
-      io.stderr(`validating ${what}; shape: ${shape}\n`);
+      io.stderr(sanitize(`validating ${what}; shape: ${shape}`) + '\n');
       if (v.issues.length > 0) io.stdout(validationTable(io, v));
       const errors = v.issues.filter((i) => i.severity === 'error').length;
       const warnings = v.issues.length - errors;
@@ -384,12 +385,14 @@ export async function runPolicyValidate(opts: PolicyValidateOptions, deps: Deps)
       );
       if (v.inForce && v.inForce.length > 0) {
         io.stdout(
-          `policy in force: ${v.inForce
-            .map(
-              (p) =>
-                `${p.volume} ← ${p.source} (${p.errors > 0 ? 'invalid: not resized' : p.enabled ? 'enabled' : 'disabled'})`,
-            )
-            .join(', ')}\n`,
+          `policy in force: ${sanitize(
+            v.inForce
+              .map(
+                (p) =>
+                  `${p.volume} ← ${p.source} (${p.errors > 0 ? 'invalid: not resized' : p.enabled ? 'enabled' : 'disabled'})`,
+              )
+              .join(', '),
+          )}\n`,
         );
       }
     },

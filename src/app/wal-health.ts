@@ -17,6 +17,7 @@ import { parseClusterDiskStatus } from '../sources/cluster-status.js';
 import { STATUS_ONLY_SOURCE } from '../sources/pod-proxy.js';
 import { renderFindings, sourcesLine } from '../render/common.js';
 import { renderTable } from '../render/table.js';
+import { sanitize } from '../render/sanitize.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
 import { noFactsError } from './unmeasured.js';
@@ -293,7 +294,7 @@ export async function runWalHealth(opts: WalHealthOptions, deps: Deps): Promise<
       const unknown = reports.flatMap((c) => c.instances.filter((i) => i.verdict === 'unknown').map((i) => i.pod));
       if (unknown.length > 0) {
         io.stdout(
-          `\n${paint(io, 'dim', `no WAL facts for ${unknown.join(', ')} (run with -v to see which sources were tried)`)}\n`,
+          `\n${paint(io, 'dim', `no WAL facts for ${sanitize(unknown.join(', '))} (run with -v to see which sources were tried)`)}\n`,
         );
       }
     },

@@ -3,8 +3,10 @@
  * and exit codes. Commands stay thin: parse flags into options, call a plain
  * run function with the dependency bag, exit with the code it returns.
  */
-import { Command, Errors } from '@oclif/core';
+import { Command } from '@oclif/core/command';
+import * as Errors from '@oclif/core/errors';
 import { CliError, ExitCode } from '../model/errors.js';
+import { sanitize } from '../render/sanitize.js';
 
 export abstract class BaseCommand extends Command {
   /** Set by commands after parsing, so errors can show stacks with -v. */
@@ -20,8 +22,9 @@ export abstract class BaseCommand extends Command {
     if (err instanceof Errors.ExitError) throw err;
     const write = (t: string) => process.stderr.write(t);
     if (err instanceof CliError) {
-      write(`error: ${err.message}\n`);
-      for (const s of err.suggestions) write(`  hint: ${s}\n`);
+      // Messages quote names from the cluster or a bundle: untrusted.
+      write(`error: ${sanitize(err.message)}\n`);
+      for (const s of err.suggestions) write(`  hint: ${sanitize(s)}\n`);
       if (this.verbose && err.stack) write(`${err.stack}\n`);
       this.exit(err.exitCode);
     }
@@ -30,10 +33,10 @@ export abstract class BaseCommand extends Command {
       err.oclif?.exit === 2 ||
       /Unexpected argument|Nonexistent flag|Expected --|Missing required flag|Parsing --/.test(err.message)
     ) {
-      write(`error: ${parseErrorText(err.message)}\n  hint: see --help\n`);
+      write(`error: ${sanitize(parseErrorText(err.message))}\n  hint: see --help\n`);
       this.exit(ExitCode.USAGE);
     }
-    write(`internal error: ${err.message}\n`);
+    write(`internal error: ${sanitize(err.message)}\n`);
     if (this.verbose && err.stack) write(`${err.stack}\n`);
     else write('  hint: run again with -v for details, and please report it\n');
     this.exit(ExitCode.INTERNAL);

@@ -1,7 +1,7 @@
 /**
  * Flags every command shares (kubectl's names), registered once.
  */
-import { Flags } from '@oclif/core';
+import * as Flags from '@oclif/core/flags';
 import { OUTPUT_FORMATS } from '../render/printer.js';
 import { SOURCE_NAMES } from '../model/snapshot.js';
 import { usageError } from '../model/errors.js';
@@ -33,7 +33,7 @@ export const kubeFlags = {
   'all-namespaces': Flags.boolean({ char: 'A', summary: 'Every namespace.', helpGroup: 'KUBERNETES' }),
   selector: Flags.string({
     char: 'l',
-    summary: 'Label selector on Clusters (e.g. team=payments).',
+    summary: 'Label selector on Clusters, Kubernetes syntax (e.g. team=payments,tier in (db,cache),!legacy).',
     helpGroup: 'KUBERNETES',
   }),
   context: Flags.string({ summary: 'kubeconfig context to use.', helpGroup: 'KUBERNETES' }),

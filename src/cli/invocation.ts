@@ -20,3 +20,21 @@ export function argvForInvocation(argv: string[], binaryPath = argv[1] ?? ''): s
   if (first !== undefined && DISK_COMMANDS.has(first)) return ['disk', ...args];
   return args;
 }
+
+/**
+ * What `--version` (and the VERSION line of `--help`) prints: our name and
+ * version, then the runtime that really runs us and the platform, e.g.
+ * `kubectl-cnpg-disk 0.1.0 (node v20.20.2, linux-x64)` or, for the single
+ * binary, `kubectl-cnpg-disk 0.1.0 (bun 1.4.5, linux-x64)`. oclif's default
+ * names `node-<process.version>`, which under Bun is only Bun's
+ * Node-compatibility version.
+ */
+export function userAgent(
+  name: string,
+  version: string,
+  runtime: { platform: string; arch: string; versions: Partial<Record<string, string>> } = process,
+): string {
+  const bun = runtime.versions['bun'];
+  const engine = bun ? `bun ${bun}` : `node v${runtime.versions['node'] ?? '?'}`;
+  return `${name} ${version} (${engine}, ${runtime.platform}-${runtime.arch})`;
+}

@@ -2,7 +2,7 @@
  * The one place that knows about the terminal: TTY, colour, width, and where
  * data (stdout) and progress/status (stderr) go.
  */
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 
 export interface IOStreams {
   stdout: (text: string) => void;
@@ -41,8 +41,23 @@ export function systemIO(opts: { noColor?: boolean } = {}): IOStreams {
     width: process.stdout.columns ?? 120,
     spinner(text: string): Spinner {
       if (!isStderrTTY || env['CI']) return NO_SPINNER;
-      const s: Ora = ora({ text, stream: process.stderr }).start();
-      return { update: (t) => void (s.text = t), stop: () => void s.stop() };
+      // ora (and its dozen modules) only when a spinner is really shown.
+      let s: Ora | undefined;
+      let current = text;
+      let stopped = false;
+      void import('ora').then(({ default: ora }) => {
+        if (!stopped) s = ora({ text: current, stream: process.stderr }).start();
+      });
+      return {
+        update: (t) => {
+          current = t;
+          if (s) s.text = t;
+        },
+        stop: () => {
+          stopped = true;
+          s?.stop();
+        },
+      };
     },
     async confirm(question: string): Promise<boolean> {
       const { createInterface } = await import('node:readline/promises');

@@ -1,4 +1,5 @@
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 import { BaseCommand } from '../cli/base.js';
 import { kubeFlags, outputFlags, sourceFlags } from '../cli/flags.js';
 
@@ -14,8 +15,11 @@ warning, info (codes and thresholds: docs/findings.md).
 --bundle FILE also writes a support bundle (.tar.gz): the Cluster, pods, PVCs, PVs, storage classes,
 events, bounded postgres logs (current and previous), /pg/status and a metrics scrape per pod, the
 filesystem and WAL facts, versions, and a manifest of what was collected and what failed. Secrets are
-never read; credentials in objects and logs are redacted unless --no-redact (docs/bundle.md).
-disk status, wal health and diagnose read a bundle offline with --from-bundle.
+never read; credentials in objects and logs are redacted unless --no-redact (docs/bundle.md). The file
+is written with mode 0600 through a temporary file renamed into place; an existing FILE is refused
+unless --force, and a symbolic link there is never followed.
+disk status, wal health and diagnose read a bundle offline with --from-bundle; diagnose --from-bundle FILE
+--list shows what it holds (manifest, what failed, redaction, tool version, clusters).
 
 Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluate, 64 usage error.`;
   static override examples = [
@@ -24,6 +28,7 @@ Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluat
     '<%= config.bin %> diagnose -A -o json',
     '<%= config.bin %> diagnose main -n payments --bundle main-bundle.tar.gz',
     '<%= config.bin %> diagnose --from-bundle examples/instance-down-exit-code-4.tar.gz',
+    '<%= config.bin %> diagnose --from-bundle examples/instance-down-exit-code-4.tar.gz --list',
   ];
   static override args = { cluster: Args.string({ description: 'Cluster name (default: every cluster in scope).' }) };
   static override flags = {
@@ -32,6 +37,15 @@ Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluat
     ...outputFlags,
     bundle: Flags.string({
       summary: 'Also write a support bundle (.tar.gz) to this file.',
+      helpGroup: 'BUNDLE',
+    }),
+    list: Flags.boolean({
+      summary: 'With --from-bundle: list what the bundle holds (manifest, what failed, redaction, clusters).',
+      default: false,
+    }),
+    force: Flags.boolean({
+      summary: 'Replace an existing --bundle file (a symbolic link there is replaced, never followed).',
+      default: false,
       helpGroup: 'BUNDLE',
     }),
     redact: Flags.boolean({
@@ -51,10 +65,17 @@ Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluat
       import('../app/diagnose.js'),
     ]);
     const deps = await depsFromFlags(flags);
+    if (flags.list) {
+      const { runBundleList } = await import('../app/bundle-list.js');
+      const { fromBundle, output } = readOptionsFromFlags(flags, args.cluster);
+      this.finish(await runBundleList({ fromBundle, output, bundle: flags.bundle }, deps));
+      return;
+    }
     const code = await runDiagnose(
       {
         ...readOptionsFromFlags(flags, args.cluster),
         bundle: flags.bundle,
+        force: flags.force,
         redact: flags.redact,
         pluginVersion: this.config.version,
       },

@@ -51,7 +51,8 @@ export async function execInPod(
   client.requests.push({ method: 'POST', url: `exec ${namespace}/${pod}` });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const exec = new Exec(client.kc);
+  // The shared agent: the WebSocket resumes the run's TLS session instead of a new context and full handshake.
+  const exec = new Exec(await client.streamingKubeConfig());
   return new Promise<ExecResult>((resolve, reject) => {
     let settled = false;
     const finish = (fn: () => void) => {

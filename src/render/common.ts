@@ -6,6 +6,7 @@ import type { IOStreams } from '../cli/io.js';
 import { paint } from './printer.js';
 import type { Finding } from '../analysis/findings.js';
 import type { Snapshot } from '../model/snapshot.js';
+import { sanitize } from './sanitize.js';
 
 export function human(b: bigint | undefined): string {
   return b === undefined ? '-' : formatBytesHuman(b);
@@ -68,14 +69,18 @@ export function severityLabel(io: IOStreams, s: Finding['severity']): string {
 export function renderFindings(io: IOStreams, findings: Finding[], withCommands = true): string {
   if (findings.length === 0) return '';
   const lines = findings.map((f) => {
-    const head = `${severityLabel(io, f.severity)}  ${f.subject}  ${f.message}`;
-    return withCommands && f.command ? `${head}\n    → ${f.command}` : head;
+    const head = `${severityLabel(io, f.severity)}  ${sanitize(f.subject)}  ${sanitize(f.message)}`;
+    return withCommands && f.command ? `${head}\n    → ${sanitize(f.command)}` : head;
   });
   return lines.join('\n') + '\n';
 }
 
 /** One line (stderr) saying which sources answered and which were denied, and the fix. */
 export function sourcesLine(snapshot: Snapshot, verbose: boolean): string {
+  return sanitize(sourcesText(snapshot, verbose), { keepNewlines: true });
+}
+
+function sourcesText(snapshot: Snapshot, verbose: boolean): string {
   if (snapshot.origin.kind === 'bundle') {
     return `source: bundle ${snapshot.origin.file} (collected ${snapshot.collectedAt}${snapshot.origin.collectedFrom ? ` from ${snapshot.origin.collectedFrom}` : ''})\n`;
   }

@@ -2,10 +2,12 @@
  * Tables for people (cli-table3), borderless like kubectl.
  */
 import Table from 'cli-table3';
+import { cellText, type TrustedText } from './sanitize.js';
 
-export function renderTable(head: string[], rows: string[][]): string {
+/** Every cell is sanitised (render/sanitize.ts) unless it is TrustedText (our own colours). */
+export function renderTable(head: string[], rows: (string | TrustedText)[][]): string {
   const t = new Table({
-    head,
+    head: head.map((h) => cellText(h)),
     chars: {
       top: '',
       'top-mid': '',
@@ -25,7 +27,7 @@ export function renderTable(head: string[], rows: string[][]): string {
     },
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
   });
-  t.push(...rows);
+  t.push(...rows.map((r) => r.map((c) => cellText(c))));
   return (
     t
       .toString()

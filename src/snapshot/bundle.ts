@@ -4,6 +4,8 @@
  * gives back exactly that Snapshot, so every read command works offline.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
+import { Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { decodeFilesystemFacts, decodeWalHealth, type FilesystemFacts } from '@cnpg-disk/core';
 import { usageError } from '../model/errors.js';
@@ -12,39 +14,115 @@ import type { ClusterSnapshot, InstanceMeasurement, KubeObject, Snapshot, Source
 
 export const BUNDLE_SNAPSHOT_PATH = 'snapshot.json';
 export const BUNDLE_MANIFEST_PATH = 'manifest.json';
-/** Largest snapshot.json we accept (a bundle is bounded; a bigger one is not ours). */
-const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024;
+/**
+ * Most bytes we inflate from a bundle, all members together, counted while
+ * decompressing (a bundle we write is at most 64 MiB plus its manifest; a
+ * bigger one is not ours). A member whose header claims more is refused at
+ * its header, before its data is read.
+ */
+export const MAX_BUNDLE_READ_BYTES = 256 * 1024 * 1024;
 
-/** Reads one file out of a .tar.gz without extracting anything to disk. */
-export async function readTarEntry(
+/** The files a bundle reader takes out of the archive, by path inside the root folder. */
+export interface BundleArchive {
+  root: string;
+  files: Map<string, Buffer>;
+}
+
+/** A bundle that is not what we write: the message says what is wrong. */
+export class BundleFormatError extends Error {}
+
+const REGULAR = new Set(['File', 'OldFile', 'ContiguousFile']);
+
+/**
+ * Reads `wanted` files (paths inside the root folder) out of a .tar.gz
+ * without extracting anything to disk, and checks the whole archive on the
+ * way: exactly one root folder; no absolute or `..` member names; the files
+ * we read are regular files (not links, devices or FIFOs) and appear once;
+ * at most `maxBytes` inflated, counted while decompressing, and no member
+ * header claiming more. Memory stays bounded by `maxBytes` of wanted files.
+ */
+export async function readBundleArchive(
   file: string,
-  wanted: string,
-  maxBytes = MAX_SNAPSHOT_BYTES,
-): Promise<Buffer | undefined> {
+  wanted: readonly string[] = [BUNDLE_SNAPSHOT_PATH, BUNDLE_MANIFEST_PATH],
+  maxBytes = MAX_BUNDLE_READ_BYTES,
+): Promise<BundleArchive> {
   return new Promise((resolve, reject) => {
-    let found: Buffer | undefined;
-    let tooBig = false;
+    let settled = false;
+    let root: string | undefined;
+    let inflated = 0;
+    const files = new Map<string, Buffer>();
+    const src = createReadStream(file);
+    const gunzip = createGunzip();
+    const fail = (message: string) => {
+      if (settled) return;
+      settled = true;
+      src.destroy();
+      gunzip.destroy();
+      counter.destroy();
+      reject(new BundleFormatError(message));
+    };
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        inflated += chunk.length;
+        if (inflated > maxBytes) {
+          fail(`it inflates to more than ${maxBytes} bytes (a bundle written by this tool is far smaller)`);
+          cb();
+        } else cb(null, chunk);
+      },
+    });
     const parser = new Parser({
-      filter: (path: string) =>
-        path.replace(/^\.\//, '').replace(/^[^/]+\/(?=snapshot\.json$|manifest\.json$)/, '') === wanted,
+      strict: true,
       onReadEntry: (entry: ReadEntry) => {
+        if (settled) return void entry.resume();
+        const raw = entry.path;
+        if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw) || raw.includes('\\')) {
+          return fail(`member ${JSON.stringify(raw)} has an absolute name`);
+        }
+        const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
+        if (parts.includes('..')) return fail(`member ${JSON.stringify(raw)} climbs out of the archive (..)`);
+        if (parts.length === 0) return void entry.resume();
+        if (parts.length === 1 && entry.type !== 'Directory') {
+          return fail(`member ${JSON.stringify(raw)} is outside the bundle's root folder`);
+        }
+        if (root === undefined) root = parts[0];
+        else if (parts[0] !== root) {
+          return fail(
+            `it has two root folders (${JSON.stringify(root)} and ${JSON.stringify(parts[0])}); a bundle has one`,
+          );
+        }
+        if ((entry.size ?? 0) > maxBytes) {
+          return fail(
+            `member ${JSON.stringify(raw)} claims ${entry.size} bytes, more than the ${maxBytes} a bundle may hold`,
+          );
+        }
+        const rel = parts.slice(1).join('/');
+        if (!wanted.includes(rel)) return void entry.resume();
+        if (!REGULAR.has(entry.type)) {
+          return fail(`${rel} is a ${entry.type}, not a regular file`);
+        }
+        if (files.has(rel)) return fail(`${rel} appears twice`);
         const chunks: Buffer[] = [];
-        let size = 0;
-        entry.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > maxBytes) tooBig = true;
-          else chunks.push(c);
-        });
+        entry.on('data', (c: Buffer) => chunks.push(c));
         entry.on('end', () => {
-          found = Buffer.concat(chunks);
+          if (!settled) files.set(rel, Buffer.concat(chunks));
         });
       },
     });
-    parser.on('error', (e: Error) => reject(e));
-    parser.on('end', () => (tooBig ? reject(new Error(`${wanted} is larger than ${maxBytes} bytes`)) : resolve(found)));
-    const s = createReadStream(file);
-    s.on('error', reject);
-    s.pipe(parser);
+    parser.on('error', (e: Error & { code?: string }) =>
+      fail(e.code === 'TAR_BAD_ARCHIVE' ? 'it is not a tar archive' : e.message),
+    );
+    parser.on('end', () => {
+      if (settled) return;
+      settled = true;
+      if (root === undefined) reject(new BundleFormatError('it is an empty archive'));
+      else resolve({ root, files });
+    });
+    src.on('error', (e: Error) => fail(e.message));
+    gunzip.on('error', (e: Error) => fail(`it is not gzip-compressed (${e.message})`));
+    src
+      .pipe(gunzip)
+      .pipe(counter)
+      .pipe(parser as unknown as NodeJS.WritableStream);
   });
 }
 
@@ -74,6 +152,9 @@ function decodeMeasurement(u: unknown, where: string, problems: string[]): Insta
   }
   return m;
 }
+
+/** 2026-12-01T10:00:00Z, with optional fraction and offset: what we write (toISOString). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Validates and decodes a snapshot document (from a bundle or a JSON file). */
 export function decodeSnapshot(doc: unknown, file: string): Snapshot {
@@ -106,9 +187,17 @@ export function decodeSnapshot(doc: unknown, file: string): Snapshot {
     ];
   });
   const collectedAt = str(doc, 'collectedAt');
+  // Every verdict is judged at this moment (budget windows, event ages): a
+  // snapshot without a valid one is refused, never judged at 1970 or now.
+  if (!collectedAt || !RFC3339.test(collectedAt) || Number.isNaN(Date.parse(collectedAt))) {
+    throw usageError(
+      `${file}: collectedAt ${collectedAt === undefined ? 'is missing' : `${JSON.stringify(collectedAt)} is not an RFC 3339 time`}; the snapshot cannot be judged`,
+      'use a bundle written by `kubectl cnpg diagnose --bundle`',
+    );
+  }
   const origin = get(doc, 'origin');
   return {
-    collectedAt: collectedAt && !Number.isNaN(Date.parse(collectedAt)) ? collectedAt : new Date(0).toISOString(),
+    collectedAt,
     origin: {
       kind: 'bundle',
       file,
@@ -122,25 +211,39 @@ export function decodeSnapshot(doc: unknown, file: string): Snapshot {
   };
 }
 
+/** readBundleArchive, with every refusal as a usage error naming the file. */
+export async function readArchiveOrRefuse(file: string): Promise<BundleArchive> {
+  try {
+    return await readBundleArchive(file);
+  } catch (e) {
+    throw usageError(
+      `bundle ${file} is refused: ${(e as Error).message}`,
+      'the file must be a .tar.gz written by `kubectl cnpg diagnose --bundle`',
+    );
+  }
+}
+
 /** Reads a support bundle (.tar.gz) or a bare snapshot (.json). */
 export async function readBundle(file: string): Promise<Snapshot> {
+  return (await readBundleWithManifest(file)).snapshot;
+}
+
+/** A bundle's snapshot and its manifest (undefined for a bare .json snapshot or a bundle without one). */
+export async function readBundleWithManifest(file: string): Promise<{ snapshot: Snapshot; manifest?: unknown }> {
   if (!existsSync(file) || !statSync(file).isFile()) {
     throw usageError(`bundle ${file} does not exist`, 'check the --from-bundle path');
   }
   let text: string;
+  let manifest: unknown;
   if (/\.json$/i.test(file)) {
+    if (statSync(file).size > MAX_BUNDLE_READ_BYTES) {
+      throw usageError(`${file} is larger than ${MAX_BUNDLE_READ_BYTES} bytes: not a snapshot written by this tool`);
+    }
     const { readFile } = await import('node:fs/promises');
     text = await readFile(file, 'utf8');
   } else {
-    let buf: Buffer | undefined;
-    try {
-      buf = await readTarEntry(file, BUNDLE_SNAPSHOT_PATH);
-    } catch (e) {
-      throw usageError(
-        `cannot read bundle ${file}: ${(e as Error).message}`,
-        'the file must be a .tar.gz written by `kubectl cnpg diagnose --bundle`',
-      );
-    }
+    const archive = await readArchiveOrRefuse(file);
+    const buf = archive.files.get(BUNDLE_SNAPSHOT_PATH);
     if (!buf) {
       throw usageError(
         `bundle ${file} has no ${BUNDLE_SNAPSHOT_PATH}`,
@@ -148,6 +251,14 @@ export async function readBundle(file: string): Promise<Snapshot> {
       );
     }
     text = buf.toString('utf8');
+    const m = archive.files.get(BUNDLE_MANIFEST_PATH);
+    if (m) {
+      try {
+        manifest = JSON.parse(m.toString('utf8')) as unknown;
+      } catch (e) {
+        throw usageError(`${file}: ${BUNDLE_MANIFEST_PATH} is not valid JSON (${(e as Error).message})`);
+      }
+    }
   }
   let doc: unknown;
   try {
@@ -155,5 +266,5 @@ export async function readBundle(file: string): Promise<Snapshot> {
   } catch (e) {
     throw usageError(`${file}: ${BUNDLE_SNAPSHOT_PATH} is not valid JSON (${(e as Error).message})`);
   }
-  return decodeSnapshot(doc, file);
+  return { snapshot: decodeSnapshot(doc, file), ...(manifest === undefined ? {} : { manifest }) };
 }

@@ -136,24 +136,24 @@ async function listNamespaceObjects(
 ): Promise<Map<string, NamespaceObjects>> {
   const byNs = new Map<string, NamespaceObjects>(namespaces.map((n) => [n, { pods: [], pvcs: [], events: [] }]));
   const labelSelector = CLUSTER_LABEL;
+  // Plain JSON from the API server (KubeClient.getJson), not client-node's model objects.
   const put = (kind: keyof NamespaceObjects, list: KubeObject[]) => {
-    for (const o of list) byNs.get(namespaceOf(o))?.[kind].push(plain(o));
+    for (const o of list) byNs.get(namespaceOf(o))?.[kind].push(slim(o));
   };
-  const safe = async (what: string, fn: () => Promise<unknown>): Promise<KubeObject[]> => {
+  const safe = async (what: string, path: string, query: Record<string, string>): Promise<KubeObject[]> => {
     try {
-      return items(await client.call(what, fn as () => Promise<unknown>));
+      return items(await client.getJson(path, query, what));
     } catch (e) {
       problems.push(`${what} failed (${describeApiError(e)})`);
       return [];
     }
   };
+  const warnings = { fieldSelector: 'type=Warning' };
   if (all) {
     const [pods, pvcs, events] = await Promise.all([
-      safe('list pods', () => client.core.listPodForAllNamespaces({ labelSelector })),
-      safe('list persistentvolumeclaims', () =>
-        client.core.listPersistentVolumeClaimForAllNamespaces({ labelSelector }),
-      ),
-      safe('list events', () => client.core.listEventForAllNamespaces({ fieldSelector: 'type=Warning' })),
+      safe('list pods', '/api/v1/pods', { labelSelector }),
+      safe('list persistentvolumeclaims', '/api/v1/persistentvolumeclaims', { labelSelector }),
+      safe('list events', '/api/v1/events', warnings),
     ]);
     put('pods', pods);
     put('pvcs', pvcs);
@@ -161,14 +161,11 @@ async function listNamespaceObjects(
   } else {
     await Promise.all(
       namespaces.map(async (namespace) => {
+        const ns = `/api/v1/namespaces/${encodeURIComponent(namespace)}`;
         const [pods, pvcs, events] = await Promise.all([
-          safe(`list pods in ${namespace}`, () => client.core.listNamespacedPod({ namespace, labelSelector })),
-          safe(`list persistentvolumeclaims in ${namespace}`, () =>
-            client.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector }),
-          ),
-          safe(`list events in ${namespace}`, () =>
-            client.core.listNamespacedEvent({ namespace, fieldSelector: 'type=Warning' }),
-          ),
+          safe(`list pods in ${namespace}`, `${ns}/pods`, { labelSelector }),
+          safe(`list persistentvolumeclaims in ${namespace}`, `${ns}/persistentvolumeclaims`, { labelSelector }),
+          safe(`list events in ${namespace}`, `${ns}/events`, warnings),
         ]);
         put('pods', pods);
         put('pvcs', pvcs);

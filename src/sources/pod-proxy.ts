@@ -83,8 +83,9 @@ export async function apiGet(
   const base = new URL(client.server);
   const url = new URL(`${base.pathname.replace(/\/$/, '')}${apiPath}`, base);
   client.requests.push({ method: 'GET', url: url.toString() });
-  const opts: https.RequestOptions = { method: 'GET', headers: { accept: '*/*' } };
-  await client.kc.applyToHTTPSOptions(opts);
+  // The client's shared keep-alive agent: one TLS context per API server, not one per request.
+  const auth = await client.requestAuth();
+  const opts: https.RequestOptions = { method: 'GET', ...auth, headers: { ...auth.headers, accept: '*/*' } };
   return httpGet(url, opts, action, apiPath, timeoutMs, maxBytes);
 }
 
@@ -100,6 +101,7 @@ export function httpGet(
   what: string,
   timeoutMs: number,
   maxBytes = MAX_PROXY_BODY,
+  retried = false,
 ): Promise<ProxyResponse> {
   return new Promise<ProxyResponse>((resolve, reject) => {
     const mod = url.protocol === 'http:' ? http : https;
@@ -130,13 +132,19 @@ export function httpGet(
     req.setTimeout(timeoutMs > 0 ? timeoutMs : 15_000, () =>
       req.destroy(new KubeApiError(action, undefined, 'Timeout', `${what} timed out`)),
     );
-    req.on('error', (e) =>
+    req.on('error', (e) => {
+      // A kept-alive connection the server closed just as we reused it: the
+      // GET never reached it, so ask once more on a new connection.
+      if (!retried && req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        resolve(httpGet(url, opts, action, what, timeoutMs, maxBytes, true));
+        return;
+      }
       reject(
         e instanceof KubeApiError
           ? e
           : new KubeApiError(action, undefined, (e as NodeJS.ErrnoException).code, e.message),
-      ),
-    );
+      );
+    });
     req.end();
   });
 }

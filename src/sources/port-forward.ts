@@ -97,7 +97,14 @@ export function kubeForwarder(client: KubeClient, namespace: string, pod: string
       method: 'GET',
       url: `${client.server.replace(/\/$/, '')}/api/v1/namespaces/${namespace}/pods/${pod}/portforward?ports=${port}`,
     });
-    const ws = await new PortForward(client.kc).portForward(namespace, pod, [port], socket, null, socket);
+    const ws = await new PortForward(await client.streamingKubeConfig()).portForward(
+      namespace,
+      pod,
+      [port],
+      socket,
+      null,
+      socket,
+    );
     if (typeof ws === 'function') throw new Error('unexpected restartable port-forward'); // only with retryCount > 0
     // When the pod side closes, end our side so the HTTP client sees EOF.
     ws.on('close', () => socket.end());

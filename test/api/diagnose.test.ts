@@ -27,6 +27,7 @@ import {
   walArchiveFailingScenario,
   type World,
 } from '../../scripts/make-examples.scenarios.js';
+import { LEAKS, NEAR_MISSES } from '../cli/leaks.js';
 
 const NOW = Date.now();
 const LATER = NOW + 60_000;
@@ -103,6 +104,18 @@ beforeAll(async () => {
     { name: 'APP_DB_PASSWORD', value: 'Planted-Env-Pw-123' },
     { name: 'DATABASE_URL', value: 'postgresql://app:Planted-Uri-Pw-789@vault-rw:5432/app' },
   ];
+  // The leak corpus, planted everywhere a bundle takes text from: env values
+  // (under credential-looking names), container logs and Cluster annotations.
+  planted.instances[0]!.env!.push(
+    ...LEAKS.map((l, i) => ({ name: `LEAK_${i}_PASSWORD`, value: l.secret })),
+    { name: 'AWS_SECRET_ACCESS_KEY', value: 'Planted-Aws-Secret-1' },
+    { name: 'PGPASSWORD', value: 'Planted-PgPass-2' },
+  );
+  planted.annotations = {
+    ...planted.annotations,
+    ...Object.fromEntries(LEAKS.map((l, i) => [`example.com/leak-${i}`, l.text])),
+  };
+  planted.instances[0]!.logs.push(...LEAKS.map((l) => l.text), ...NEAR_MISSES);
   planted.instances[0]!.logs.push(
     'connection to server failed: password=Planted-Log-Pw-456 sslmode=require',
     '-----BEGIN RSA PRIVATE KEY-----\nMIIEPlantedKeyMaterial\n-----END RSA PRIVATE KEY-----',
@@ -329,13 +342,23 @@ describe('support bundles', () => {
   });
 
   it('redacts planted credentials (env, connection string, log, private key); --no-redact keeps them', async () => {
-    const planted = ['Planted-Env-Pw-123', 'Planted-Uri-Pw-789', 'Planted-Log-Pw-456', 'MIIEPlantedKeyMaterial'];
+    const planted = [
+      'Planted-Env-Pw-123',
+      'Planted-Uri-Pw-789',
+      'Planted-Log-Pw-456',
+      'MIIEPlantedKeyMaterial',
+      'Planted-Aws-Secret-1',
+      'Planted-PgPass-2',
+      ...LEAKS.map((l) => l.secret),
+    ];
     const file = join(tmp, 'vault.tar.gz');
     await diagnose(support, opts('secrets-test', 'vault', { bundle: file }));
     const files = extract(file);
     const all = [...files.values()].join('\n');
     for (const p of planted) expect(all).not.toContain(p);
     expect(all).toContain('[REDACTED]');
+    const log = [...files].find(([p]) => p.endsWith('vault-1/postgres.log'))?.[1] ?? '';
+    for (const n of NEAR_MISSES) expect(log).toContain(n);
     expect(all).not.toContain('"kind":"Cluster","metadata"'); // last-applied-configuration is gone
     // the analysis still reads the redacted snapshot
     expect((await readBundle(file)).clusters[0]?.pods[0]?.metadata?.name).toBe('vault-1');

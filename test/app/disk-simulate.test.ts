@@ -2,7 +2,16 @@
 // trace fixtures (a Prometheus 2.42 answer; NDJSON written by disk status
 // --watch against a real kube-apiserver, see test/api/simulate-trace.test.ts),
 // bad input → exit 64 with one sentence, and the chart writer's --force rule.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -117,6 +126,29 @@ describe('disk simulate', () => {
     expect(readFileSync(chart, 'utf8')).toMatch(/^<svg /);
     expect(await usage({ days: 3, scenarios: ['linear'], chart: join(DIR, 'no/such/dir/c.svg') })).toMatch(
       /cannot write --chart .*: ENOENT/,
+    );
+    // nothing left behind beside the file
+    expect(readdirSync(DIR).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('--chart never follows a symbolic link: refused, and with --force the link itself is replaced', async () => {
+    const target = join(DIR, 'precious.txt');
+    writeFileSync(target, 'precious');
+    const linkPath = join(DIR, 'link.svg');
+    symlinkSync(target, linkPath);
+    expect(await usage({ days: 3, scenarios: ['linear'], chart: linkPath })).toBe(
+      `--chart ${linkPath} exists (a symbolic link, never followed); pass --force to replace it`,
+    );
+    await runDiskSimulate(
+      { ...base, days: 3, scenarios: ['linear'], chart: linkPath, force: true },
+      { io: bufferIO() },
+    );
+    expect(readFileSync(target, 'utf8')).toBe('precious');
+    expect(lstatSync(linkPath).isSymbolicLink()).toBe(false);
+    expect(readFileSync(linkPath, 'utf8')).toMatch(/^<svg /);
+    mkdirSync(join(DIR, 'dir.svg'));
+    expect(await usage({ days: 3, scenarios: ['linear'], chart: join(DIR, 'dir.svg'), force: true })).toMatch(
+      /is a directory/,
     );
   });
 

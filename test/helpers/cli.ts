@@ -38,6 +38,8 @@ export interface CliOptions {
   root?: string;
   /** Node options before the script, e.g. ['--import', hook]. */
   nodeArgs?: string[];
+  /** Run as this user and group id (tests running as root that need permission checks to bite). */
+  uid?: number;
 }
 
 /** The CLI runs from dist/ (npm test type-checks with `tsc -b` first, which builds it). */
@@ -70,6 +72,7 @@ export function startCli(
     cwd: opts.cwd ?? REPO,
     env: environment(opts),
     stdio: 'pipe',
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}),
   });
   const out: Buffer[] = [];
   const err: Buffer[] = [];

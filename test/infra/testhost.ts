@@ -59,6 +59,13 @@ export interface TestHost {
   close(): Promise<void>;
 }
 
+export interface TestHostGroup {
+  /** The hosts' addresses, by index. */
+  readonly ips: readonly string[];
+  /** Stops the relay and the servers. Idempotent. */
+  close(): Promise<void>;
+}
+
 export interface TestNetwork {
   /** Network namespace name, e.g. cnpg-disk-7. */
   readonly name: string;
@@ -70,6 +77,17 @@ export interface TestNetwork {
   allocateIP(): Promise<string>;
   /** Starts a host on a new address (one address per host, like a pod or a node). */
   startHost(handler: TestHandler, opts?: TestHostOptions): Promise<TestHost>;
+  /**
+   * Many plain-HTTP hosts at once (a fleet's pods): `count` new addresses,
+   * each listening on every port of `ports`, all behind ONE relay process
+   * (startHost runs one per host). `handlerFor(index, port)` serves host
+   * `index` on `port`. At most 253 hosts per network, minus those started.
+   */
+  startHosts(
+    count: number,
+    ports: readonly number[],
+    handlerFor: (index: number, port: number) => TestHandler,
+  ): Promise<TestHostGroup>;
   /** Closes every host, deletes the namespace and the veth pair. Idempotent. */
   close(): Promise<void>;
 }
@@ -91,6 +109,26 @@ const srv = net.createServer((c) => {
 });
 srv.on('error', (e) => { process.stderr.write('relay: ' + e.message + '\\n'); process.exit(2); });
 srv.listen(Number(port), ip, () => process.stdout.write('listening ' + srv.address().port + '\\n'));
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
+`;
+
+// The same relay for many listeners: argv[1] is a JSON list of [ip, port, sock].
+const MULTI_RELAY = `
+const net = require('net');
+const list = JSON.parse(process.argv[1]);
+let ready = 0;
+for (const [ip, port, sock] of list) {
+  const srv = net.createServer((c) => {
+    const u = net.connect(sock);
+    c.on('error', () => u.destroy());
+    u.on('error', () => c.destroy());
+    c.pipe(u);
+    u.pipe(c);
+  });
+  srv.on('error', (e) => { process.stderr.write('relay ' + ip + ':' + port + ': ' + e.message + '\\n'); process.exit(2); });
+  srv.listen(port, ip, () => { if (++ready === list.length) process.stdout.write('listening\\n'); });
+}
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 `;
@@ -311,11 +349,96 @@ export async function createTestNetwork(): Promise<TestNetwork> {
     return host;
   };
 
+  const groups = new Set<TestHostGroup>();
+  const startHosts = async (
+    count: number,
+    ports: readonly number[],
+    handlerFor: (index: number, port: number) => TestHandler,
+  ): Promise<TestHostGroup> => {
+    if (closed) throw new Error(`test network ${n.ns} is closed`);
+    if (nextHostByte + count - 1 > 254) throw new Error(`test network ${n.ns} has no ${count} free addresses`);
+    const ips = Array.from({ length: count }, () => `${SUBNET_PREFIX}.${octet}.${nextHostByte++}`);
+    // One `ip` process for all addresses.
+    await run('ip', ['-n', n.ns, '-batch', '-'], {
+      input: ips.map((ip) => `addr add ${ip}/24 dev ${n.nsIf}\n`).join(''),
+    });
+    const servers: http.Server[] = [];
+    const listeners: [string, number, string][] = [];
+    try {
+      for (const [i, ip] of ips.entries()) {
+        for (const port of ports) {
+          const handler = handlerFor(i, port);
+          const server = http.createServer((req, res) => {
+            try {
+              const r = handler(req, res);
+              if (r instanceof Promise) r.catch(() => res.destroy());
+            } catch {
+              res.destroy();
+            }
+          });
+          const sock = join(sockDir, `g${ip.split('.').pop() ?? 'x'}-${port}.sock`);
+          await new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(sock, () => resolve());
+          });
+          servers.push(server);
+          listeners.push([ip, port, sock]);
+        }
+      }
+    } catch (e) {
+      for (const srv of servers) srv.close();
+      throw e;
+    }
+    const relay = spawnManaged(
+      `relay ${count} hosts`,
+      'ip',
+      ['netns', 'exec', n.ns, process.execPath, '-e', MULTI_RELAY, JSON.stringify(listeners)],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let err = '';
+        relay.child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+        relay.child.stdout?.on('data', (d: Buffer) => {
+          if (d.toString().includes('listening')) resolve();
+        });
+        void relay.exited.then((code) => reject(new Error(`relay for ${count} hosts exited (${code}): ${err.trim()}`)));
+      });
+    } catch (e) {
+      for (const srv of servers) srv.close();
+      throw e;
+    }
+    let closingGroup: Promise<void> | undefined;
+    const group: TestHostGroup = {
+      ips,
+      close: () => {
+        closingGroup ??= (async () => {
+          groups.delete(group);
+          relay.child.stdin?.end();
+          await relay.stop(1000);
+          await Promise.all(
+            servers.map(
+              (srv) =>
+                new Promise<void>((resolve) => {
+                  srv.close(() => resolve());
+                  srv.closeAllConnections();
+                }),
+            ),
+          );
+        })();
+        return closingGroup;
+      },
+    };
+    groups.add(group);
+    return group;
+  };
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       closed = true;
       await Promise.all([...hosts].map((h) => h.close()));
+      await Promise.all([...groups].map((g) => g.close()));
       teardownSync();
       unregister();
     })();
@@ -328,6 +451,7 @@ export async function createTestNetwork(): Promise<TestNetwork> {
     gatewayIP,
     allocateIP,
     startHost,
+    startHosts,
     close,
   };
 }

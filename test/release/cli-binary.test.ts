@@ -50,9 +50,18 @@ describe('kubectl-cnpg for linux-x64', { timeout: 90_000 }, () => {
   it('prints the same --help as the Node CLI, with its version', async () => {
     const [b, n] = await Promise.all([runBin(bin, ['--help']), runNode(['--help'])]);
     expect(b.status).toBe(0);
-    expect(b.stdout).toContain(`kubectl-cnpg-disk/${version()} linux-x64`);
+    expect(b.stdout).toContain(`kubectl-cnpg-disk ${version()} (bun `);
     expect(b.stdout).toMatch(/TOPICS[\s\S]*disk/);
     expect(withoutRuntime(b.stdout)).toBe(withoutRuntime(n.stdout));
+  });
+
+  it('--version names our version and the runtime that runs it (Bun), not its Node-compatibility version', async () => {
+    const [b, n] = await Promise.all([runBin(bin, ['--version']), runNode(['--version'])]);
+    expect(b.status).toBe(0);
+    expect(b.stdout.trim()).toMatch(/^kubectl-cnpg-disk \d+\.\d+\.\d+ \(bun \d+\.\d+\.\d+, linux-x64\)$/);
+    expect(b.stdout).toContain(`kubectl-cnpg-disk ${version()} (bun `);
+    expect(b.stdout).not.toContain('node');
+    expect(n.stdout.trim()).toBe(`kubectl-cnpg-disk ${version()} (node ${process.version}, linux-x64)`);
   });
 
   it('prints the same help for disk status', async () => {

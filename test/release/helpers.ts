@@ -8,7 +8,7 @@ import { toPlain } from '@cnpg-disk/core';
 import { REPO } from '../../scripts/release/bundle.js';
 import { run } from '../../scripts/release/proc.js';
 import type { RunResult } from '../../scripts/release/proc.js';
-import { tarGz } from '../../scripts/release/archive.js';
+import { openBundleTarget } from '../../src/snapshot/bundle-write.js';
 import { cli } from '../helpers/cli.js';
 import { cluster, clusterSnapshot, fs, pod, pvc, snapshot, wal } from '../helpers/fixtures.js';
 
@@ -62,12 +62,14 @@ export function runBin(
 }
 
 /**
- * The VERSION line of `--help` names platform and runtime (linux-x64 node-v20…
- * under Node, Bun's node-v2x… in a binary, win32-x64 under wine): everything
- * else must match. Also folds Windows line ends.
+ * The VERSION line of `--help` names runtime and platform ("(node v20…,
+ * linux-x64)" under Node, "(bun 1.…, linux-x64)" in a binary, win32-x64 under
+ * wine): everything else must match. Also folds Windows line ends.
  */
 export function withoutRuntime(text: string): string {
-  return text.replace(/\r\n/g, '\n').replace(/^(\s*kubectl-cnpg-disk\/\S+) \S+ node-v\S+$/m, '$1 <platform> <runtime>');
+  return text
+    .replace(/\r\n/g, '\n')
+    .replace(/^(\s*kubectl-cnpg-disk \S+) \((?:node|bun) [^)]*\)$/m, '$1 (<runtime>, <platform>)');
 }
 
 /**
@@ -106,6 +108,13 @@ export async function writeSampleBundle(dir: string): Promise<{ tgz: string; jso
   const json = join(dir, 'sample-snapshot.json');
   const tgz = join(dir, 'sample-bundle.tar.gz');
   writeFileSync(json, doc);
-  writeFileSync(tgz, await tarGz([{ name: 'snapshot.json', data: doc, mode: 0o644 }]));
+  // Under one root folder, as every bundle is (the reader refuses anything else): written by the CLI's own writer.
+  await (
+    await openBundleTarget(tgz, true)
+  ).write(
+    'cnpg-bundle-sample',
+    [{ path: 'snapshot.json', content: doc, description: 'the Snapshot' }],
+    new Date(snap.collectedAt),
+  );
   return { tgz, json };
 }

@@ -16,5 +16,6 @@ export * from './pvc-state.js';
 export * from './wal-safety.js';
 export * from './engine-input.js';
 export * from './event-dedup.js';
+export * from './selector.js';
 export * from './trend.js';
 export * from './simulate/index.js';

@@ -13,6 +13,7 @@ import { usageText } from '../../render/common.js';
 import { clusterFields, volumeFields, volumeLabel } from '../disk-status.js';
 import { snapshotHeader } from '../gather.js';
 import { type PlanAction, type PlanItem, type ResizePlan, type SpecUpdate, largest } from './plan.js';
+import { sanitize } from '../../render/sanitize.js';
 
 // ---------------------------------------------------------------- rendering
 
@@ -73,6 +74,10 @@ export function planTable(plan: ResizePlan, wide: boolean, withResult: boolean):
 }
 
 export function traceText(plan: ResizePlan): string {
+  return sanitize(traceLines(plan), { keepNewlines: true });
+}
+
+function traceLines(plan: ResizePlan): string {
   let out = '';
   for (const i of plan.items) {
     const d = i.result?.freshDecision ?? i.volume.decision;

@@ -1,4 +1,5 @@
-import { Args, Flags } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import * as Flags from '@oclif/core/flags';
 import type { VolumeType } from '@cnpg-disk/core';
 import { BaseCommand } from '../../cli/base.js';
 import { kubeFlags, outputFlags, parseDuration, sourceFlags } from '../../cli/flags.js';

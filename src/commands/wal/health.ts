@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import * as Args from '@oclif/core/args';
 import { BaseCommand } from '../../cli/base.js';
 import { kubeFlags, outputFlags, sourceFlags } from '../../cli/flags.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { argvForInvocation } from '../../../src/cli/invocation.js';
+import { argvForInvocation, userAgent } from '../../../src/cli/invocation.js';
 import { parseDuration, parseSource } from '../../../src/cli/flags.js';
 import { parseOutputFormat } from '../../../src/render/printer.js';
 import type { CliError } from '../../../src/model/errors.js';
@@ -10,6 +10,18 @@ import { exitCodeForSeverities, ExitCode } from '../../../src/model/errors.js';
 import { matchesSelector } from '../../../src/app/gather.js';
 import { toKubeError } from '../../../src/kube/errors.js';
 import { loadKubeConfig } from '../../../src/kube/client.js';
+
+describe('userAgent (--version)', () => {
+  it('names Bun and its own version under Bun, not the Node version Bun reports for compatibility', () => {
+    const bun = { platform: 'linux', arch: 'x64', versions: { node: '26.3.0', bun: '1.4.5' } };
+    expect(userAgent('kubectl-cnpg-disk', '0.1.0', bun)).toBe('kubectl-cnpg-disk 0.1.0 (bun 1.4.5, linux-x64)');
+  });
+
+  it('names Node with its v-prefixed version under Node', () => {
+    const node = { platform: 'darwin', arch: 'arm64', versions: { node: '20.19.1' } };
+    expect(userAgent('kubectl-cnpg-disk', '1.2.3', node)).toBe('kubectl-cnpg-disk 1.2.3 (node v20.19.1, darwin-arm64)');
+  });
+});
 
 describe('invocation', () => {
   it('puts the implied disk topic back when called as kubectl-cnpg-disk', () => {
