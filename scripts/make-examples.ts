@@ -12,7 +12,7 @@
 //   instance-down-exit-code-4  1 instance, an inactive slot holds WAL until the WAL volume is
 //                              full and the instance manager exits with code 4
 // Then `kubectl-cnpg diagnose --bundle` runs for each as a read-only support
-// identity (no exec, no secrets) minted by test/cluster/kubeconfig-for.sh.
+// identity (pod and node proxy, no exec, no secrets) minted by test/cluster/kubeconfig-for.sh.
 // Sizes are small so the bundles stay small; the namespaces are removed at
 // the end unless KEEP=1. REUSE=1 keeps clusters made by an earlier KEEP=1 run
 // and only writes the bundles again (after a change to the bundle writer).
@@ -37,7 +37,8 @@ metadata: { name: ${SUPPORT} }
 rules:
 - { apiGroups: [postgresql.cnpg.io], resources: [clusters], verbs: [get, list] }
 - { apiGroups: [""], resources: [pods, persistentvolumeclaims, persistentvolumes, events, namespaces], verbs: [get, list] }
-- { apiGroups: [""], resources: [pods/log, pods/proxy], verbs: [get] }
+- { apiGroups: [""], resources: [pods/log, pods/proxy, nodes/proxy], verbs: [get] }
+- { apiGroups: [apps], resources: [deployments], verbs: [list] }
 - { apiGroups: [storage.k8s.io], resources: [storageclasses], verbs: [get, list] }
 ---
 apiVersion: rbac.authorization.k8s.io/v1

@@ -1,6 +1,6 @@
 /**
  * disk policy validate [FILE | --cluster NAME]: the errors and warnings of
- * spec/engine.md for a policy, for people and for CI pipelines.
+ * docs/policy.md for a policy, for people and for CI pipelines.
  *
  * What is validated:
  *   FILE (a policy document)            alone: shape-free, or with the shape stated by flags;
