@@ -28,7 +28,7 @@ const LAYERS = [
   { name: 'render', rank: 8, path: '^src/render/' },
   { name: 'app', rank: 9, path: '^src/app/' },
   { name: 'controller', rank: 9, path: '^src/controller/' },
-  { name: 'cli-command', rank: 10, path: '^src/cli/(base|flags|invocation|hooks/version)\\.ts$' },
+  { name: 'cli-command', rank: 10, path: '^src/cli/(base|flags|invocation|not-found|complete|hooks/version)\\.ts$' },
   { name: 'commands', rank: 11, path: '^src/commands/' },
 ];
 

@@ -2,7 +2,8 @@
  * `npm run release`: every binary, the versioned archives, their checksums and
  * the krew manifests, in dist/release/:
  *
- *   kubectl-cnpg_<v>_<os>_<arch>.tar.gz|.zip   binary + LICENSE + README.md
+ *   kubectl-cnpg_<v>_<os>_<arch>.tar.gz|.zip   binary + LICENSE + README.md (+ the two
+ *                                              kubectl_complete-* scripts in .tar.gz)
  *   cnpg-disk-probe_<v>_linux_<arch>.tar.gz    binary + LICENSE + README.md
  *   checksums.txt                              sha256sum format, every archive
  *   krew/cnpg-disk.yaml                        manifest with real sha256 and URLs
@@ -75,6 +76,11 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     cli: readFileSync(join(REPO, 'scripts/release/archive-README.md')),
     probe: readFileSync(join(REPO, 'scripts/release/probe-README.md')),
   };
+  const completionHelpers: Entry[] = ['kubectl_complete-cnpg', 'kubectl_complete-cnpg-disk'].map((name) => ({
+    name,
+    data: readFileSync(join(REPO, 'bin', name)),
+    mode: 0o755,
+  }));
   const jobs: Array<() => Promise<ReleaseResult['archives'][number]>> = [];
   const plan: Array<{ program: Program; t: Target }> = [
     ...TARGETS.map((t) => ({ program: 'cli' as const, t })),
@@ -87,6 +93,8 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
         { name: bin, data: readFileSync(binaryPath(buildDir, program, t)), mode: 0o755 },
         { name: 'LICENSE', data: license, mode: 0o644 },
         { name: 'README.md', data: readme[program], mode: 0o644 },
+        // kubectl's plugin completion helpers (docs/distribution.md, "Shell completion"); POSIX shells only.
+        ...(program === 'cli' && t.archive !== 'zip' ? completionHelpers : []),
       ];
       const data = t.archive === 'zip' ? await zip(entries) : await tarGz(entries);
       const file = join(opts.out, archiveName(program === 'cli' ? CLI_BIN : PROBE_BIN, version, t));

@@ -395,14 +395,71 @@ function clusterFindings(c: ClusterReport, now: number | undefined): Finding[] {
 }
 
 /**
+ * The instance finding that already reports the fault a WAL-safety block is
+ * made of: the failing archive, the .ready backlog (or the failing archive
+ * behind it), the inactive slot the engine named.
+ */
+function faultOfBlock(v: VolumeReport, instance: readonly Finding[], subject: string): Finding | undefined {
+  const d = v.decision;
+  if (d?.verdict !== 'blocked') return undefined;
+  const on = instance.filter((f) => f.subject === subject);
+  if (d.reason === 'archive-unhealthy') return on.find((f) => f.code === 'ARCHIVE_FAILING');
+  if (d.reason === 'pending-wal') return on.find((f) => f.code === 'READY_BACKLOG' || f.code === 'ARCHIVE_FAILING');
+  if (d.reason === 'slot-retention') {
+    const slot = d.trace.find((t) => t.check === 'wal-safety' && typeof t.inputs['slot'] === 'string')?.inputs['slot'];
+    return on.find((f) => f.code === 'INACTIVE_SLOT' && f.message.includes(` slot ${String(slot)} on `));
+  }
+  return undefined;
+}
+
+const SEVERITY_ORDER: readonly Severity[] = ['info', 'warning', 'critical'];
+
+/**
+ * One fault, one finding: a volume whose resize the engine blocked because
+ * of a WAL fault an instance finding already reports (failing archive,
+ * .ready backlog, inactive slot) gets no RESIZE_BLOCKED finding of its own;
+ * the instance finding names the blocked volumes and takes the higher of
+ * the two severities.
+ */
+function oneFindingPerFault(c: ClusterReport, volume: Finding[], instance: Finding[]): Finding[] {
+  const blocked = new Map<Finding, { volumes: string[]; severity: Severity }>();
+  const kept: Finding[] = [];
+  for (const f of volume) {
+    const v = c.volumes.find((x) => f.subject === `${c.namespace}/${c.name}/${x.pvcName}`);
+    const fault =
+      f.code === 'RESIZE_BLOCKED' && v
+        ? faultOfBlock(v, instance, `${c.namespace}/${c.name}/${v.instance}`)
+        : undefined;
+    if (!fault || !v) {
+      kept.push(f);
+      continue;
+    }
+    const entry = blocked.get(fault) ?? { volumes: [], severity: fault.severity };
+    entry.volumes.push(v.pvcName);
+    if (SEVERITY_ORDER.indexOf(f.severity) > SEVERITY_ORDER.indexOf(entry.severity)) entry.severity = f.severity;
+    blocked.set(fault, entry);
+  }
+  const merged = instance.map((f) => {
+    const b = blocked.get(f);
+    return b
+      ? { ...f, severity: b.severity, message: `${f.message}; it blocks the resize of ${b.volumes.join(', ')}` }
+      : f;
+  });
+  return [...kept, ...merged];
+}
+
+/**
  * Every finding of one cluster, ranked. `now` (epoch ms) enables the checks
  * that depend on age (stuck resizes, recent failed automatic resizes).
  * Reads only the report: evaluation put in it everything a finding needs.
  */
 export function findingsForCluster(c: ClusterReport, now?: number): Finding[] {
   return sortFindings([
-    ...c.volumes.flatMap((v) => volumeFindings(c, v, now)),
-    ...instanceFindings(c),
+    ...oneFindingPerFault(
+      c,
+      c.volumes.flatMap((v) => volumeFindings(c, v, now)),
+      instanceFindings(c),
+    ),
     ...clusterFindings(c, now),
     ...eventFindings(c),
     ...c.problems.map((p) => ({

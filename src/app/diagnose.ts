@@ -79,7 +79,7 @@ export function diagnosisText(io: IOStreams, reports: ClusterReport[], findings:
   const count = (s: Finding['severity']) => findings.filter((f) => f.severity === s).length;
   const out = `DIAGNOSIS: ${count('critical')} critical, ${count('warning')} warning, ${count('info')} info in ${reports.length} cluster(s)\n`;
   if (findings.length === 0) return out + 'no problems found\n';
-  return out + '\n' + renderFindings(io, findings);
+  return out + '\n' + renderFindings(io, findings, { ran: { command: 'diagnose', verbose: true } });
 }
 
 export function diagnosisDocument(

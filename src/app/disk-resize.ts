@@ -78,7 +78,7 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
     if (opts.verbose) for (const p of report.problems) io.stderr(`  problem: ${p}\n`);
     // With --yes and something to apply, the outcome table (below) is the only one.
     if (!opts.apply || !opts.yes || todo.length === 0) {
-      io.stdout(planTable(plan, wide, false));
+      io.stdout(planTable(plan, wide, false, io.isStdoutTTY ? io.width : undefined));
       if (opts.verbose) io.stdout(traceText(plan));
     }
   }
@@ -173,7 +173,7 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
     }
   }
   if (!machine) {
-    io.stdout(`${opts.yes ? '' : '\n'}${planTable(plan, wide, true)}`);
+    io.stdout(`${opts.yes ? '' : '\n'}${planTable(plan, wide, true, io.isStdoutTTY ? io.width : undefined)}`);
     if (opts.verbose) io.stdout(traceText(plan));
   }
   return done(specUpdates);

@@ -13,7 +13,7 @@ import { sortFindings, type Finding } from '../analysis/findings.js';
 import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
 import { noFactsError } from './unmeasured.js';
 import { forecastCells, human, pct, usageText, renderFindings, sourcesLine } from '../render/common.js';
-import { renderTable } from '../render/table.js';
+import { renderTable, type FitStep } from '../render/table.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { sanitize } from '../render/sanitize.js';
 
@@ -145,11 +145,32 @@ export function statusDocument(
   });
 }
 
+/**
+ * What the status table gives up, in order, to fit a terminal narrower than
+ * it (docs/cli.md): the filesystem size (usually the PVC's), USED (AVAIL and
+ * USE% remain), the policy's source, the verdict's reason (the findings say
+ * it), the role, the namespace, the cluster column (CloudNativePG names
+ * every instance `<cluster>-<n>`, so INSTANCE still says it), the growth rate
+ * of --watch. `-o wide` and output that is not a terminal are
+ * never fitted.
+ */
+export const STATUS_FIT_STEPS: readonly FitStep[] = [
+  { drop: 'FS SIZE' },
+  { drop: 'USED' },
+  { column: 'POLICY', shorten: (c) => c.replace(/ \(.*\)$/, '') },
+  { column: 'VERDICT', shorten: (c) => c.replace(/^blocked\/.*$/, 'blocked') },
+  { drop: 'ROLE' },
+  { column: 'CLUSTER', shorten: (c) => c.replace(/^[^/]*\//, '') },
+  { drop: 'CLUSTER' },
+  { drop: 'GROWTH/H' },
+];
+
 export function statusTable(
   reports: ClusterReport[],
   wide: boolean,
   allNamespaces: boolean,
   forecasts?: Forecasts,
+  width?: number,
 ): string {
   const head = [
     'CLUSTER',
@@ -208,7 +229,12 @@ export function statusTable(
       rows.push(row);
     }
   }
-  return renderTable(head, rows);
+  return renderTable(head, rows, width === undefined || wide ? undefined : { width, steps: STATUS_FIT_STEPS });
+}
+
+/** The width a table for people must fit: the terminal's, or none when stdout is not a terminal. */
+export function terminalWidth(io: IOStreams): number | undefined {
+  return io.isStdoutTTY ? io.width : undefined;
 }
 
 /** One evaluation: gather, judge, and refuse to call unmeasured volumes healthy. */
@@ -241,9 +267,18 @@ export function printStatus(
         io.stderr('no CloudNativePG clusters found\n');
         return;
       }
-      io.stdout(statusTable(reports, wide, opts.allNamespaces || snapshot.origin.kind === 'bundle', forecasts));
+      io.stdout(
+        statusTable(
+          reports,
+          wide,
+          opts.allNamespaces || snapshot.origin.kind === 'bundle',
+          forecasts,
+          terminalWidth(io),
+        ),
+      );
       const shown = opts.verbose ? findings : findings.filter((f) => f.severity !== 'info');
-      if (shown.length > 0) io.stdout('\n' + renderFindings(io, shown));
+      if (shown.length > 0)
+        io.stdout('\n' + renderFindings(io, shown, { ran: { command: 'disk status', verbose: opts.verbose } }));
       if (opts.verbose) {
         for (const r of reports)
           for (const v of r.volumes) {

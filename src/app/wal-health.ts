@@ -16,7 +16,7 @@ import { WAL_FINDING_CODES, type Finding } from '../analysis/findings.js';
 import { parseClusterDiskStatus } from '../sources/cluster-status.js';
 import { STATUS_ONLY_SOURCE } from '../sources/pod-proxy.js';
 import { renderFindings, sourcesLine } from '../render/common.js';
-import { renderTable } from '../render/table.js';
+import { renderTable, type FitStep } from '../render/table.js';
 import { sanitize } from '../render/sanitize.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
@@ -175,7 +175,29 @@ function slotsText(slots: WalInstanceReport['slots']): string {
     : `${slots.length} (${inactive.length} inactive, ${formatBytesHuman(retained)})`;
 }
 
-export function walTable(reports: WalClusterReport[], wide: boolean, withNamespace: boolean, now: number): string {
+/**
+ * What the WAL table gives up, in order, to fit a terminal narrower than it
+ * (docs/cli.md): the failure time and count (the findings say them), the
+ * size of pg_wal, the role, the namespace, the slot details, the cluster
+ * column (CloudNativePG names every instance `<cluster>-<n>`).
+ */
+export const WAL_FIT_STEPS: readonly FitStep[] = [
+  { drop: 'LAST FAILED' },
+  { drop: 'FAILED' },
+  { drop: 'PG_WAL' },
+  { drop: 'ROLE' },
+  { column: 'CLUSTER', shorten: (c) => c.replace(/^[^/]*\//, '') },
+  { column: 'SLOTS', shorten: (c) => c.replace(/ \(.*\)$/, '') },
+  { drop: 'CLUSTER' },
+];
+
+export function walTable(
+  reports: WalClusterReport[],
+  wide: boolean,
+  withNamespace: boolean,
+  now: number,
+  width?: number,
+): string {
   const head = [
     'CLUSTER',
     'INSTANCE',
@@ -236,7 +258,7 @@ export function walTable(reports: WalClusterReport[], wide: boolean, withNamespa
       rows.push(row);
     }
   }
-  return renderTable(head, rows);
+  return renderTable(head, rows, width === undefined || wide ? undefined : { width, steps: WAL_FIT_STEPS });
 }
 
 export function walDocument(snapshot: Snapshot, reports: WalClusterReport[]): Record<string, unknown> {
@@ -284,13 +306,22 @@ export async function runWalHealth(opts: WalHealthOptions, deps: Deps): Promise<
         io.stderr('no CloudNativePG clusters found\n');
         return;
       }
-      io.stdout(walTable(reports, wide, opts.allNamespaces || snapshot.origin.kind === 'bundle', now));
+      io.stdout(
+        walTable(
+          reports,
+          wide,
+          opts.allNamespaces || snapshot.origin.kind === 'bundle',
+          now,
+          io.isStdoutTTY ? io.width : undefined,
+        ),
+      );
       const hints = reports.flatMap((c) => [
         ...c.instances.flatMap((i) => i.findings),
         ...(opts.verbose ? c.findings : []),
       ]);
       const shown = opts.verbose ? hints : hints.filter((f) => f.severity !== 'info');
-      if (shown.length > 0) io.stdout('\n' + renderFindings(io, shown));
+      if (shown.length > 0)
+        io.stdout('\n' + renderFindings(io, shown, { ran: { command: 'wal health', verbose: opts.verbose } }));
       const unknown = reports.flatMap((c) => c.instances.filter((i) => i.verdict === 'unknown').map((i) => i.pod));
       if (unknown.length > 0) {
         io.stdout(

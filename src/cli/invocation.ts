@@ -38,3 +38,24 @@ export function userAgent(
   const engine = bun ? `bun ${bun}` : `node v${runtime.versions['node'] ?? '?'}`;
   return `${name} ${version} (${engine}, ${runtime.platform}-${runtime.arch})`;
 }
+
+/** The binary was installed as `kubectl-cnpg-disk` (or krew's `kubectl-cnpg_disk`): the `disk` word is implied. */
+export function isDiskBinary(binaryPath: string): boolean {
+  return /[-_]disk$/.test(basename(binaryPath).replace(/\.(exe|js|cmd)$/i, ''));
+}
+
+/**
+ * A command as the person types it: `kubectl cnpg …`, never the binary's
+ * name. Beside the official plugin (the `-disk` binary) every command sits
+ * under `kubectl cnpg disk`, `wal health` and `diagnose` included; under
+ * krew's name under `kubectl cnpg-disk`.
+ */
+export function userCommandLine(id: string, binaryPath: string): string {
+  const words = id.split(/[: ]/).filter((w) => w !== '');
+  // krew's name (kubectl-cnpg_disk) is typed `kubectl cnpg-disk …`, disk's own commands without `disk`.
+  if (/_disk$/.test(basename(binaryPath).replace(/\.(exe|js|cmd)$/i, ''))) {
+    return ['kubectl', 'cnpg-disk', ...(words[0] === 'disk' ? words.slice(1) : words)].join(' ');
+  }
+  const underDisk = isDiskBinary(binaryPath) && words[0] !== 'disk';
+  return ['kubectl', 'cnpg', ...(underDisk ? ['disk'] : []), ...words].join(' ');
+}

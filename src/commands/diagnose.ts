@@ -6,20 +6,11 @@ import { kubeFlags, outputFlags, sourceFlags } from '../cli/flags.js';
 export default class Diagnose extends BaseCommand {
   static override summary =
     'Every check at once: ranked findings, each with the command that fixes or investigates it.';
-  static override description = `Runs every check on the clusters in scope: volume near full, filesystem smaller than its PVC,
-resize stuck or failed, storage class not expandable, instance crash-looping with exit code 4 (WAL disk
-full), WAL archiving failing, .ready backlog, inactive replication slots, resize budget exhausted, at the
-size limit, pending pods and PVCs, attach/mount/resize failure events. Findings are ranked critical,
-warning, info (codes and thresholds: docs/findings.md).
+  static override description = `Runs every check on the clusters in scope: volume near full, filesystem smaller than its PVC, resize stuck or failed, storage class not expandable, instance crash-looping with exit code 4 (WAL disk full), WAL archiving failing, .ready backlog, inactive replication slots, resize budget exhausted, at the size limit, pending pods and PVCs, attach/mount/resize failure events. Findings are ranked critical, warning, info (codes and thresholds: docs/findings.md).
 
---bundle FILE also writes a support bundle (.tar.gz): the Cluster, pods, PVCs, PVs, storage classes,
-events, bounded postgres logs (current and previous), /pg/status and a metrics scrape per pod, the
-filesystem and WAL facts, versions, and a manifest of what was collected and what failed. Secrets are
-never read; credentials in objects and logs are redacted unless --no-redact (docs/bundle.md). The file
-is written with mode 0600 through a temporary file renamed into place; an existing FILE is refused
-unless --force, and a symbolic link there is never followed.
-disk status, wal health and diagnose read a bundle offline with --from-bundle; diagnose --from-bundle FILE
---list shows what it holds (manifest, what failed, redaction, tool version, clusters).
+--bundle FILE also writes a support bundle (.tar.gz): the Cluster, pods, PVCs, PVs, storage classes, events, bounded postgres logs (current and previous), /pg/status and a metrics scrape per pod, the filesystem and WAL facts, versions, and a manifest of what was collected and what failed. Secrets are never read; credentials in objects and logs are redacted unless --no-redact (docs/bundle.md). The file is written with mode 0600 through a temporary file renamed into place; an existing FILE is refused unless --force, and a symbolic link there is never followed.
+
+disk status, wal health and diagnose read a bundle offline with --from-bundle; diagnose --from-bundle FILE --list shows what it holds (manifest, what failed, redaction, tool version, clusters).
 
 Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluate, 64 usage error.`;
   static override examples = [

@@ -15,6 +15,7 @@ import DiskPolicyValidate from './disk/policy/validate.js';
 import DiskSimulate from './disk/simulate.js';
 import WalHealth from './wal/health.js';
 import Diagnose from './diagnose.js';
+import Complete from './complete.js';
 
 export const COMMANDS = {
   'disk:status': DiskStatus,
@@ -23,4 +24,5 @@ export const COMMANDS = {
   'disk:simulate': DiskSimulate,
   'wal:health': WalHealth,
   diagnose: Diagnose,
+  __complete: Complete,
 };

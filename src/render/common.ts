@@ -4,6 +4,7 @@
 import { formatBytesHuman, type UsageForecast } from '@cnpg-disk/core';
 import type { IOStreams } from '../cli/io.js';
 import { paint } from './printer.js';
+import { wrapHanging } from './table.js';
 import type { Finding } from '../analysis/findings.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { sanitize } from './sanitize.js';
@@ -66,11 +67,60 @@ export function severityLabel(io: IOStreams, s: Finding['severity']): string {
       : paint(io, 'dim', text);
 }
 
-export function renderFindings(io: IOStreams, findings: Finding[], withCommands = true): string {
+/**
+ * The command a person just ran, so a finding's hint does not send them back
+ * to it: `command` is the subcommand ("disk status", "wal health",
+ * "diagnose"); a hint that runs it again is shown only when it adds what this
+ * run did not do (`--apply`, `-v`).
+ */
+export interface RanCommand {
+  command: string;
+  verbose?: boolean;
+  apply?: boolean;
+}
+
+/** The hint to print under a finding, or undefined when it would repeat the command just run. */
+export function hintFor(f: Pick<Finding, 'command'>, ran: RanCommand | undefined): string | undefined {
+  const hint = f.command;
+  if (hint === undefined || ran === undefined) return hint;
+  if (!hint.startsWith(`kubectl cnpg ${ran.command} `) && hint !== `kubectl cnpg ${ran.command}`) return hint;
+  const words = hint.split(' ');
+  if (words.includes('--apply') && !ran.apply) return hint;
+  if ((words.includes('-v') || words.includes('--verbose')) && !ran.verbose) return hint;
+  return undefined;
+}
+
+/** Indent of a finding's continuation lines, and of its hint line. */
+const FINDING_INDENT = 4;
+const HINT_INDENT = 6;
+
+/**
+ * Findings for people, one fault per line, each with its hint (`→ command`)
+ * unless it repeats the command just run. On a terminal (`io.isStdoutTTY`)
+ * long lines wrap at `io.width` with a hanging indent; elsewhere a finding
+ * is one line, as scripts and logs expect.
+ */
+export function renderFindings(
+  io: IOStreams,
+  findings: Finding[],
+  opts: { ran?: RanCommand; withCommands?: boolean } = {},
+): string {
   if (findings.length === 0) return '';
+  const wrap = io.isStdoutTTY ? io.width : undefined;
   const lines = findings.map((f) => {
-    const head = `${severityLabel(io, f.severity)}  ${sanitize(f.subject)}  ${sanitize(f.message)}`;
-    return withCommands && f.command ? `${head}\n    → ${sanitize(f.command)}` : head;
+    const label = f.severity.toUpperCase();
+    const plain = `${label}  ${sanitize(f.subject)}  ${sanitize(f.message)}`;
+    const headLines = wrap ? wrapHanging(plain, wrap, FINDING_INDENT) : [plain];
+    headLines[0] = severityLabel(io, f.severity) + headLines[0]!.slice(label.length);
+    const raw = opts.withCommands === false ? undefined : hintFor(f, opts.ran);
+    const hint = raw === undefined ? undefined : sanitize(raw);
+    if (hint === undefined) return headLines.join('\n');
+    const arrow = `→ ${hint}`;
+    const pad = ' '.repeat(FINDING_INDENT);
+    const hintLines = (wrap ? wrapHanging(arrow, wrap - FINDING_INDENT, HINT_INDENT - FINDING_INDENT) : [arrow]).map(
+      (l) => pad + l,
+    );
+    return [...headLines, ...hintLines].join('\n');
   });
   return lines.join('\n') + '\n';
 }

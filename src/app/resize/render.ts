@@ -7,7 +7,7 @@ import { formatBytes, type Decision } from '@cnpg-disk/core';
 import type { ExitCode } from '../../model/errors.js';
 import { document } from '../../render/printer.js';
 
-import { renderTable } from '../../render/table.js';
+import { renderTable, type FitStep } from '../../render/table.js';
 import { usageText } from '../../render/common.js';
 
 import { clusterFields, volumeFields, volumeLabel } from '../disk-status.js';
@@ -39,7 +39,13 @@ function resultText(i: PlanItem): string {
   return `${i.result.status}${w}`;
 }
 
-export function planTable(plan: ResizePlan, wide: boolean, withResult: boolean): string {
+/**
+ * The plan table on a terminal narrower than it: the step goes first, then
+ * the reason is cut (the findings and `-o wide` keep it whole).
+ */
+export const PLAN_FIT_STEPS: readonly FitStep[] = [{ drop: 'STEP' }];
+
+export function planTable(plan: ResizePlan, wide: boolean, withResult: boolean, width?: number): string {
   const head = ['INSTANCE', 'VOLUME', 'CURRENT', 'NEW', 'STEP', 'VERDICT', 'REASON'];
   if (wide) head.splice(6, 0, 'PVC', 'STORAGECLASS', 'EXPAND', 'USE%', 'POLICY', 'BUDGET');
   if (withResult) head.push('RESULT');
@@ -70,7 +76,7 @@ export function planTable(plan: ResizePlan, wide: boolean, withResult: boolean):
     if (withResult) row.push(resultText(i));
     return row;
   });
-  return renderTable(head, rows);
+  return renderTable(head, rows, width === undefined || wide ? undefined : { width, steps: PLAN_FIT_STEPS });
 }
 
 export function traceText(plan: ResizePlan): string {

@@ -6,14 +6,9 @@ import { kubeFlags, outputFlags, sourceFlags } from '../../cli/flags.js';
 export default class DiskStatus extends BaseCommand {
   static override summary =
     'How full every data, WAL and tablespace volume is, and what the autoresize engine would do.';
-  static override description = `Per cluster, instance and volume: PVC size, filesystem size, used, available, percent used,
-the resize policy in force (and where it came from), the budget left, and the engine's verdict.
-Findings (volume near full, filesystem smaller than the PVC, resize stuck, ...) follow the table.
+  static override description = `Per cluster, instance and volume: PVC size, filesystem size, used, available, percent used, the resize policy in force (and where it came from), the budget left, and the engine's verdict. Findings (volume near full, filesystem smaller than the PVC, resize stuck, ...) follow the table.
 
-With --watch it evaluates again every --interval and adds each volume's growth rate (GROWTH/H, a
-least-squares fit over the last 30 minutes of measurements) and when it will be full at that rate
-(FULL IN); JSON becomes one document per line, YAML one per "---". It runs until interrupted
-(Ctrl-C) or --count refreshes, and exits with the code of the last refresh.
+With --watch it evaluates again every --interval and adds each volume's growth rate (GROWTH/H, a least-squares fit over the last 30 minutes of measurements) and when it will be full at that rate (FULL IN); JSON becomes one document per line, YAML one per "---". It runs until interrupted (Ctrl-C) or --count refreshes, and exits with the code of the last refresh.
 
 Exit codes: 0 healthy, 1 warning findings, 2 critical findings, 3 could not evaluate, 64 usage error.`;
   static override examples = [

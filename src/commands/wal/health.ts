@@ -5,13 +5,9 @@ import { kubeFlags, outputFlags, sourceFlags } from '../../cli/flags.js';
 export default class WalHealth extends BaseCommand {
   static override summary =
     'Per instance: is WAL being archived, how much waits, and which replication slots hold it back.';
-  static override description = `For every instance: archiving configured?, the last archived and the last failed WAL and when,
-the failed count, the .ready backlog (WAL waiting to be archived), the size of pg_wal and how full its
-volume is, replication slots (active, WAL retained, wal_status, safe size), and a verdict
-(healthy / warning / critical / unknown) with the command that fixes or investigates each problem.
+  static override description = `For every instance: archiving configured?, the last archived and the last failed WAL and when, the failed count, the .ready backlog (WAL waiting to be archived), the size of pg_wal and how full its volume is, replication slots (active, WAL retained, wal_status, safe size), and a verdict (healthy / warning / critical / unknown) with the command that fixes or investigates each problem.
 
-Facts come from the first source that has them: the Cluster status, /pg/status and /metrics through
-the pod proxy, exec (psql), Prometheus (--prometheus-url). See docs/sources.md.
+Facts come from the first source that has them: the Cluster status, /pg/status and /metrics through the pod proxy, exec (psql), Prometheus (--prometheus-url). See docs/sources.md.
 
 Exit codes: 0 healthy, 1 warning, 2 critical, 3 could not evaluate, 64 usage error.`;
   static override examples = [

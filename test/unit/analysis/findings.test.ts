@@ -119,6 +119,75 @@ describe('what the operator and the events say (carried in the report)', () => {
       'critical ARCHIVE_FAILING',
     );
   });
+  it('a failing archive is one finding at its highest severity, naming the resizes it blocks', () => {
+    const blocked = (instance: string, pvcName: string): VolumeReport =>
+      volume(10n * GiB, GiB, {
+        instance,
+        pvcName,
+        type: 'wal',
+        decision: {
+          verdict: 'blocked',
+          reason: 'archive-unhealthy',
+          message: `WAL archiving is unhealthy on ${instance}`,
+          walSafetyApplies: true,
+        } as VolumeReport['decision'],
+      });
+    const r = report({
+      instances: [
+        { pod: 'pg-1', role: 'primary', ready: true, restarts: 0, errors: [] },
+        { pod: 'pg-2', role: 'replica', ready: true, restarts: 0, errors: [] },
+      ],
+      operatorStatus: [{ pod: 'pg-1', volumes: [], archiveHealthy: false }],
+      volumes: [blocked('pg-1', 'pg-1-wal'), blocked('pg-2', 'pg-2-wal')],
+    });
+    const found = findingsForCluster(r, NOW);
+    const archive = found.filter((f) => /archiv/i.test(f.message));
+    // pg-1: one critical finding that names the blocked volume; pg-2's archive is not
+    // known to fail, so its blocked resize stays a finding of its own.
+    expect(archive.map((f) => `${f.severity} ${f.code} ${f.subject}`)).toEqual([
+      'critical ARCHIVE_FAILING ns/pg/pg-1',
+      'warning RESIZE_BLOCKED ns/pg/pg-2-wal',
+    ]);
+    expect(archive[0]!.message).toMatch(/it blocks the resize of pg-1-wal$/);
+  });
+  it('a slot the engine blocked a resize for is one finding (the slot), naming the volume', () => {
+    const r = report({
+      instances: [
+        {
+          pod: 'pg-1',
+          role: 'primary',
+          ready: true,
+          restarts: 0,
+          errors: [],
+          wal: {
+            instance: 'pg-1',
+            observedAt: new Date(NOW).toISOString(),
+            slots: [
+              { name: 'old', type: 'physical', active: false, retainedBytes: 5n * GiB },
+              { name: 'other', type: 'physical', active: false, retainedBytes: 2n * GiB },
+            ],
+          },
+        },
+      ],
+      volumes: [
+        volume(10n * GiB, GiB, {
+          pvcName: 'pg-1-wal',
+          type: 'wal',
+          decision: {
+            verdict: 'blocked',
+            reason: 'slot-retention',
+            message: 'inactive slot old on pg-1 retains 5Gi',
+            trace: [{ check: 'wal-safety', outcome: 'stop', inputs: { slot: 'old' }, message: '' }],
+          } as unknown as VolumeReport['decision'],
+        }),
+      ],
+    });
+    const found = findingsForCluster(r, NOW).filter((f) => f.code === 'INACTIVE_SLOT' || f.code === 'RESIZE_BLOCKED');
+    expect(found.map((f) => [f.code, f.message.endsWith('it blocks the resize of pg-1-wal')])).toEqual([
+      ['INACTIVE_SLOT', true],
+      ['INACTIVE_SLOT', false],
+    ]);
+  });
   it('the same warning event on the same object is one finding, with its count', () => {
     const ev = (objectName: string, message: string, count = 1): WarningEvent => ({
       reason: 'FailedMount',

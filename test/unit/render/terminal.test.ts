@@ -1,0 +1,122 @@
+/**
+ * Tables and findings for a terminal: fitting a width in the documented
+ * order, the last-resort cut, the hanging indent, and hints that never send
+ * a person back to the command they just ran.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { fitTable, renderTable, visibleWidth, wrapHanging } from '../../../src/render/table.js';
+import { hintFor, renderFindings } from '../../../src/render/common.js';
+import { bufferIO } from '../../../src/cli/io.js';
+import { STATUS_FIT_STEPS } from '../../../src/app/disk-status.js';
+import type { Finding } from '../../../src/analysis/findings.js';
+
+const lines = (s: string) => s.replace(/\n$/, '').split('\n');
+
+describe('fitting a table to a width', () => {
+  const head = [
+    'CLUSTER',
+    'INSTANCE',
+    'ROLE',
+    'VOLUME',
+    'PVC SIZE',
+    'FS SIZE',
+    'USED',
+    'AVAIL',
+    'USE%',
+    'POLICY',
+    'VERDICT',
+  ];
+  const row = [
+    'ns/main',
+    'main-1',
+    'primary',
+    'wal',
+    '1 GiB',
+    '1 GiB',
+    '10 MiB',
+    '990 MiB',
+    '1.0%',
+    'on (annotation)',
+    'blocked/archive-unhealthy',
+  ];
+
+  it('without a width the table is whole (what scripts read)', () => {
+    expect(renderTable(head, [row])).toBe(renderTable(head, [row], undefined));
+    expect(lines(renderTable(head, [row]))[0]).toContain('FS SIZE');
+  });
+
+  it('gives up columns in the documented order, and only as many as needed', () => {
+    const full = Math.max(...lines(renderTable(head, [row])).map(visibleWidth));
+    const oneStep = fitTable(head, [row], { width: full - 1, steps: STATUS_FIT_STEPS });
+    expect(oneStep.head).toEqual(head.filter((h) => h !== 'FS SIZE'));
+    const more = fitTable(head, [row], { width: 70, steps: STATUS_FIT_STEPS });
+    expect(more.head).not.toContain('USED');
+    expect(more.rows[0]).toContain('on');
+    expect(more.rows[0]).toContain('blocked');
+  });
+
+  it('every line fits any width of 3 columns per column or more (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.string({ maxLength: 40 }), { minLength: 4, maxLength: 4 }), { maxLength: 6 }),
+        fc.integer({ min: 4 * 3 + 3 * 2, max: 200 }),
+        (rows, width) => {
+          // eslint-disable-next-line no-control-regex -- control characters are what the cells must not hold here
+          const clean = rows.map((r) => r.map((c) => c.replace(/[\s\u0000-\u001f\u007f-\u009f]/g, 'x')));
+          const out = renderTable(['A', 'B', 'C', 'D'], clean, { width, steps: [] });
+          for (const l of lines(out)) expect(visibleWidth(l)).toBeLessThanOrEqual(width);
+        },
+      ),
+    );
+  });
+});
+
+describe('wrapping with a hanging indent', () => {
+  it('breaks at spaces, indents the rest, and breaks a word longer than a line', () => {
+    expect(wrapHanging('aaa bbb ccc ddd', 8, 2)).toEqual(['aaa bbb', '  ccc', '  ddd']);
+    expect(wrapHanging('x ' + 'y'.repeat(15), 8, 2)).toEqual(['x', '  yyyyyy', '  yyyyyy', '  yyy']);
+    expect(wrapHanging('short', 80, 4)).toEqual(['short']);
+  });
+});
+
+describe('hints', () => {
+  const f = (command: string): Finding => ({
+    severity: 'critical',
+    code: 'X',
+    subject: 'ns/pg',
+    message: 'm',
+    command,
+  });
+  it('never the command just run; another command, or one that adds --apply or -v, stays', () => {
+    expect(hintFor(f('kubectl cnpg wal health pg -n ns'), { command: 'wal health' })).toBeUndefined();
+    expect(hintFor(f('kubectl cnpg diagnose pg -n ns'), { command: 'diagnose' })).toBeUndefined();
+    expect(hintFor(f('kubectl cnpg wal health pg -n ns'), { command: 'disk status' })).toBe(
+      'kubectl cnpg wal health pg -n ns',
+    );
+    expect(hintFor(f('kubectl cnpg disk resize pg --apply'), { command: 'disk resize' })).toBe(
+      'kubectl cnpg disk resize pg --apply',
+    );
+    expect(hintFor(f('kubectl cnpg disk resize pg --apply'), { command: 'disk resize', apply: true })).toBeUndefined();
+    expect(hintFor(f('kubectl cnpg disk status pg -n ns -v'), { command: 'disk status' })).toBe(
+      'kubectl cnpg disk status pg -n ns -v',
+    );
+    expect(
+      hintFor(f('kubectl cnpg disk status pg -n ns -v'), { command: 'disk status', verbose: true }),
+    ).toBeUndefined();
+  });
+
+  it('renderFindings drops the repeated hint and wraps only on a terminal', () => {
+    const long: Finding = { ...f('kubectl cnpg wal health pg -n ns'), message: 'word '.repeat(30).trim() };
+    const pipe = renderFindings(bufferIO(), [long], { ran: { command: 'disk status' } });
+    expect(lines(pipe)).toHaveLength(2);
+    const tty = renderFindings(bufferIO({ isStdoutTTY: true, width: 40 }), [long], { ran: { command: 'wal health' } });
+    expect(tty).not.toContain('→');
+    for (const l of lines(tty)) expect(l.length).toBeLessThanOrEqual(40);
+    expect(
+      lines(tty)
+        .slice(1)
+        .every((l) => l.startsWith('    ')),
+    ).toBe(true);
+  });
+});
