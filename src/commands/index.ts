@@ -12,6 +12,7 @@
 import DiskStatus from './disk/status.js';
 import DiskResize from './disk/resize.js';
 import DiskPolicyValidate from './disk/policy/validate.js';
+import DiskSimulate from './disk/simulate.js';
 import WalHealth from './wal/health.js';
 import Diagnose from './diagnose.js';
 import Complete from './complete.js';
@@ -20,6 +21,7 @@ export const COMMANDS = {
   'disk:status': DiskStatus,
   'disk:resize': DiskResize,
   'disk:policy:validate': DiskPolicyValidate,
+  'disk:simulate': DiskSimulate,
   'wal:health': WalHealth,
   diagnose: Diagnose,
   __complete: Complete,

@@ -429,6 +429,18 @@ const CASES: { code: string; doc: unknown; shape?: StatedShape }[] = [
     shape: { layout: 'wal-volume', tablespaces: ['data2'] },
   },
   { code: 'NO_WAL_VOLUME', doc: { walStorage: { resize: { enabled: true } } }, shape: { layout: 'single-volume' } },
+  {
+    code: 'PREDICTIVE_DURATION_INVALID',
+    doc: { storage: { resize: { triggers: { predictive: { horizon: '1w' } } } } },
+  },
+  {
+    code: 'PREDICTIVE_MIN_SAMPLES_OUT_OF_RANGE',
+    doc: { storage: { resize: { triggers: { predictive: { minSamples: 1 } } } } },
+  },
+  {
+    code: 'PREDICTIVE_HORIZON_FAR',
+    doc: { storage: { resize: { triggers: { predictive: { horizon: '7d', window: '6h' } } } } },
+  },
 ];
 
 describe('every validation code', () => {

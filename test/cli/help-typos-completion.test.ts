@@ -148,6 +148,7 @@ describe('shell completion through kubectl, for both install names', () => {
       'help',
       'policy',
       'resize',
+      'simulate',
       'status',
       'wal',
       ':4',

@@ -18,3 +18,5 @@ export * from './wal-safety.js';
 export * from './engine-input.js';
 export * from './event-dedup.js';
 export * from './selector.js';
+export * from './trend.js';
+export * from './simulate/index.js';

@@ -32,8 +32,20 @@ export interface Budget {
   warnings: string[];
 }
 
+/**
+ * Date.parse of the same few entry times on every pass is most of what the
+ * budget costs the engine's fast path: remembered in a bounded memo (parsing
+ * a string always gives the same result, so budgets stay pure).
+ */
+const parsedAt = new Map<string, number>();
 function toMs(at: string): number {
-  return Date.parse(at);
+  let t = parsedAt.get(at);
+  if (t === undefined) {
+    if (parsedAt.size >= 4096) parsedAt.clear();
+    t = Date.parse(at);
+    parsedAt.set(at, t);
+  }
+  return t;
 }
 
 /** Whether an entry is still inside the window at `now`. An entry exactly 24 h old is outside. */
