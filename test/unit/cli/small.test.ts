@@ -37,6 +37,9 @@ describe('invocation', () => {
       'x',
     ]);
     expect(argvForInvocation(['node', '/x/kubectl-cnpg-disk', 'diagnose'])).toEqual(['diagnose']);
+    for (const c of ['simulate', 'autoresize', 'install']) {
+      expect(argvForInvocation(['node', '/x/kubectl-cnpg-disk', c, '-h'])).toEqual(['disk', c, '-h']);
+    }
     expect(argvForInvocation(['node', '/x/kubectl-cnpg', 'disk', 'status'])).toEqual(['disk', 'status']);
     expect(argvForInvocation(['node', '/krew/bin/kubectl-cnpg_disk', 'status'])).toEqual(['disk', 'status']);
   });
