@@ -4,6 +4,9 @@
  *    no database driver, nothing of ours outside itself.
  *  - the CLI (src/) never imports packages/probe.
  *  - the probe knows nothing of Kubernetes.
+ *  - the CLI never imports the CNPG-I plugin nor gRPC (it reads the plugin's
+ *    sidecar over HTTP); the plugin may import core and the probe, and no
+ *    Kubernetes client (it works on the JSON the operator sends).
  *  - src/ is layered (LAYERS below, bottom first): a module imports only from
  *    layers below its own (and its own folder); nothing imports in a circle.
  */
@@ -104,6 +107,34 @@ module.exports = {
       to: { path: '(^packages/probe/|@cnpg-disk/probe)' },
     },
     {
+      name: 'cli-not-plugin',
+      severity: 'error',
+      comment: 'The CLI never contains the CNPG-I plugin (it runs in the cluster).',
+      from: { path: '^(src|bin)/' },
+      to: { path: '(^packages/plugin/|@cnpg-disk/plugin)' },
+    },
+    {
+      name: 'cli-no-grpc',
+      severity: 'error',
+      comment: 'gRPC and its protobuf runtime stay out of the CLI and its bundle.',
+      from: { path: '^(src|bin)/' },
+      to: { path: '(^|/)node_modules/(@grpc|protobufjs|@protobufjs)/' },
+    },
+    {
+      name: 'plugin-no-kubernetes',
+      severity: 'error',
+      comment: 'The plugin works on the JSON the operator sends; it talks to no API server.',
+      from: { path: '^packages/plugin/src' },
+      to: { path: '@kubernetes/client-node' },
+    },
+    {
+      name: 'plugin-only-core-and-probe',
+      severity: 'error',
+      comment: 'The plugin may import core and the probe, nothing else of ours.',
+      from: { path: '^packages/plugin/src' },
+      to: { path: '^(src|bin|test)/' },
+    },
+    {
       name: 'probe-no-kubernetes',
       severity: 'error',
       comment: 'The probe knows nothing of Kubernetes.',
@@ -118,8 +149,10 @@ module.exports = {
     },
   ],
   options: {
-    doNotFollow: { path: 'node_modules' },
-    exclude: { path: '(^|/)(dist|coverage)/' },
+    // Build output is not cruised, but an import that lands in it (a workspace package such as
+    // @cnpg-disk/probe resolves to its dist/) keeps its edge, so the rules above see it.
+    doNotFollow: { path: ['node_modules', '(^|/)dist/'] },
+    exclude: { path: '(^|/)coverage/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.base.json' },
     enhancedResolveOptions: {

@@ -180,9 +180,14 @@ export async function bundleCli(opts: BundleOptions, cliRoot: string = REPO): Pr
   // oclif requires `typescript` only to read a tsconfig.json for ts-node, which
   // boot.ts switches off: leaving it out saves ~9 MB of bundle and parse time.
   await bunBuild(opts, entry, ['typescript']);
-  const leaked = probeInputs(bundleInputs(opts.outFile));
+  const inputs = bundleInputs(opts.outFile);
+  const leaked = probeInputs(inputs);
   if (leaked.length > 0) {
     throw new BundleError(`the CLI bundle contains the probe or its SQL driver: ${leaked.slice(0, 5).join(', ')}`);
+  }
+  const grpc = pluginInputs(inputs);
+  if (grpc.length > 0) {
+    throw new BundleError(`the CLI bundle contains the CNPG-I plugin or gRPC: ${grpc.slice(0, 5).join(', ')}`);
   }
   return opts.outFile;
 }
@@ -202,6 +207,17 @@ export function probeInputs(inputs: readonly string[]): string[] {
   const probe = /(^|\/)packages\/probe\/|(^|\/)node_modules\/@cnpg-disk\/probe\//;
   const driver = /(^|\/)node_modules\/(pg|pg-[a-z-]+|pgpass|postgres-[a-z-]+)\//;
   return inputs.filter((i) => probe.test(i) || driver.test(i));
+}
+
+/**
+ * Inputs that belong to the CNPG-I plugin: its package, gRPC and the protobuf
+ * runtime it loads the protocol with. The CLI reads the plugin's sidecar over
+ * HTTP (the pod proxy) and must hold none of these.
+ */
+export function pluginInputs(inputs: readonly string[]): string[] {
+  const plugin = /(^|\/)packages\/plugin\/|(^|\/)node_modules\/@cnpg-disk\/plugin\//;
+  const grpc = /(^|\/)node_modules\/(@grpc\/|protobufjs\/|@protobufjs\/)/;
+  return inputs.filter((i) => plugin.test(i) || grpc.test(i));
 }
 
 /** The probe's command, from packages/probe/package.json "bin". */

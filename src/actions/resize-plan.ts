@@ -51,6 +51,11 @@ export interface DiskResizeOptions {
   /** Create the Kubernetes Events on the PVCs, not only print them. */
   events: boolean;
   forceUnknownStorageClass: boolean;
+  /**
+   * --rescue: only the volume that holds pg_wal of an instance down on exit
+   * code 4, decided with its policy switched on (docs/resize.md, Rescue).
+   */
+  rescue?: boolean | undefined;
   /** Writes attempted per PVC before giving up on conflicts (default 5). */
   maxAttempts?: number;
 }
@@ -293,6 +298,17 @@ function selectVolumes(report: ClusterReport, opts: DiskResizeOptions): VolumeRe
       );
     }
   }
+  if (opts.rescue) {
+    const down = vols.filter((v) => v.walSpaceExhausted);
+    if (down.length === 0) {
+      const any = report.volumes.filter((v) => v.walSpaceExhausted).map((v) => `${v.instance} (${v.type})`);
+      throw usageError(
+        `--rescue grows only the volume that holds pg_wal of an instance down on exit code 4 (disk full); ${where} has none${opts.instance || type ? ' among the selected volumes' : ''}`,
+        any.length > 0 ? `down on exit code 4: ${any.join(', ')}` : 'without --rescue, the policy in force decides',
+      );
+    }
+    vols = down;
+  }
   return vols;
 }
 
@@ -301,7 +317,7 @@ export function buildPlan(
   snapshot: Snapshot,
   cs: ClusterSnapshot,
   report: ClusterReport,
-  opts: Pick<DiskResizeOptions, 'instance' | 'volume' | 'tablespace' | 'forceUnknownStorageClass'>,
+  opts: Pick<DiskResizeOptions, 'instance' | 'volume' | 'tablespace' | 'forceUnknownStorageClass' | 'rescue'>,
 ): ResizePlan {
   const wal = new Map(report.instances.map((i) => [i.pod, i.wal]));
   const pvcs = new Map(cs.pvcs.map((p) => [nameOf(p), p]));

@@ -12,12 +12,14 @@ import {
   percentUsed,
   resolvePolicy,
   validateClusterSpecPolicy,
+  pluginEntryOf,
+  validatePluginParameters,
+  type PolicySources,
   validatePolicyDocument,
   POLICY_ANNOTATION,
   LEDGER_ANNOTATION,
   type ClusterShape,
   type PolicySource,
-  type PolicySources,
   type PvcFacts,
   type VolumeRef,
   type VolumeSizes,
@@ -41,7 +43,13 @@ import {
 } from '../model/kube-objects.js';
 import { parseAutoResizeEvents, parseClusterDiskStatus } from '../sources/cluster-status.js';
 import { findingsForCluster } from './findings.js';
-import type { ClusterReport, InstanceReport, VolumeReport, WarningEvent } from './report.js';
+import type {
+  ClusterReport,
+  ContinuousArchivingCondition,
+  InstanceReport,
+  VolumeReport,
+  WarningEvent,
+} from './report.js';
 
 export type { ClusterReport, InstanceReport, VolumeReport } from './report.js';
 
@@ -51,6 +59,13 @@ export interface EvaluateOptions {
   policyFile?: unknown;
   /** The autoresize controller's default policy document for this Cluster (weaker than its annotation). */
   defaultPolicy?: unknown;
+  /**
+   * `disk resize --rescue`: the volume that holds pg_wal of an instance down
+   * on exit code 4 is decided with its policy switched on (one step, every
+   * other field as resolved: step, limit, budget, WAL safety). Nothing else
+   * changes.
+   */
+  rescue?: boolean;
 }
 
 function instanceReport(pod: KubeObject, primary: string | undefined): Omit<InstanceReport, 'wal' | 'errors'> {
@@ -114,6 +129,9 @@ function policySourcesFor(
   if (opts.policyFile !== undefined) out.file = validatePolicyDocument(opts.policyFile, shape, sizes);
   const spec = validateClusterSpecPolicy(get(cs.cluster, 'spec'), shape, sizes);
   if (spec.data || spec.wal || Object.keys(spec.tablespaces).length > 0) out.clusterSpec = spec;
+  // The CNPG-I plugin's parameters, when the plugin is listed and enabled on this Cluster.
+  const plugin = pluginEntryOf(cs.cluster);
+  if (plugin?.enabled) out.plugin = validatePluginParameters(plugin.parameters, shape, sizes);
   const text = annotations(cs.cluster)[POLICY_ANNOTATION];
   if (text !== undefined) {
     let doc: unknown;
@@ -196,7 +214,7 @@ export function evaluateCluster(
     }
   }
   const sources = policySourcesFor(cs, shape, sizes, opts, problems);
-  const policyIssues = (['file', 'clusterSpec', 'annotation'] as const)
+  const policyIssues = (['file', 'clusterSpec', 'plugin', 'annotation'] as const)
     .filter((k) => sources[k])
     .map((k) => ({
       source: (k === 'clusterSpec' ? 'cluster-spec' : k) as PolicySource,
@@ -213,23 +231,30 @@ export function evaluateCluster(
         : undefined;
       const ledger = parseLedger(annotations(raw)[LEDGER_ANNOTATION]);
       const resolved = resolvePolicy(sources, ref.type, ref.tablespace);
+      const policy =
+        resolved.policy && exhausted && opts.rescue ? { ...resolved.policy, enabled: true } : resolved.policy;
       const report: VolumeReport = {
         ...ref,
         pvc,
-        policy: { source: resolved.source, enabled: resolved.policy?.enabled ?? false, errors: resolved.errors },
+        policy: { source: resolved.source, enabled: policy?.enabled ?? false, errors: resolved.errors },
         lastResizes: [...ledger.entries].sort((a, b) => Date.parse(b.at) - Date.parse(a.at)),
         ...(ledger.corrupt !== undefined ? { ledgerProblem: ledger.corrupt } : {}),
         ...(fs ? { filesystem: { ...fs, percentUsed: percentUsed(fs) } } : {}),
         ...(exhausted ? { walSpaceExhausted: exhausted } : {}),
       };
-      if (resolved.policy) {
-        report.resolvedPolicy = resolved.policy;
+      if (!fs) {
+        const prefix = `filesystem facts of ${ref.pvcName} rejected: `;
+        const rejected = m?.errors.find((e) => e.startsWith(prefix));
+        if (rejected) report.unmeasuredReason = rejected.slice(prefix.length);
+      }
+      if (policy) {
+        report.resolvedPolicy = policy;
         report.decision = decide(
           decisionInput(
             {
               volume: ref,
               cluster: shape,
-              policy: resolved.policy,
+              policy,
               pvc,
               filesystem: fs,
               ledger,
@@ -250,6 +275,7 @@ export function evaluateCluster(
     );
 
   const phase = str(cs.cluster, 'status', 'phase');
+  const continuousArchiving = continuousArchivingOf(cs.cluster);
   const report: ClusterReport = {
     namespace: cs.namespace,
     name: cs.name,
@@ -259,6 +285,7 @@ export function evaluateCluster(
     instances,
     volumes,
     findings: [],
+    ...(continuousArchiving ? { continuousArchiving } : {}),
     operatorStatus: parseClusterDiskStatus(cs.cluster, '').instances,
     autoResizeEvents: parseAutoResizeEvents(cs.cluster).events,
     warningEvents: cs.events.filter((e) => str(e, 'type') === 'Warning').map(warningEvent),
@@ -267,6 +294,26 @@ export function evaluateCluster(
   };
   report.findings = findingsForCluster(report, opts.now);
   return report;
+}
+
+/**
+ * The Cluster's `ContinuousArchiving` condition, read defensively: a status
+ * other than True/False/Unknown, or a condition that is not an object, is no
+ * fact (never guessed).
+ */
+export function continuousArchivingOf(cluster: KubeObject): ContinuousArchivingCondition | undefined {
+  const c = arr(cluster, 'status', 'conditions').find((x) => str(x, 'type') === 'ContinuousArchiving');
+  const status = str(c, 'status');
+  if (status !== 'True' && status !== 'False' && status !== 'Unknown') return undefined;
+  const reason = str(c, 'reason');
+  const message = str(c, 'message');
+  const at = str(c, 'lastTransitionTime');
+  return {
+    status,
+    ...(reason ? { reason } : {}),
+    ...(message ? { message } : {}),
+    ...(at ? { lastTransitionTime: at } : {}),
+  };
 }
 
 export function evaluateSnapshot(snapshot: Snapshot, opts: EvaluateOptions): ClusterReport[] {

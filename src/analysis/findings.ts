@@ -40,6 +40,7 @@ export const WAL_FINDING_CODES: ReadonlySet<string> = new Set([
   'INACTIVE_SLOT',
   'SLOT_WAL_AT_RISK',
   'WAL_DISK_FULL_EXIT',
+  'WAL_UNKNOWN',
 ]);
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
@@ -246,7 +247,8 @@ function instanceFindings(c: ClusterReport): Finding[] {
         code: 'WAL_DISK_FULL_EXIT',
         subject,
         message: `postgres on ${i.pod} exited with code 4 (disk full)${i.waiting ? `, now ${i.waiting}` : ''}: CloudNativePG will not resize the PVC while the instance is down; patch the PVC directly`,
-        command: `kubectl cnpg disk resize ${c.name} -n ${ns} --instance ${i.pod} --volume ${c.shape.singleVolume ? 'data' : 'wal'} --apply`,
+        // --rescue: works under the default (disabled) policy; one step, limit and budget honoured.
+        command: `kubectl cnpg disk resize ${c.name} -n ${ns} --instance ${i.pod} --volume ${c.shape.singleVolume ? 'data' : 'wal'} --rescue --apply`,
       });
     } else if (i.waiting === 'CrashLoopBackOff') {
       out.push({
@@ -290,6 +292,38 @@ function instanceFindings(c: ClusterReport): Finding[] {
         subject,
         message: `the operator reports WAL archiving unhealthy on ${i.pod} (status.diskStatus)${w?.readyFiles !== undefined ? `; ${w.readyFiles} WAL files wait (.ready)` : ''}`,
         command: walCommand,
+      });
+    } else if (
+      st?.archiveHealthy === undefined &&
+      archivingOn &&
+      i.pod === c.primary &&
+      c.continuousArchiving?.status === 'False'
+    ) {
+      // Fallback fact: no source gave the archiver's counters, but the operator
+      // judges archiving (of the primary) on the Cluster itself.
+      archiveFailing = true;
+      const ca = c.continuousArchiving;
+      out.push({
+        severity: 'critical',
+        code: 'ARCHIVE_FAILING',
+        subject,
+        message: `CloudNativePG reports WAL archiving failing (Cluster condition ContinuousArchiving=False${ca.reason ? `, ${ca.reason}` : ''}${ca.message ? `: ${ca.message}` : ''})${w?.readyFiles !== undefined ? `; ${w.readyFiles} WAL files wait (.ready) on ${i.pod}` : ''}`,
+        command: walCommand,
+      });
+    }
+    // Fail closed: an instance no source gave any WAL fact for is not healthy,
+    // it is unknown, and says so (the same finding in every command).
+    if (!w && st?.archiveHealthy === undefined && st?.inactiveSlots === undefined) {
+      const ca = c.continuousArchiving?.status;
+      out.push({
+        severity: 'warning',
+        code: 'WAL_UNKNOWN',
+        subject,
+        message:
+          ca === 'True' && archivingOn
+            ? `no source gave WAL facts for ${i.pod}: CloudNativePG reports archiving working (ContinuousArchiving=True), but its .ready backlog and replication slots are unknown`
+            : `no source gave WAL facts for ${i.pod}: archiving, the .ready backlog and replication slots are unknown`,
+        command: `${walCommand} -v`,
       });
     }
     if (!archiveFailing && w?.readyFiles !== undefined && w.readyFiles > READY_BACKLOG_WARNING && archivingOn) {
@@ -370,13 +404,24 @@ function clusterFindings(c: ClusterReport, now: number | undefined): Finding[] {
       command: `kubectl get cluster ${c.name} -n ${ns} -o yaml`,
     });
   }
-  const unmeasured = c.volumes.filter((v) => !v.filesystem).length;
-  if (unmeasured > 0) {
+  const unmeasured = c.volumes.filter((v) => !v.filesystem);
+  const rejected = unmeasured.filter((v) => v.unmeasuredReason !== undefined);
+  if (unmeasured.length > rejected.length) {
     out.push({
       severity: 'info',
       code: 'NOT_MEASURED',
       subject,
-      message: `${unmeasured} of ${c.volumes.length} volume(s) could not be measured (no source answered for them)`,
+      message: `${unmeasured.length - rejected.length} of ${c.volumes.length} volume(s) could not be measured (no source answered for them)`,
+      command: `kubectl cnpg disk status ${c.name} -n ${ns} -v`,
+    });
+  }
+  // Malformed facts are not "no answer": each such volume is unmeasured with its reason.
+  for (const v of rejected) {
+    out.push({
+      severity: 'info',
+      code: 'NOT_MEASURED',
+      subject: `${subject}/${v.pvcName}`,
+      message: `${v.pvcName} is unmeasured: its filesystem facts were rejected (${v.unmeasuredReason ?? ''})`,
       command: `kubectl cnpg disk status ${c.name} -n ${ns} -v`,
     });
   }

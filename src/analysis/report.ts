@@ -45,6 +45,8 @@ export interface WarningEvent {
 export interface VolumeReport extends VolumeRef {
   pvc: PvcFacts;
   filesystem?: FilesystemFacts & { percentUsed: number };
+  /** Why there is no `filesystem`, when a source's facts for it were rejected (malformed). */
+  unmeasuredReason?: string;
   /**
    * Set on the volume that holds pg_wal when its instance is down because
    * CloudNativePG's instance manager found no room for one more WAL segment
@@ -79,6 +81,18 @@ export interface InstanceReport {
   errors: string[];
 }
 
+/**
+ * CloudNativePG's `ContinuousArchiving` condition on the Cluster status: the
+ * operator's own judgement of WAL archiving (of the primary). A fallback fact
+ * when no source gives the archiver's counters.
+ */
+export interface ContinuousArchivingCondition {
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
 export interface ClusterReport {
   namespace: string;
   name: string;
@@ -90,6 +104,8 @@ export interface ClusterReport {
   findings: Finding[];
   /** What the operator publishes on the Cluster, per instance (status.diskStatus), read once here. */
   operatorStatus: StatusInstance[];
+  /** status.conditions[type=ContinuousArchiving], when the operator sets it. */
+  continuousArchiving?: ContinuousArchivingCondition;
   /** The operator's automatic resizes (status.autoResizeEvents). */
   autoResizeEvents: AutoResizeEventView[];
   /** Warning events about the cluster, its pods and PVCs. */

@@ -22,7 +22,7 @@ import { evaluateCluster } from '../analysis/evaluate.js';
 import { sourcesLine } from '../render/common.js';
 
 import { requireSomeFacts, volumeLabel } from './disk-status.js';
-import { gatherSnapshot, requireCluster } from './gather.js';
+import { gatherSnapshot, judgedAt, requireCluster } from './gather.js';
 import {
   type DiskResizeOptions,
   type PlanItem,
@@ -60,8 +60,10 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
   };
   const snapshot = await gatherSnapshot(scope, deps);
   const cs = requireCluster(snapshot, opts, deps);
+  // One clock per snapshot: a bundle is judged at its collectedAt, a live run at now.
   const report = evaluateCluster(cs, snapshot.storageClasses, {
-    now: deps.now().getTime(),
+    now: judgedAt(snapshot, deps),
+    ...(opts.rescue ? { rescue: true } : {}),
     ...(opts.policyFile !== undefined ? { policyFile: opts.policyFile } : {}),
   });
   requireSomeFacts(snapshot, [report]);

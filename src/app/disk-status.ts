@@ -122,6 +122,7 @@ export function statusDocument(
         ...volumeFields(v),
         conditions: v.pvc.conditions,
         filesystem: v.filesystem,
+        ...(v.unmeasuredReason ? { unmeasuredReason: v.unmeasuredReason } : {}),
         walSpaceExhausted: v.walSpaceExhausted,
         ...(forecasts ? { forecast: forecastFields(forecasts.get(volumeKey(v)) ?? { samples: 0, spanMs: 0 }) } : {}),
         policy: v.policy,

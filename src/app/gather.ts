@@ -8,7 +8,7 @@ import type { CollectOptions } from '../snapshot/collect.js';
 import { readBundle } from '../snapshot/bundle.js';
 import type { ClusterSnapshot, Snapshot, SourceName } from '../model/snapshot.js';
 import { labels } from '../model/kube-objects.js';
-import { usageError } from '../model/errors.js';
+import { cannotEvaluate, usageError } from '../model/errors.js';
 import { matchesLabelSelector, parseLabelSelector, type LabelSelector } from '@cnpg-disk/core';
 
 export interface ScopeOptions {
@@ -52,14 +52,14 @@ export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Sn
   const selector = parseSelectorOption(opts.selector);
   if (opts.fromBundle) {
     const snap = await readBundle(opts.fromBundle);
-    const all = snap.clusters.map((c) => `${c.namespace}/${c.name}`);
-    snap.clusters = snap.clusters.filter(
+    const all = snap.clusters;
+    snap.clusters = all.filter(
       (c) =>
         (!opts.cluster || c.name === opts.cluster) &&
         (!opts.namespace || c.namespace === opts.namespace) &&
         (!selector || matchesLabelSelector(selector, labels(c.cluster))),
     );
-    if (opts.cluster && snap.clusters.length === 0) throw notInBundle(opts.cluster, opts.fromBundle, all);
+    if (snap.clusters.length === 0) requireBundleScopeMatched(opts.fromBundle, opts, all);
     return snap;
   }
   const client = deps.kube();
@@ -87,6 +87,7 @@ export function liveCollectOptions(
   return {
     namespaces: opts.allNamespaces ? 'all' : [opts.namespace ?? client.currentNamespace],
     cluster: opts.cluster,
+    explicitNamespace: opts.namespace !== undefined,
     selector: opts.selector,
     source: opts.source,
     measure: opts.measure,
@@ -135,16 +136,34 @@ export function judgedAt(snapshot: Snapshot, deps: Deps): number {
   return deps.now().getTime();
 }
 
-/** A named Cluster the bundle does not hold: the message lists what it holds. */
-export function notInBundle(cluster: string, file: string, all: string[]): Error {
-  const shown = all.length > 20 ? [...all.slice(0, 20), `… ${all.length - 20} more`] : all;
-  return usageError(
-    `there is no CloudNativePG Cluster ${JSON.stringify(cluster)} in the bundle ${file}; it holds ${all.length === 0 ? 'no Cluster' : shown.join(', ')}`,
-    `list the bundle with: kubectl cnpg diagnose --from-bundle ${file} --list`,
+/**
+ * A bundle asked for a Cluster it does not hold, or for a namespace (-n) it
+ * has no Cluster in: a usage error (64, the input does not have it) listing
+ * the bundle's Clusters. A selector matching nothing is an empty answer.
+ */
+function requireBundleScopeMatched(
+  file: string,
+  opts: { cluster?: string | undefined; namespace?: string | undefined; selector?: string | undefined },
+  all: ClusterSnapshot[],
+): void {
+  if (!opts.cluster && (!opts.namespace || opts.selector)) return;
+  const inBundle = all.map((c) => `${c.namespace}/${c.name}`).sort();
+  const shown = inBundle.length > 20 ? [...inBundle.slice(0, 20), `… ${inBundle.length - 20} more`] : inBundle;
+  const hint = inBundle.length === 0 ? 'the bundle holds no Cluster at all' : `the bundle holds: ${shown.join(', ')}`;
+  const where = `the bundle ${file}${opts.namespace ? ` (namespace ${opts.namespace})` : ''}`;
+  throw usageError(
+    opts.cluster
+      ? `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)} in ${where}`
+      : `there is no CloudNativePG Cluster in ${where}`,
+    hint,
   );
 }
 
-/** The one Cluster a command was asked about, or a usage error saying where we looked. */
+/**
+ * The one Cluster a command was asked about. gatherSnapshot already refused a
+ * name that matches nothing (exit 3 live, 64 bundle); this is the guard for a
+ * snapshot that holds other Clusters only.
+ */
 export function requireCluster(
   snapshot: Snapshot,
   opts: { cluster?: string | undefined; fromBundle?: string | undefined; namespace?: string | undefined },
@@ -152,11 +171,20 @@ export function requireCluster(
 ): ClusterSnapshot {
   const cs = snapshot.clusters.find((c) => c.name === opts.cluster);
   if (cs) return cs;
-  const where = opts.fromBundle
-    ? `the bundle ${opts.fromBundle}`
-    : `namespace ${opts.namespace ?? deps.kube().currentNamespace}`;
-  throw usageError(
-    `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)} in ${where}`,
-    'list them with: kubectl get clusters.postgresql.cnpg.io -A',
+  const existing = snapshot.clusters.map((c) => c.name).sort();
+  const hint =
+    existing.length > 0
+      ? `Clusters there: ${existing.join(', ')}`
+      : 'list them with: kubectl get clusters.postgresql.cnpg.io -A';
+  if (opts.fromBundle) {
+    throw usageError(
+      `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)} in the bundle ${opts.fromBundle}`,
+      hint,
+    );
+  }
+  throw cannotEvaluate(
+    `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)} in namespace ${opts.namespace ?? deps.kube().currentNamespace}`,
+    'CLUSTER_NOT_FOUND',
+    hint,
   );
 }

@@ -13,14 +13,17 @@
 import YAML from 'yaml';
 import {
   parseBytes,
+  pluginEntryOf,
   POLICY_ANNOTATION,
   resolvePolicy,
   validateClusterSpecPolicy,
+  validatePluginParameters,
   validatePolicyDocument,
   type ClusterShape,
   type PolicyIssue,
   type PolicySetResult,
   type PolicySource,
+  type PolicySources,
   type VolumeSizes,
   type VolumeType,
 } from '@cnpg-disk/core';
@@ -33,7 +36,7 @@ import { evaluateCluster } from '../analysis/evaluate.js';
 import { annotations, arr, clusterShape, get, isObj, str } from '../model/kube-objects.js';
 import type { KubeObject } from '../model/snapshot.js';
 import { renderTable } from '../render/table.js';
-import { gatherSnapshot, requireCluster } from './gather.js';
+import { gatherSnapshot, judgedAt, requireCluster } from './gather.js';
 import { volumeLabel } from './disk-status.js';
 import { sanitize, trusted } from '../render/sanitize.js';
 
@@ -196,10 +199,7 @@ function annotationSet(cluster: KubeObject, shape: ClusterShape, sizes: VolumeSi
   return validatePolicyDocument(doc, shape, sizes);
 }
 
-function inForceFor(
-  shape: ClusterShape,
-  sources: { clusterSpec?: PolicySetResult; annotation?: PolicySetResult },
-): PolicyInForce[] {
+function inForceFor(shape: ClusterShape, sources: PolicySources): PolicyInForce[] {
   const vols: { type: VolumeType; tablespace?: string }[] = [
     { type: 'data' },
     ...(shape.singleVolume ? [] : [{ type: 'wal' as const }]),
@@ -251,6 +251,8 @@ export async function validatePolicy(opts: PolicyValidateOptions, deps: Deps): P
     const spec = validateClusterSpecPolicy(get(doc, 'spec'), shape, sizes);
     const hasSpec = !!(spec.data || spec.wal || Object.keys(spec.tablespaces).length > 0);
     const ann = annotationSet(doc, shape, sizes);
+    const entry = pluginEntryOf(doc);
+    const plugin = entry?.enabled ? validatePluginParameters(entry.parameters, shape, sizes) : undefined;
     return {
       input: {
         kind: 'cluster-manifest',
@@ -259,8 +261,16 @@ export async function validatePolicy(opts: PolicyValidateOptions, deps: Deps): P
       },
       shape,
       sizes,
-      issues: [...sourced('cluster-spec', spec.issues), ...sourced('annotation', ann?.issues ?? [])],
-      inForce: inForceFor(shape, { ...(hasSpec ? { clusterSpec: spec } : {}), ...(ann ? { annotation: ann } : {}) }),
+      issues: [
+        ...sourced('cluster-spec', spec.issues),
+        ...sourced('plugin', plugin?.issues ?? []),
+        ...sourced('annotation', ann?.issues ?? []),
+      ],
+      inForce: inForceFor(shape, {
+        ...(hasSpec ? { clusterSpec: spec } : {}),
+        ...(plugin ? { plugin } : {}),
+        ...(ann ? { annotation: ann } : {}),
+      }),
     };
   }
 
@@ -292,11 +302,12 @@ export async function validatePolicy(opts: PolicyValidateOptions, deps: Deps): P
     deps,
   );
   const cs = requireCluster(snapshot, opts, deps);
+  // One clock per snapshot: a bundle is judged at its collectedAt, a live run at now.
   const report = evaluateCluster(cs, snapshot.storageClasses, {
-    now: deps.now().getTime(),
+    now: judgedAt(snapshot, deps),
     ...(doc !== undefined ? { policyFile: doc } : {}),
   });
-  const wanted: PolicySource[] = doc !== undefined ? ['file'] : ['cluster-spec', 'annotation'];
+  const wanted: PolicySource[] = doc !== undefined ? ['file'] : ['cluster-spec', 'plugin', 'annotation'];
   const issues = report.policyIssues
     .filter((p) => wanted.includes(p.source))
     .flatMap((p) => sourced(p.source, p.issues));

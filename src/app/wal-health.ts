@@ -66,6 +66,8 @@ export interface WalClusterReport {
   namespace: string;
   name: string;
   archiving: ClusterReport['shape']['archiving'];
+  /** The Cluster's ContinuousArchiving condition (the operator's judgement of archiving), when set. */
+  continuousArchiving?: ClusterReport['continuousArchiving'];
   instances: WalInstanceReport[];
   /** Cluster-level WAL findings (e.g. no archive configured). */
   findings: Finding[];
@@ -100,8 +102,10 @@ export function walClusterReport(snapshot: Snapshot, r: ClusterReport): WalClust
     const st = status?.instances.find((x) => x.pod === i.pod);
     const configured = r.shape.archiving.configured ?? w?.archivingConfigured;
     const countsKnown = w?.source !== STATUS_ONLY_SOURCE;
-    let verdict: WalVerdict = worst(findings.map((f) => f.severity));
-    if (verdict === 'healthy' && !w && st?.archiveHealthy === undefined) verdict = 'unknown';
+    // WAL_UNKNOWN is the finding for "no fact": the verdict says unknown
+    // unless a known fact (the volume, the operator's judgement) is worse.
+    let verdict: WalVerdict = worst(findings.filter((f) => f.code !== 'WAL_UNKNOWN').map((f) => f.severity));
+    if (verdict === 'healthy' && findings.some((f) => f.code === 'WAL_UNKNOWN')) verdict = 'unknown';
     const report: WalInstanceReport = {
       pod: i.pod,
       role: i.role,
@@ -147,6 +151,7 @@ export function walClusterReport(snapshot: Snapshot, r: ClusterReport): WalClust
     namespace: r.namespace,
     name: r.name,
     archiving: r.shape.archiving,
+    ...(r.continuousArchiving ? { continuousArchiving: r.continuousArchiving } : {}),
     instances,
     findings: clusterFindings,
   };
@@ -330,7 +335,9 @@ export async function runWalHealth(opts: WalHealthOptions, deps: Deps): Promise<
       }
     },
   });
+  // An unknown instance is a warning, as its WAL_UNKNOWN finding is in
+  // disk status and diagnose: the three commands give one exit code.
   return exitCodeForSeverities(
-    verdicts.sort((a, b) => RANK[b] - RANK[a]).map((v) => (v === 'healthy' ? 'ok' : v === 'unknown' ? 'unknown' : v)),
+    verdicts.sort((a, b) => RANK[b] - RANK[a]).map((v) => (v === 'healthy' ? 'ok' : v === 'unknown' ? 'warning' : v)),
   );
 }

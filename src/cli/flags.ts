@@ -14,7 +14,7 @@ export const outputFlags = {
   }),
   json: Flags.boolean({ summary: 'Same as -o json.', helpGroup: 'OUTPUT' }),
   'no-color': Flags.boolean({
-    summary: 'No colour (also when NO_COLOR is set or stdout is not a terminal).',
+    summary: 'No colour (also when NO_COLOR is non-empty or stdout is not a terminal).',
     helpGroup: 'OUTPUT',
   }),
   verbose: Flags.boolean({

@@ -9,7 +9,8 @@
  */
 import { basename } from 'node:path';
 
-const DISK_COMMANDS = new Set(['status', 'resize', 'policy']);
+// Every command of the disk topic: `kubectl cnpg disk simulate` reaches kubectl-cnpg-disk as `simulate`.
+const DISK_COMMANDS = new Set(['status', 'resize', 'policy', 'simulate', 'autoresize', 'install']);
 
 export function argvForInvocation(argv: string[], binaryPath = argv[1] ?? ''): string[] {
   const args = argv.slice(2);

@@ -26,11 +26,20 @@ export interface Spinner {
 
 const NO_SPINNER: Spinner = { update: () => undefined, stop: () => undefined };
 
+/**
+ * Colour on a terminal unless --no-color, `NO_COLOR` set to a non-empty value
+ * (no-color.org: an empty NO_COLOR does not disable colour), or TERM=dumb.
+ */
+export function colorWanted(isStdoutTTY: boolean, noColorFlag: boolean, env: NodeJS.ProcessEnv): boolean {
+  const noColorEnv = env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '';
+  return isStdoutTTY && !noColorFlag && !noColorEnv && env['TERM'] !== 'dumb';
+}
+
 export function systemIO(opts: { noColor?: boolean } = {}): IOStreams {
   const env = process.env;
   const isStdoutTTY = Boolean(process.stdout.isTTY);
   const isStderrTTY = Boolean(process.stderr.isTTY);
-  const color = isStdoutTTY && !opts.noColor && env['NO_COLOR'] === undefined && env['TERM'] !== 'dumb';
+  const color = colorWanted(isStdoutTTY, opts.noColor ?? false, env);
   return {
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),

@@ -14,6 +14,7 @@ import DiskResize from './disk/resize.js';
 import DiskInstall from './disk/install.js';
 import DiskAutoresize from './disk/autoresize.js';
 import DiskPolicyValidate from './disk/policy/validate.js';
+import DiskSimulate from './disk/simulate.js';
 import WalHealth from './wal/health.js';
 import Diagnose from './diagnose.js';
 import Complete from './complete.js';
@@ -24,6 +25,7 @@ export const COMMANDS = {
   'disk:install': DiskInstall,
   'disk:autoresize': DiskAutoresize,
   'disk:policy:validate': DiskPolicyValidate,
+  'disk:simulate': DiskSimulate,
   'wal:health': WalHealth,
   diagnose: Diagnose,
   __complete: Complete,

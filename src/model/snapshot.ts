@@ -15,8 +15,9 @@ export type KubeObject = Record<string, unknown> & {
 };
 
 /** Where a fact came from (spec: least privilege first). */
-export type SourceName = 'cluster-status' | 'pod-proxy' | 'exec' | 'kubelet-summary' | 'prometheus';
+export type SourceName = 'probe' | 'cluster-status' | 'pod-proxy' | 'exec' | 'kubelet-summary' | 'prometheus';
 export const SOURCE_NAMES: readonly SourceName[] = [
+  'probe',
   'cluster-status',
   'pod-proxy',
   'exec',
@@ -28,6 +29,7 @@ export type FactKind = 'filesystem' | 'wal';
 
 /** Which facts each source can give. */
 export const SOURCE_FACTS: Readonly<Record<SourceName, readonly FactKind[]>> = {
+  probe: ['filesystem', 'wal'],
   'cluster-status': ['filesystem', 'wal'],
   'pod-proxy': ['wal', 'filesystem'],
   exec: ['filesystem', 'wal'],

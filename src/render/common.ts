@@ -132,7 +132,11 @@ export function sourcesLine(snapshot: Snapshot, verbose: boolean): string {
 
 function sourcesText(snapshot: Snapshot, verbose: boolean): string {
   if (snapshot.origin.kind === 'bundle') {
-    return `source: bundle ${snapshot.origin.file} (collected ${snapshot.collectedAt}${snapshot.origin.collectedFrom ? ` from ${snapshot.origin.collectedFrom}` : ''})\n`;
+    // What the bundle reader rejected (malformed facts, objects) is shown, never dropped silently.
+    return (
+      `source: bundle ${snapshot.origin.file} (collected ${snapshot.collectedAt}${snapshot.origin.collectedFrom ? ` from ${snapshot.origin.collectedFrom}` : ''})\n` +
+      snapshot.problems.map((p) => `  problem: ${p}\n`).join('')
+    );
   }
   const used = snapshot.sources
     .filter((s) => s.outcome === 'used')
@@ -147,8 +151,9 @@ function sourcesText(snapshot: Snapshot, verbose: boolean): string {
   if (verbose) {
     for (const o of other)
       out += `  ${o.outcome}: ${o.source}${o.scope ? ` ${o.scope}` : ''}${o.detail ? ` — ${o.detail}` : ''}\n`;
-    for (const p of snapshot.problems) out += `  problem: ${p}\n`;
   }
+  // Every dropped or rejected fact is visible in text output, not only with -v.
+  for (const p of snapshot.problems) out += `  problem: ${p}\n`;
   return out;
 }
 

@@ -14,7 +14,13 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export const API_VERSION = 'disk.cnpg-plugin.dev/v1alpha1';
 
 export function parseOutputFormat(value: string | undefined, json: boolean): OutputFormat {
-  if (json) return 'json';
+  if (json) {
+    // `--json` is `-o json`; asking for two different formats is a contradiction, not a preference.
+    if (value !== undefined && value !== 'json') {
+      throw usageError(`--json and -o ${value} ask for two different formats; use one of them`);
+    }
+    return 'json';
+  }
   if (value === undefined) return 'table';
   if ((OUTPUT_FORMATS as readonly string[]).includes(value)) return value as OutputFormat;
   throw usageError(`unknown output format ${JSON.stringify(value)}; allowed: ${OUTPUT_FORMATS.join(', ')}`);

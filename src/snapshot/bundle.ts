@@ -126,24 +126,38 @@ export async function readBundleArchive(
   });
 }
 
+/**
+ * The measurement error recorded for a volume whose filesystem facts were
+ * rejected; evaluation reads it back (rejectedFactsReason) as the reason the
+ * volume is unmeasured.
+ */
+export function rejectedFactsError(pvc: string, problems: string[]): string {
+  return `filesystem facts of ${pvc} rejected: ${problems.map((p) => p.replace(/^.*?: /, '')).join('; ')}`;
+}
+
 function decodeMeasurement(u: unknown, where: string, problems: string[]): InstanceMeasurement | undefined {
   if (!isObj(u) || typeof u['pod'] !== 'string') {
     problems.push(`${where}: not a measurement`);
     return undefined;
   }
   const filesystems: Record<string, FilesystemFacts> = {};
+  const rejected: string[] = [];
   const fsObj = get(u, 'filesystems');
   if (isObj(fsObj)) {
     for (const [pvc, raw] of Object.entries(fsObj)) {
       const d = decodeFilesystemFacts(raw, `${where}.filesystems.${pvc}`);
       if (d.ok) filesystems[pvc] = d.value;
-      else problems.push(...d.problems);
+      else {
+        problems.push(...d.problems);
+        // The volume stays unmeasured, with the reason on its instance.
+        rejected.push(rejectedFactsError(pvc, d.problems));
+      }
     }
   }
   const m: InstanceMeasurement = {
     pod: u['pod'],
     filesystems,
-    errors: arr(u, 'errors').filter((e): e is string => typeof e === 'string'),
+    errors: [...arr(u, 'errors').filter((e): e is string => typeof e === 'string'), ...rejected],
   };
   if (u['wal'] !== undefined) {
     const d = decodeWalHealth(u['wal'], `${where}.wal`);

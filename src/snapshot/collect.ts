@@ -22,6 +22,7 @@ import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { get, labels, nameOf, namespaceOf, slim, str, volumeRefOf, CLUSTER_LABEL } from '../model/kube-objects.js';
 import { checkAccess, missingRules, rulesText } from '../sources/permissions.js';
+import { probeSidecarOf } from '../sources/probe.js';
 import { autoSources, SOURCES } from '../sources/registry.js';
 import {
   describeApiError,
@@ -47,6 +48,11 @@ export interface CollectOptions extends MeasureOptions {
   namespaces: string[] | 'all';
   /** Only this Cluster (by name). */
   cluster?: string | undefined;
+  /**
+   * The namespace was asked for (-n), not taken from the context: a namespace
+   * without Clusters is then an answer the user must hear, not an empty fleet.
+   */
+  explicitNamespace?: boolean | undefined;
   /** Label selector on Clusters. */
   selector?: string | undefined;
   /** Force one source for filesystem and WAL facts, or 'auto'. */
@@ -122,6 +128,38 @@ async function listClusters(client: KubeClient, opts: CollectOptions): Promise<K
   }
 }
 
+/**
+ * A named Cluster that does not exist, or an explicitly asked-for namespace
+ * with no Cluster at all, is "could not evaluate" (exit 3) with what does
+ * exist there; an empty -A fleet, the context's namespace, and a label
+ * selector that matches nothing stay an empty answer (exit 0).
+ */
+async function requireScopeMatched(client: KubeClient, opts: CollectOptions): Promise<void> {
+  if (opts.namespaces === 'all' && !opts.cluster) return;
+  if (!opts.cluster && (!opts.explicitNamespace || opts.selector)) return;
+  const where = opts.namespaces === 'all' ? 'any namespace' : `namespace ${opts.namespaces.join(', ')}`;
+  // What exists: one more list without the name and selector (best effort: a
+  // failure here only loses the hint).
+  let existing: string[] | undefined;
+  try {
+    existing = (await listClusters(client, { ...opts, cluster: undefined, selector: undefined }))
+      .map((c) => (opts.namespaces === 'all' ? `${namespaceOf(c)}/${nameOf(c)}` : nameOf(c)))
+      .sort();
+  } catch {
+    existing = undefined;
+  }
+  const hint =
+    existing === undefined
+      ? 'list them with: kubectl get clusters.postgresql.cnpg.io -A'
+      : existing.length === 0
+        ? `there is no CloudNativePG Cluster in ${where}; look in every namespace with -A`
+        : `Clusters in ${where}: ${existing.join(', ')}`;
+  const what = opts.cluster
+    ? `there is no CloudNativePG Cluster ${JSON.stringify(opts.cluster)}${opts.selector ? ` matching -l ${opts.selector}` : ''} in ${where}`
+    : `there is no CloudNativePG Cluster in ${where}`;
+  throw cannotEvaluate(what, 'CLUSTER_NOT_FOUND', hint);
+}
+
 interface NamespaceObjects {
   pods: KubeObject[];
   pvcs: KubeObject[];
@@ -181,6 +219,7 @@ export async function collectSnapshot(client: KubeClient, opts: CollectOptions):
   const sources: SourceAttempt[] = [];
   opts.onProgress?.('listing CloudNativePG clusters');
   const clusters = (await listClusters(client, opts)).map(plain);
+  if (clusters.length === 0) await requireScopeMatched(client, opts);
   const namespaces = [...new Set(clusters.map(namespaceOf))].sort();
   opts.onProgress?.(`reading ${clusters.length} cluster(s) in ${namespaces.length} namespace(s)`);
   const [byNs, storageClasses] = await Promise.all([
@@ -230,7 +269,8 @@ export async function measure(
 ): Promise<void> {
   const limit = pLimit(Math.max(1, opts.concurrency));
   const namespaces = [...new Set(snaps.map((s) => s.namespace))];
-  const candidates: SourceName[] = opts.source === 'auto' ? autoSources(opts.prometheusUrl) : [opts.source];
+  const sidecar = snaps.some((cs) => cs.pods.some((p) => probeSidecarOf(p) !== undefined));
+  const candidates: SourceName[] = opts.source === 'auto' ? autoSources(opts.prometheusUrl, sidecar) : [opts.source];
   const checks = candidates.flatMap((s) => namespaces.flatMap((ns) => SOURCES[s].access(ns)));
   opts.onProgress?.('checking permissions');
   const allowed = checks.length > 0 ? await checkAccess(client, checks) : new Map<string, boolean>();

@@ -173,7 +173,7 @@ describe('diagnose on the sample scenarios (support identity: no exec, no secret
         severity: 'critical',
         code: 'WAL_DISK_FULL_EXIT',
         subject: 'billing/ledger/ledger-1',
-        command: 'kubectl cnpg disk resize ledger -n billing --instance ledger-1 --volume wal --apply',
+        command: 'kubectl cnpg disk resize ledger -n billing --instance ledger-1 --volume wal --rescue --apply',
       }),
     );
     const full = doc.findings.find((f) => f.code === 'VOLUME_NEAR_FULL' && f.subject.endsWith('ledger-1-wal'));

@@ -14,7 +14,7 @@ import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
 import { df } from './harness.js';
 import { cli, expectCleanError, json, requireBuiltCli, type CliResult } from '../helpers/cli.js';
-import { Seeder, type SeededCluster } from './seed.js';
+import { metricsExporter, Seeder, type SeededCluster, type SeededVolume } from './seed.js';
 
 interface Fs {
   totalBytes: string;
@@ -144,6 +144,12 @@ describe('disk status against a real kube-apiserver', { timeout: 90_000 }, () =>
         walStorage: true,
         nodes,
         usage: (i: string) => (i === 'healthy-1' ? 0.4 : 0.2),
+        // Healthy needs WAL facts too (unknown WAL state is never healthy):
+        // a disk-aware metrics exporter behind the pod proxy gives them.
+        instanceManager: {
+          port: 9187,
+          handler: (_p: string, primary: boolean, vols: SeededVolume[]) => metricsExporter(vols, primary),
+        },
       },
       // down: an instance crash-looping after postgres exited with code 4 on
       // a full WAL volume, another whose WAL PVC is stuck resizing with a
@@ -291,7 +297,8 @@ describe('disk status against a real kube-apiserver', { timeout: 90_000 }, () =>
           },
           `${c.namespace}/${v.pvc}`,
         ).toEqual(want);
-        expect(fs.source).toBe('kubelet-summary');
+        // ok/healthy serves /metrics (its WAL facts); the pod proxy is tried before the kubelet summary
+        expect(fs.source).toBe(c.namespace === 'ok' ? 'pod-proxy' : 'kubelet-summary');
         // percent used like df: used / (used + available)
         const pct = (Number(want.usedBytes) * 100) / (Number(want.usedBytes) + Number(want.availableBytes));
         expect(Math.abs(fs.percentUsed - pct)).toBeLessThan(0.1);
@@ -404,12 +411,43 @@ describe('disk status against a real kube-apiserver', { timeout: 90_000 }, () =>
     expect(json<StatusDoc>(billing).clusters.map((c) => c.name)).toEqual(['billing']);
     expect(billing.code).toBe(1);
     expect(json<StatusDoc>(orders).clusters.map((c) => c.name)).toEqual(['orders']);
-    expect(orders.code).toBe(0);
+    // orders is below every threshold, but no source gives its WAL facts: WAL_UNKNOWN, a warning
+    expect(orders.code).toBe(1);
+    expect(json<StatusDoc>(orders).clusters[0]!.findings.map((f) => f.code)).toEqual(
+      expect.arrayContaining(['WAL_UNKNOWN']),
+    );
     expect(json<StatusDoc>(none).clusters).toEqual([]);
     expect(none.code).toBe(0);
     // the kubeconfig context's namespace is "default", which has no clusters
     expect(dflt.code).toBe(0);
     expect(dflt.stderr).toMatch(/no CloudNativePG clusters found/);
+  });
+
+  it('a Cluster name or an asked-for namespace that matches nothing: exit 3 with what exists, in every command', async () => {
+    const runs = await Promise.all([
+      status(['nope', '-n', 'shop']),
+      cli(['wal', 'health', 'nope', '-n', 'shop'], { kubeconfig }),
+      cli(['diagnose', 'nope', '-n', 'shop'], { kubeconfig }),
+      cli(['disk', 'resize', 'nope', '-n', 'shop'], { kubeconfig }),
+      cli(['disk', 'policy', 'validate', '--cluster', 'nope', '-n', 'shop'], { kubeconfig }),
+    ]);
+    for (const r of runs) {
+      expect(r.code, r.stderr).toBe(3);
+      expect(expectCleanError(r.stderr)).toBe('error: there is no CloudNativePG Cluster "nope" in namespace shop');
+      expect(r.stderr).toMatch(/hint: Clusters in namespace shop: billing, events, orders$/m);
+      expect(r.stdout).toBe('');
+    }
+    const [emptyNs, emptyFleet, filtered] = await Promise.all([
+      status(['-n', 'default']),
+      status(['-A', '-l', 'team=nobody']),
+      status(['-n', 'shop', '-l', 'team=nobody']),
+    ]);
+    expect(emptyNs.code).toBe(3);
+    expect(expectCleanError(emptyNs.stderr)).toBe('error: there is no CloudNativePG Cluster in namespace default');
+    expect(emptyNs.stderr).toMatch(/look in every namespace with -A/);
+    // An empty fleet, and a selector that matches nothing, are answers, not errors.
+    expect(emptyFleet.code).toBe(0);
+    expect(filtered.code).toBe(0);
   });
 
   it('-A in the table prefixes the namespace', async () => {
@@ -492,11 +530,12 @@ describe('disk status against a real kube-apiserver', { timeout: 90_000 }, () =>
     }
     // Nothing unmeasured is judged: no near-full finding from a garbage number.
     const badFindings = doc.clusters.filter((c) => c.namespace === 'bad').flatMap((c) => c.findings);
-    expect(badFindings.filter((f) => f.severity !== 'info')).toEqual([]);
+    // (their WAL is unknown too: that is WAL_UNKNOWN, a warning, and no number)
+    expect(badFindings.filter((f) => f.severity !== 'info' && f.code !== 'WAL_UNKNOWN')).toEqual([]);
     // the table shows "-" for what could not be measured, and -v says why
     const t = await status(['-n', 'bad', '-v']);
-    // an unmeasured volume is not a finding above info (docs/cli.md: exit 0 = no finding above info)
-    expect(t.code).toBe(0);
+    // an unmeasured volume is not a finding above info; the unknown WAL state is a warning
+    expect(t.code).toBe(1);
     expect(t.stdout).toMatch(/^negative\s+negative-1\s+primary\s+data\s+64 MiB\s+-\s+-\s+-\s+-\s/m);
     expect(t.stderr).toMatch(/problem: kubelet summary of node node-notjson unavailable/);
     expect(t.stderr).not.toMatch(/^\s+at /m);
@@ -514,10 +553,10 @@ describe('disk status against a real kube-apiserver', { timeout: 90_000 }, () =>
     // the replica's status is read, its impossible backlog is dropped, not shown as a number
     expect(byPod.get('garbled-3')).toMatchObject({ verdict: 'healthy', source: 'pod-proxy' });
     expect(byPod.get('garbled-3')?.readyFiles).toBeUndefined();
-    // the primary and one replica could not be judged: "could not evaluate"
+    // the primary and one replica could not be judged: unknown, a warning (as in disk status and diagnose)
     expect(byPod.get('garbled-1')?.verdict).toBe('unknown');
     expect(byPod.get('garbled-2')?.verdict).toBe('unknown');
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(1);
   });
 
   it('-o yaml is the same versioned document as -o json, byte counts as strings', async () => {

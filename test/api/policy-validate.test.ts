@@ -175,7 +175,7 @@ describe('disk policy validate --cluster against a real API server', () => {
       '--kubeconfig',
       kubeconfig,
     ]);
-    expect(missing.code).toBe(64);
+    expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/^error: there is no CloudNativePG Cluster "nope" in namespace pv\n/);
   }, 60_000);
 

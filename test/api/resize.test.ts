@@ -524,6 +524,8 @@ describe('disk resize against a real API server', () => {
     expect(results.map((r) => r.code).sort()).toEqual([0, 1]);
     const loser = docs.find((d) => d.volumes[0]?.result?.status === 'not-applied')!;
     expect(loser.volumes[0]!.result!.message).toMatch(/changed while this run was deciding.*resize-in-progress/);
+    // the winner's entry is rounded up to the second: that is our own rounding, not clock skew
+    expect(results.map((r) => r.stdout + r.stderr).join('\n')).not.toMatch(/clock skew/);
 
     const pvc = await readPvc(s.ns, 'pg-1');
     expect(pvc.spec.resources.requests.storage).toBe(GROWN); // grown once, not twice
@@ -533,6 +535,120 @@ describe('disk resize against a real API server', () => {
       .map((e) => e.responseStatus?.code)
       .sort();
     expect(patches).toEqual([200, 409]);
+  }, 120_000);
+
+  it('--rescue: the WAL volume of an instance down on exit code 4 grows one step under the default (disabled) policy', async () => {
+    // The data volume's policy is off and the WAL volume has none (defaults: disabled).
+    const s = await seed('rescue', 'pg', {
+      policy: 'storage: { resize: { enabled: false } }\n',
+      walStorage: true,
+      vols: [{ role: 'PG_DATA' }, { role: 'PG_WAL' }],
+    });
+    // postgres exited with code 4 (CloudNativePG: no room for one more WAL segment) and crash-loops.
+    await must(
+      api.request('PATCH', `/api/v1/namespaces/${s.ns}/pods/pg-1/status`, {
+        contentType: 'application/merge-patch+json',
+        body: {
+          status: {
+            phase: 'Running',
+            conditions: [{ type: 'Ready', status: 'False' }],
+            containerStatuses: [
+              {
+                name: 'postgres',
+                image: 'simulated.invalid/postgres:15',
+                imageID: '',
+                ready: false,
+                restartCount: 3,
+                state: { waiting: { reason: 'CrashLoopBackOff' } },
+                lastState: {
+                  terminated: { exitCode: 4, reason: 'Error', finishedAt: new Date().toISOString() },
+                },
+              },
+            ],
+          },
+        },
+      }),
+      [200],
+      'pod pg-1 down on exit 4',
+    );
+    // The finding's hint names exactly the command that works.
+    const d = await depsFor('rescue-diagnose');
+    const snap = await gatherSnapshot({ ...options(s), allNamespaces: false, measure: true }, d.deps);
+    const report = evaluateCluster(snap.clusters[0]!, snap.storageClasses, { now: Date.now() });
+    const hint = report.findings.find((f) => f.code === 'WAL_DISK_FULL_EXIT')?.command;
+    expect(hint).toBe('kubectl cnpg disk resize pg -n rescue --instance pg-1 --volume wal --rescue --apply');
+
+    // Without --rescue, the default policy answers "disabled" and nothing is written.
+    const plain = await depsFor('rescue-plain');
+    expect(
+      await runDiskResize(options(s, { instance: 'pg-1', volume: 'wal', apply: true, yes: true }), plain.deps),
+    ).toBe(0);
+    expect(plain.io.out.join('')).toMatch(/disabled/);
+    expect(writes(await auditOf('rescue-plain'))).toEqual([]);
+
+    // --rescue on a volume that is not the one holding pg_wal of a down instance: usage error, nothing written.
+    const wrong = await depsFor('rescue-wrong');
+    await expect(
+      runDiskResize(options(s, { instance: 'pg-1', volume: 'data', apply: true, yes: true, rescue: true }), wrong.deps),
+    ).rejects.toMatchObject({ exitCode: 64, suggestions: ['down on exit code 4: pg-1 (wal)'] });
+    expect(writes(await auditOf('rescue-wrong'))).toEqual([]);
+
+    // The budget (ledger) still applies: one engine resize an hour ago, and
+    // maxActionsPerDay 1 in a --policy file (policy still disabled): held, nothing written.
+    await must(
+      api.request('PATCH', `/api/v1/namespaces/${s.ns}/persistentvolumeclaims/pg-1-wal`, {
+        contentType: 'application/merge-patch+json',
+        body: {
+          metadata: {
+            annotations: {
+              [LEDGER_ANNOTATION]: serializeLedger({
+                entries: [
+                  {
+                    at: new Date(Date.now() - 3_600_000).toISOString(),
+                    fromBytes: 16n * MiB,
+                    toBytes: BigInt(SIZE_MIB) * MiB,
+                    by: 'engine',
+                  },
+                ],
+              }),
+            },
+          },
+        },
+      }),
+      [200],
+      'ledger of pg-1-wal',
+    );
+    const held = await depsFor('rescue-held');
+    const heldCode = await runDiskResize(
+      options(s, {
+        instance: 'pg-1',
+        volume: 'wal',
+        rescue: true,
+        apply: true,
+        yes: true,
+        policyFile: { walStorage: { resize: { enabled: false, strategy: { maxActionsPerDay: 1 } } } },
+      }),
+      held.deps,
+    );
+    expect(held.io.out.join(''), held.io.err.join('')).toMatch(/blocked\/rate-limit/);
+    expect(heldCode).toBe(1);
+    expect(writes(await auditOf('rescue-held'))).toEqual([]);
+
+    // The hint's command (as the built CLI): one guarded PATCH, one step (default minStep 2Gi), one ledger entry.
+    const kubeconfig = await api.kubeconfigFor('rescue-cli', ['system:masters']);
+    const r = await cli(
+      ['disk', 'resize', 'pg', '-n', s.ns, '--instance', 'pg-1', '--volume', 'wal', '--rescue', '--apply', '--yes'],
+      { kubeconfig, env: { CI: 'true' } },
+    );
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const pvc = await readPvc(s.ns, 'pg-1-wal');
+    expect(pvc.spec.resources.requests.storage).toBe(GROWN);
+    expect(ledgerOf(pvc).entries).toHaveLength(2); // the earlier entry and this one (default budget 3)
+    expect((await readPvc(s.ns, 'pg-1')).spec.resources.requests.storage).toBe(`${SIZE_MIB}Mi`);
+    const patches = writes(await auditOf('rescue-cli'));
+    expect(patches.map((e) => `${e.verb} ${e.objectRef?.resource}/${e.objectRef?.name}`)).toEqual([
+      'patch persistentvolumeclaims/pg-1-wal',
+    ]);
   }, 120_000);
 
   it('--update-spec raises the Cluster sizes (tablespace list kept whole) and warns about GitOps drift', async () => {

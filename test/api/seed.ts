@@ -423,6 +423,12 @@ export interface ClusterSpec {
   };
   /** Kubelet summaries do not list these PVCs (e.g. volumes of a pod that is not running). */
   unlistedPvcs?: string[];
+  /**
+   * Instance pods carry the CNPG-I plugin's cnpg-disk-probe native sidecar
+   * (running, port 9188), as its lifecycle hook adds it; serve it with
+   * `instanceManager: { port: 9188, … }`.
+   */
+  probeSidecar?: boolean;
 }
 
 export interface SeededVolume {
@@ -737,8 +743,16 @@ export class Seeder {
           : `/var/lib/postgresql/tablespaces/${v.tablespace}`;
     const volName = (v: SeededVolume) =>
       v.type === 'data' ? 'pgdata' : v.type === 'wal' ? 'pg-wal' : `tbs-${v.tablespace}`;
+    const sidecar = {
+      name: 'cnpg-disk-probe',
+      image: 'registry.example/cnpg-disk-plugin:0.1.0',
+      restartPolicy: 'Always',
+      ports: [{ name: 'disk-status', containerPort: 9188, protocol: 'TCP' }],
+      volumeMounts: vols.map((v) => ({ name: volName(v), mountPath: mountPath(v), readOnly: true })),
+    };
     const podSpec = {
       ...(state === 'pending' ? {} : { nodeName: node }),
+      ...(spec.probeSidecar ? { initContainers: [sidecar] } : {}),
       containers: [
         {
           name: 'postgres',
@@ -800,6 +814,21 @@ export class Seeder {
               { type: 'ContainersReady', status: running ? 'True' : 'False', lastTransitionTime: now },
               { type: 'PodScheduled', status: 'True', lastTransitionTime: earlier },
             ],
+            ...(spec.probeSidecar
+              ? {
+                  initContainerStatuses: [
+                    {
+                      name: 'cnpg-disk-probe',
+                      image: sidecar.image,
+                      imageID: '',
+                      ready: true,
+                      started: true,
+                      restartCount: 0,
+                      state: { running: { startedAt: earlier } },
+                    },
+                  ],
+                }
+              : {}),
             containerStatuses: [
               {
                 name: 'postgres',

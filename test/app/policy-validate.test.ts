@@ -238,6 +238,79 @@ describe('disk policy validate on a Cluster manifest', () => {
   });
 });
 
+describe('files that are not a policy (docs/cli.md: exit codes)', () => {
+  it('a file that does not parse as YAML/JSON is a usage error (64); one that parses to no mapping is DOCUMENT_INVALID (2)', async () => {
+    const broken = await usage({ file: file('a: [\n') });
+    expect(broken.exitCode).toBe(64);
+    expect(broken.message).toMatch(/is not valid YAML\/JSON/);
+    for (const text of ['just a sentence, not a policy at all\n', '- a\n- list\n', '\u0001\u0002 binary \u00ff']) {
+      const r = await run({ file: file(text) });
+      expect(r.code, JSON.stringify(text)).toBe(2);
+      expect(r.out).toMatch(/ERROR\s+DOCUMENT_INVALID\s+\(document\)\s+the policy document must be a mapping/);
+    }
+  });
+});
+
+describe('disk policy validate: the CNPG-I plugin parameters', () => {
+  const withPlugin = (parameters: Record<string, string>, enabled = true) => ({
+    apiVersion: 'postgresql.cnpg.io/v1',
+    kind: 'Cluster',
+    metadata: {
+      name: 'main',
+      namespace: 'payments',
+      annotations: { 'disk.cnpg-plugin.dev/resize-policy': 'storage: { resize: { enabled: false } }' },
+    },
+    spec: {
+      instances: 3,
+      storage: { size: '100Gi' },
+      walStorage: { size: '10Gi' },
+      plugins: [{ name: 'disk.cnpg-plugin.dev', enabled, parameters }],
+    },
+  });
+
+  it('a manifest: the parameters are checked with the same codes, at their keys, and win over the annotation', async () => {
+    const r = await run({
+      file: file(withPlugin({ 'data.enabled': 'true', 'data.limit': '50Gi', 'wal.usageThreshold': '150' })),
+    });
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(
+      /plugin\s+WARNING\s+LIMIT_NOT_ABOVE_SIZE\s+data\.limit\s+limit 50Gi is not above the current size \(100Gi\)/,
+    );
+    expect(r.out).toMatch(
+      /plugin\s+ERROR\s+THRESHOLD_OUT_OF_RANGE\s+wal\.usageThreshold\s+usageThreshold 150 is outside 1\.\.99/,
+    );
+    expect(r.out).toMatch(/data ← plugin \(enabled\), wal ← plugin \(invalid: not resized\)/);
+  });
+
+  it('a disabled plugin entry is no source: the annotation governs', async () => {
+    const r = await run({ file: file(withPlugin({ 'data.enabled': 'yes' }, false)) });
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/data ← annotation \(disabled\)/);
+  });
+
+  it('--cluster from a bundle: the live Cluster’s parameters, against its PVC sizes', async () => {
+    const c = cluster({
+      name: 'pg',
+      walStorage: true,
+      specExtra: {
+        plugins: [{ name: 'disk.cnpg-plugin.dev', parameters: { 'wal.enabled': 'true', 'wal.minAvailable': '3Gi' } }],
+      },
+    });
+    const pvcs = [
+      pvc({ instance: 'pg-1', role: 'PG_DATA', request: '10Gi' }),
+      pvc({ instance: 'pg-1', role: 'PG_WAL', request: '2Gi' }),
+    ];
+    const bundle = file(
+      JSON.stringify(toPlain({ kind: 'Snapshot', ...snapshot([clusterSnapshot(c, [pod({ name: 'pg-1' })], pvcs)]) })),
+      'json',
+    );
+    const r = await run({ cluster: 'pg', fromBundle: bundle });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/plugin\s+WARNING\s+MIN_AVAILABLE_ABOVE_SIZE\s+wal\.minAvailable/);
+    expect(r.out).toMatch(/wal ← plugin \(enabled\)/);
+  });
+});
+
 describe('disk policy validate --cluster with --from-bundle', () => {
   const c = cluster({
     name: 'pg',
@@ -356,6 +429,18 @@ const CASES: { code: string; doc: unknown; shape?: StatedShape }[] = [
     shape: { layout: 'wal-volume', tablespaces: ['data2'] },
   },
   { code: 'NO_WAL_VOLUME', doc: { walStorage: { resize: { enabled: true } } }, shape: { layout: 'single-volume' } },
+  {
+    code: 'PREDICTIVE_DURATION_INVALID',
+    doc: { storage: { resize: { triggers: { predictive: { horizon: '1w' } } } } },
+  },
+  {
+    code: 'PREDICTIVE_MIN_SAMPLES_OUT_OF_RANGE',
+    doc: { storage: { resize: { triggers: { predictive: { minSamples: 1 } } } } },
+  },
+  {
+    code: 'PREDICTIVE_HORIZON_FAR',
+    doc: { storage: { resize: { triggers: { predictive: { horizon: '7d', window: '6h' } } } } },
+  },
 ];
 
 describe('every validation code', () => {

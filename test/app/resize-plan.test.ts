@@ -377,6 +377,24 @@ describe('runDiskResize on a snapshot file (preview)', () => {
     expect(e3?.message).toMatch(/no CloudNativePG Cluster "other" in the bundle/);
   });
 
+  it("judges the budget at the bundle's collectedAt, not at today's clock (one clock per snapshot)", async () => {
+    // pg-2's three engine resizes 1-3 h before collectedAt use the whole budget
+    // then; thirty days later they have left the window. A bundle is judged
+    // as it was collected, so pg-2 stays held whatever today's date is.
+    const io = bufferIO({ isStdinTTY: false });
+    const later: Deps = {
+      io,
+      now: () => new Date(NOW + 30 * 24 * 3_600_000),
+      kube: () => {
+        throw new Error('this test must not reach an API server');
+      },
+    };
+    await runDiskResize(options({ output: 'json', instance: 'pg-2', volume: 'data' }), later);
+    const doc = JSON.parse(io.out.join('')) as DocAny;
+    expect(doc.volumes[0].action).toBe('hold');
+    expect(doc.volumes[0].decision).toMatchObject({ verdict: 'blocked', reason: 'rate-limit' });
+  });
+
   it('-o json is a versioned ResizePlan with the full trace of every decision', async () => {
     const { io, deps: d } = deps();
     await runDiskResize(options({ output: 'json' }), d);

@@ -150,6 +150,7 @@ describe('shell completion through kubectl, for both install names', () => {
       'install',
       'policy',
       'resize',
+      'simulate',
       'status',
       'wal',
       ':4',

@@ -130,7 +130,7 @@ describe('WAL disk full: diagnose and rescue by PVC resize', () => {
     expect(f, JSON.stringify(doc.findings)).toBeDefined();
     expect(f?.severity).toBe('critical');
     expect(f?.subject).toContain(POD);
-    expect(f?.command).toMatch(/disk resize .*--volume wal --apply/);
+    expect(f?.command).toMatch(/disk resize .*--volume wal --rescue --apply/);
   });
 
   it('nothing can measure the down instance, yet the plan takes its WAL volume as full (CloudNativePG exit 4)', async () => {

@@ -79,6 +79,8 @@ export interface ApiServerOptions {
   readonly crdDir?: string;
   /** Users for --token-auth-file (the file is read once at start-up). An admin token user is always added. */
   readonly tokenUsers?: readonly TokenUser[];
+  /** Admission plugins to turn on besides the default few (e.g. PodSecurity); taken off the disabled list. */
+  readonly extraAdmissionPlugins?: readonly string[];
   /** Appended to the kube-apiserver command line (later flags win). */
   readonly extraApiServerArgs?: readonly string[];
   /** Time allowed for etcd + apiserver + CRDs, default 120 s. */
@@ -474,8 +476,8 @@ async function startOnce(opts: ApiServerOptions): Promise<ApiServerHandle> {
         `--audit-log-path=${auditLogPath}`,
         '--audit-log-format=json',
         '--audit-log-mode=blocking',
-        `--enable-admission-plugins=${ENABLED_ADMISSION.join(',')}`,
-        `--disable-admission-plugins=${DISABLED_ADMISSION.join(',')}`,
+        `--enable-admission-plugins=${[...ENABLED_ADMISSION, ...(opts.extraAdmissionPlugins ?? [])].join(',')}`,
+        `--disable-admission-plugins=${DISABLED_ADMISSION.filter((p) => !opts.extraAdmissionPlugins?.includes(p)).join(',')}`,
         // node proxy: the apiserver authenticates to "kubelets" with this
         // cert and verifies theirs against our CA, as in a real cluster
         `--kubelet-client-certificate=${kubeletClient.certPath}`,

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { bundleInputs, probeInputs } from '../../scripts/release/bundle.js';
+import { bundleInputs, pluginInputs, probeInputs } from '../../scripts/release/bundle.js';
 import { build, version } from '../../scripts/release/build.js';
 import type { BuildResult } from '../../scripts/release/build.js';
 import { target } from '../../scripts/release/targets.js';
@@ -151,6 +151,7 @@ describe('kubectl-cnpg for linux-x64', { timeout: 90_000 }, () => {
     expect(inputs.length).toBeGreaterThan(100);
     expect(inputs.some((i) => i.startsWith('dist/commands/'))).toBe(true);
     expect(probeInputs(inputs)).toEqual([]);
+    expect(pluginInputs(inputs)).toEqual([]);
   });
 });
 
@@ -289,6 +290,31 @@ describe('probeInputs', () => {
       'node_modules/pgpass/lib/index.js',
       'node_modules/postgres-array/index.js',
       'node_modules/@cnpg-disk/probe/dist/index.js',
+    ]);
+  });
+});
+
+describe('pluginInputs', () => {
+  it('flags the plugin package, gRPC and the protobuf runtime, and nothing else', () => {
+    expect(
+      pluginInputs([
+        'packages/plugin/dist/servers.js',
+        'node_modules/@cnpg-disk/plugin/dist/index.js',
+        'node_modules/@grpc/grpc-js/build/src/server.js',
+        'node_modules/@grpc/proto-loader/build/src/index.js',
+        'node_modules/protobufjs/src/root.js',
+        'node_modules/@protobufjs/aspromise/index.js',
+        'packages/core/dist/plugin-parameters.js',
+        'dist/install/plugin-manifests.js',
+        'node_modules/grpc-like/index.js',
+      ]),
+    ).toEqual([
+      'packages/plugin/dist/servers.js',
+      'node_modules/@cnpg-disk/plugin/dist/index.js',
+      'node_modules/@grpc/grpc-js/build/src/server.js',
+      'node_modules/@grpc/proto-loader/build/src/index.js',
+      'node_modules/protobufjs/src/root.js',
+      'node_modules/@protobufjs/aspromise/index.js',
     ]);
   });
 });

@@ -9,13 +9,22 @@
  * in benchmarks, never in timed tests). It exits 1 only if the generated mix
  * stopped covering every verdict, which would make the figures meaningless.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import {
   GiB,
   MiB,
+  POLICY_IDS,
+  SCENARIOS as SIM_SCENARIOS,
   decide,
+  decideUntraced,
   defaultPolicy,
+  scenarioSeries,
+  simulate,
   type BlockReason,
   type ClusterShape,
   type Decision,
@@ -25,6 +34,44 @@ import {
   type VolumeType,
   type WalHealth,
 } from '../src/index.js';
+
+/**
+ * The engine as it was when the fast path was asked for (the commit before
+ * this project's automation stage, BENCH_CORE_REFERENCE to name another):
+ * its packages/core/src is extracted with `git archive` into the cache and
+ * its decide() runs in the same rounds over the same inputs, so "N× today's
+ * traced decide()" is measured side by side, not quoted from an older run.
+ */
+const CORE_REFERENCE = process.env['BENCH_CORE_REFERENCE'] ?? '45aa3025e644df2e18552ef0fb361a30d37ebb63';
+
+async function referenceDecide(): Promise<((i: DecisionInput) => Decision) | undefined> {
+  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--verify', `${CORE_REFERENCE}^{commit}`], {
+      cwd: repo,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const cache = process.env['CNPG_DISK_CACHE'] || join(os.homedir(), '.cache', 'cnpg-disk');
+    const root = join(cache, 'bench-core-reference', commit);
+    if (!existsSync(join(root, '.done'))) {
+      rmSync(root, { recursive: true, force: true });
+      mkdirSync(root, { recursive: true });
+      const tar = execFileSync('git', ['archive', commit, 'packages/core/src'], { cwd: repo, maxBuffer: 64 << 20 });
+      execFileSync('tar', ['-x', '-C', root], { input: tar });
+      writeFileSync(join(root, '.done'), commit + '\n');
+    }
+    const mod = (await import(pathToFileURL(join(root, 'packages/core/src/index.ts')).href)) as {
+      decide: (i: DecisionInput) => Decision;
+    };
+    return mod.decide;
+  } catch (e) {
+    console.log(
+      `reference engine ${CORE_REFERENCE.slice(0, 12)} not available (${(e as Error).message.split('\n')[0]})`,
+    );
+    return undefined;
+  }
+}
 
 const VOLUMES = 100_000;
 const ROUNDS = 7;
@@ -241,7 +288,8 @@ const heapMiB = (): number => {
   return process.memoryUsage().heapUsed / 1024 / 1024;
 };
 
-function main(): number {
+async function main(): Promise<number> {
+  const oldDecide = await referenceDecide();
   const heapStart = heapMiB();
   const totalWeight = SCENARIOS.reduce((s, x) => s + x.weight, 0);
   const inputs: DecisionInput[] = [];
@@ -255,16 +303,51 @@ function main(): number {
   // Warm-up, so the figures are for optimised code.
   for (let i = 0; i < 20_000; i++) decide(inputs[i] as DecisionInput);
 
+  for (let i = 0; i < 20_000; i++) decideUntraced(inputs[i] as DecisionInput);
+  if (oldDecide) for (let i = 0; i < 20_000; i++) oldDecide(inputs[i] as DecisionInput);
+
   // Throughput: decisions are counted and dropped, as a controller pass that acts on each one would.
+  // The traced decide() and the fast path decideUntraced() take turns, round by round, over the same
+  // inputs, so a busy machine slows both alike and their ratio stays meaningful.
   const rates: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    heapMiB();
+  const fastRates: number[] = [];
+  // Each function in its own loop (one call site each: a shared one would
+  // measure the dispatch between them, not the functions).
+  const traced = (): number => {
     let resizes = 0;
     const t0 = performance.now();
     for (const input of inputs) if (decide(input).verdict === 'resize') resizes++;
-    const ms = performance.now() - t0;
     if (resizes === 0) throw new Error('no resize in the mix');
-    rates.push(VOLUMES / (ms / 1000));
+    return VOLUMES / ((performance.now() - t0) / 1000);
+  };
+  const untraced = (): number => {
+    let resizes = 0;
+    const t0 = performance.now();
+    for (const input of inputs) if (decideUntraced(input).verdict === 'resize') resizes++;
+    if (resizes === 0) throw new Error('no resize in the mix');
+    return VOLUMES / ((performance.now() - t0) / 1000);
+  };
+  const oldRates: number[] = [];
+  const reference = (): number => {
+    let resizes = 0;
+    const t0 = performance.now();
+    for (const input of inputs)
+      if ((oldDecide as (i: DecisionInput) => Decision)(input).verdict === 'resize') resizes++;
+    if (resizes === 0) throw new Error('no resize in the mix (reference engine)');
+    return VOLUMES / ((performance.now() - t0) / 1000);
+  };
+  // No forced gc() between the timed loops: a full collection right before
+  // one measured the collector's aftermath instead (it more than doubled the
+  // fast path's time here). The order alternates round by round.
+  for (let r = 0; r < ROUNDS; r++) {
+    if (r % 2 === 0) {
+      rates.push(traced());
+      fastRates.push(untraced());
+    } else {
+      fastRates.push(untraced());
+      rates.push(traced());
+    }
+    if (oldDecide) oldRates.push(reference());
   }
 
   // Memory, and throughput when all 100,000 decisions are kept (a report of every volume): more GC work.
@@ -281,6 +364,9 @@ function main(): number {
   }
   const sorted = [...rates].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)] as number;
+  const fastSorted = [...fastRates].sort((a, b) => a - b);
+  const fastMedian = fastSorted[Math.floor(fastSorted.length / 2)] as number;
+  const ratios = rates.map((r, i) => (fastRates[i] as number) / r).sort((a, b) => a - b);
   const best = sorted[sorted.length - 1] as number;
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   const load = os.loadavg()[0] as number;
@@ -295,6 +381,19 @@ function main(): number {
     `decisions per second: median ${fmt(median)}, best ${fmt(best)} over ${ROUNDS} rounds (${rates.map(fmt).join(', ')})`,
   );
   console.log(`time per decision:    median ${(1e6 / median).toFixed(2)} µs`);
+  console.log(
+    `fast path decideUntraced(): median ${fmt(fastMedian)} per second (${(1e6 / fastMedian).toFixed(2)} µs), ` +
+      `${(fastMedian / median).toFixed(1)}× the traced decide() (per-round ratios ${ratios.map((r) => r.toFixed(1)).join(', ')})`,
+  );
+  if (oldRates.length > 0) {
+    const oldMedian = [...oldRates].sort((a, b) => a - b)[Math.floor(oldRates.length / 2)] as number;
+    const oldRatios = oldRates.map((r, i) => (fastRates[i] as number) / r).sort((a, b) => a - b);
+    console.log(
+      `reference traced decide() of ${CORE_REFERENCE.slice(0, 12)} (the engine when the fast path was asked for): ` +
+        `median ${fmt(oldMedian)} per second; the fast path is ${(fastMedian / oldMedian).toFixed(1)}× it ` +
+        `(per-round ratios ${oldRatios.map((r) => r.toFixed(1)).join(', ')})`,
+    );
+  }
   console.log(`keeping all 100,000 decisions: ${fmt(keptRate)} decisions per second`);
   console.log(
     `heap used: ${heapStart.toFixed(1)} MiB at start, ${heapInputs.toFixed(1)} MiB with the inputs, ` +
@@ -312,4 +411,29 @@ function main(): number {
   return 0;
 }
 
-process.exitCode = main();
+/**
+ * The simulator: every synthetic scenario, a year at one-minute steps,
+ * through every policy (ours twice, through core's decideUntraced(), and the
+ * six baselines) on the EBS model.
+ */
+function simulatorBench(): void {
+  const t0 = performance.now();
+  let steps = 0;
+  let genMs = 0;
+  for (const name of SIM_SCENARIOS) {
+    const g0 = performance.now();
+    const series = scenarioSeries(name, { seed: 1 });
+    genMs += performance.now() - g0;
+    const r = simulate(series, { backend: 'ebs', policies: POLICY_IDS });
+    steps += series.used.length * r.results.length;
+  }
+  const s = (performance.now() - t0) / 1000;
+  console.log(
+    `simulator: ${SIM_SCENARIOS.length} scenarios × ${POLICY_IDS.length} policies × one year of minutes ` +
+      `(${(steps / 1e6).toFixed(1)} million policy-steps) in ${s.toFixed(1)} s ` +
+      `(${(genMs / 1000).toFixed(1)} s of it generating the series; load average ${(os.loadavg()[0] as number).toFixed(1)})`,
+  );
+}
+
+process.exitCode = await main();
+if (process.env['SKIP_SIM'] === undefined) simulatorBench();

@@ -122,6 +122,11 @@ export function decodeFilesystemFacts(u: unknown, root = ''): Decoded<Filesystem
   if (total !== undefined && used !== undefined && used > total) {
     r.problems.push(`${root}: usedBytes ${used} exceeds totalBytes ${total}`);
   }
+  // A filesystem of size 0 does not exist: judged, it would read "0.0% full (0 B available)".
+  if (total === 0n) r.problems.push(`${root}: totalBytes is 0 (no filesystem has size 0)`);
+  if (total !== undefined && avail !== undefined && avail > total) {
+    r.problems.push(`${root}: availableBytes ${avail} exceeds totalBytes ${total}`);
+  }
   const facts: FilesystemFacts = defined({
     totalBytes: total,
     usedBytes: used,

@@ -4,17 +4,20 @@
  * decide() is a pure function: the same input gives the same decision. It
  * never reads a clock (`now` is an input) and never performs I/O.
  */
-import { budgetOf, type Budget } from './ledger.js';
+import { BUDGET_WINDOW_MS, budgetOf, countedEntries, type Budget } from './ledger.js';
 import type {
   ClusterShape,
   FilesystemFacts,
+  PvcCondition,
   Ledger,
   PvcFacts,
   VolumeRef,
   WalHealth,
   WalSpaceExhausted,
 } from './model.js';
-import type { ResizePolicy } from './policy.js';
+import type { UsageSample } from './forecast.js';
+import { PREDICTIVE_MIN_SIGNAL_TO_NOISE, type PredictiveTrigger, type ResizePolicy } from './policy.js';
+import { formatBytes, formatBytesHuman, MiB, percentOfBytes, roundUpTo } from './quantity.js';
 import {
   FAILED_ALLOCATED,
   FAILED_CONDITIONS,
@@ -22,7 +25,7 @@ import {
   IN_PROGRESS_ALLOCATED,
   IN_PROGRESS_CONDITIONS,
 } from './pvc-state.js';
-import { formatBytes, MiB, percentOfBytes, roundUpTo } from './quantity.js';
+import { usageTrend, type UsageTrend } from './trend.js';
 import { walSafetyApplies } from './wal-safety.js';
 
 export type Verdict =
@@ -70,6 +73,16 @@ export interface DecisionInput {
    * volume, or data on a single-volume cluster.
    */
   walSpaceExhausted?: WalSpaceExhausted;
+  /**
+   * Recent usage of this volume, for the predictive trigger (ignored unless
+   * the policy has one): fitted over the policy's window.
+   */
+  usageHistory?: readonly UsageSample[];
+  /**
+   * The same, already fitted (usageTrend() or a TrendWindow): wins over
+   * usageHistory, so a caller stepping through time pays O(1) per decision.
+   */
+  usageTrend?: UsageTrend;
   /** Epoch milliseconds. */
   now: number;
 }
@@ -113,20 +126,54 @@ export interface Decision {
 // smaller than capacity) are in pvc-state.ts; WAL-safety applicability in
 // wal-safety.ts.
 
-/** Percent used like df: used / (used + available), root-reserved blocks excluded. */
+/**
+ * Both figures as doubles when they are safe non-negative integers (they
+ * nearly always are); undefined sends the caller to exact BigInt arithmetic.
+ */
+function safePair(fs: Pick<FilesystemFacts, 'usedBytes' | 'availableBytes'>): [number, number] | undefined {
+  const u = Number(fs.usedBytes);
+  const a = Number(fs.availableBytes);
+  return u >= 0 && a >= 0 && u + a <= Number.MAX_SAFE_INTEGER ? [u, a] : undefined;
+}
+
+/**
+ * Percent used like df: used / (used + available), root-reserved blocks
+ * excluded; exact to 1/10000 of a percent (truncated), then a plain number
+ * for display. Computed in doubles unless the result lies within a millionth
+ * of a rounding boundary (double error here is below 1e-9), then in BigInt:
+ * the same result as the BigInt formula, without its allocations on the
+ * engine's hot path.
+ */
 export function percentUsed(fs: Pick<FilesystemFacts, 'usedBytes' | 'availableBytes'>): number {
+  const pair = safePair(fs);
+  if (pair) {
+    const d = pair[0] + pair[1];
+    if (d === 0) return 0;
+    const q = (pair[0] * 1_000_000) / d;
+    const f = Math.floor(q);
+    if (q - f > 1e-6 && f + 1 - q > 1e-6) return f / 10_000;
+  }
   const denom = fs.usedBytes + fs.availableBytes;
   if (denom <= 0n) return 0;
-  // Exact to 1/10000 of a percent, then a plain number for display.
   return Number((fs.usedBytes * 1_000_000n) / denom) / 10_000;
 }
 
-/** used × 100 > threshold × (used + available), exactly, without floating point. */
+/**
+ * used × 100 > threshold × (used + available), exactly: in doubles when the
+ * two sides differ by more than a billionth (far above double rounding),
+ * otherwise in BigInt.
+ */
 function aboveThreshold(fs: FilesystemFacts, threshold: number): boolean {
-  const denom = fs.usedBytes + fs.availableBytes;
   // threshold may be fractional; scale by 1e6 to stay in integers.
-  const t = BigInt(Math.round(threshold * 1_000_000));
-  return fs.usedBytes * 100_000_000n > t * denom;
+  const tm = Math.round(threshold * 1_000_000);
+  const pair = safePair(fs);
+  if (pair) {
+    const lhs = pair[0] * 100_000_000;
+    const rhs = tm * (pair[0] + pair[1]);
+    if (Math.abs(lhs - rhs) > 1e-9 * Math.max(lhs, rhs)) return lhs > rhs;
+  }
+  const denom = fs.usedBytes + fs.availableBytes;
+  return fs.usedBytes * 100_000_000n > BigInt(tm) * denom;
 }
 
 /** The larger of two optional sizes; undefined only when both are. */
@@ -165,53 +212,111 @@ export function archiveHealthy(archiver: NonNullable<WalHealth['archiver']>): {
   return { healthy: true, why: `last archived ${archiver.lastArchivedWal ?? 'WAL'} at ${archiver.lastArchivedTime}` };
 }
 
+/** The predictive trigger's findings, when the policy has one and it was judged. */
+export interface PredictiveFinding {
+  /** Whether the forecast said full within the horizon (and was believed). */
+  fires: boolean;
+  /** Why not, when it does not fire: which test the forecast failed. */
+  why: 'no-history' | 'few-samples' | 'short-span' | 'not-growing' | 'noise' | 'beyond-horizon' | 'fires';
+  samples: number;
+  bytesPerHour: number;
+  /** Forecast time to full from the current available bytes, ms (absent unless growing). */
+  msToFull?: number;
+  /** Growth expected over the horizon, bytes (absent unless it fires). */
+  horizonGrowthBytes?: bigint;
+}
+
+/**
+ * Judges the predictive trigger: believed only with enough samples spanning
+ * at least half the window, a positive slope, and a fitted growth over the
+ * span at least PREDICTIVE_MIN_SIGNAL_TO_NOISE times the scatter around the
+ * line; fires when the available bytes run out within the horizon at that slope.
+ */
+export function judgePredictive(
+  pred: PredictiveTrigger,
+  fs: Pick<FilesystemFacts, 'availableBytes'>,
+  trend: UsageTrend | undefined,
+): PredictiveFinding {
+  if (!trend || trend.samples === 0) return { fires: false, why: 'no-history', samples: 0, bytesPerHour: 0 };
+  const out = { samples: trend.samples, bytesPerHour: trend.bytesPerMs * 3_600_000 };
+  if (trend.samples < pred.minSamples) return { fires: false, why: 'few-samples', ...out };
+  if (trend.spanMs * 2 < pred.windowMs) return { fires: false, why: 'short-span', ...out };
+  if (!(trend.bytesPerMs > 0)) return { fires: false, why: 'not-growing', ...out };
+  const msToFull = Number(fs.availableBytes > 0n ? fs.availableBytes : 0n) / trend.bytesPerMs;
+  if (trend.bytesPerMs * trend.spanMs < PREDICTIVE_MIN_SIGNAL_TO_NOISE * trend.residualRmsBytes) {
+    return { fires: false, why: 'noise', msToFull, ...out };
+  }
+  if (msToFull >= pred.horizonMs) return { fires: false, why: 'beyond-horizon', msToFull, ...out };
+  const horizonGrowthBytes = BigInt(Math.ceil(trend.bytesPerMs * pred.horizonMs));
+  return { fires: true, why: 'fires', msToFull, horizonGrowthBytes, ...out };
+}
+
+const EMPTY_TRACE: TraceStep[] = [];
+Object.freeze(EMPTY_TRACE);
+
+/**
+ * The decision with its trace: every check reached adds a TraceStep, and
+ * every message is written for a person.
+ */
 export function decide(input: DecisionInput): Decision {
+  return evaluate(input, true);
+}
+
+/**
+ * The same decision without the trace (the fast path): no TraceStep, no
+ * message and no string formatting; `message` is '' and `trace` is empty,
+ * warnings carry their code with an empty message. verdict, reason,
+ * currentBytes, newBytes, stepBytes, percentUsed, walSafetyApplies, budget
+ * and the warning codes equal decide()'s (a property test holds them equal).
+ */
+export function decideUntraced(input: DecisionInput): Decision {
+  return evaluate(input, false);
+}
+
+function evaluate(input: DecisionInput, traced: boolean): Decision {
   const { policy, pvc, filesystem: fs, volume, cluster, now } = input;
-  const trace: TraceStep[] = [];
+  const trace: TraceStep[] = traced ? [] : EMPTY_TRACE;
   const warnings: DecisionWarning[] = [];
   const walSafety = walSafetyApplies(volume, cluster);
   const budget = budgetOf(input.ledger, policy.strategy.maxActionsPerDay, now);
   const currentBytes = largerOf(pvc.requestBytes, pvc.capacityBytes);
-  const base = {
-    walSafetyApplies: walSafety,
+  // No closures in here: the fast path runs millions of times, and a
+  // closure per call (plus the name helpers some bundlers add) costs more
+  // than the decision itself.
+  const st: Outcome = {
+    walSafety,
     budget,
     warnings,
     trace,
-    ...(currentBytes !== undefined ? { currentBytes } : {}),
-    ...(fs ? { percentUsed: percentUsed(fs) } : {}),
+    currentBytes,
+    percentUsed: fs ? percentUsed(fs) : undefined,
   };
-  const done = (verdict: Verdict, message: string, extra: Partial<Decision> = {}): Decision => ({
-    verdict,
-    message,
-    ...base,
-    ...extra,
-  });
 
   // 1. Enabled?
   if (!policy.enabled) {
+    if (!traced) return finish(st, 'disabled', '');
     trace.push({
       check: 'enabled',
       outcome: 'stop',
       inputs: { enabled: false },
       message: 'resize is not enabled for this volume',
     });
-    return done('disabled', 'automatic resize is not enabled for this volume');
+    return finish(st, 'disabled', 'automatic resize is not enabled for this volume');
   }
-  trace.push({ check: 'enabled', outcome: 'pass', inputs: { enabled: true }, message: 'resize is enabled' });
+  if (traced)
+    trace.push({ check: 'enabled', outcome: 'pass', inputs: { enabled: true }, message: 'resize is enabled' });
 
   // 2. Facts available? CloudNativePG's own "WAL disk full" stands in for a
-  // statfs of the volume that holds pg_wal (none can run while it is down).
+  // filesystem no source could measure (the instance is down), but only on
+  // the volume that holds pg_wal.
   const exhausted = walSafety ? input.walSpaceExhausted : undefined;
-  const exhaustedText = exhausted
-    ? `CloudNativePG's instance manager exited with code 4${exhausted.exitedAt ? ` at ${exhausted.exitedAt}` : ''}: less than one WAL segment free`
-    : undefined;
-  const missing: string[] = [];
-  if (!fs && !exhausted) missing.push('filesystem usage (total/used/available)');
-  if (currentBytes === undefined) missing.push('PVC size (request or capacity)');
-  if (fs && (fs.totalBytes < 0n || fs.usedBytes < 0n || fs.availableBytes < 0n)) {
-    missing.push('sane filesystem figures (a figure is negative)');
-  }
-  if (missing.length > 0 || currentBytes === undefined) {
+  const badFigures = fs !== undefined && (fs.totalBytes < 0n || fs.usedBytes < 0n || fs.availableBytes < 0n);
+  if ((!fs && !exhausted) || currentBytes === undefined || badFigures) {
+    if (!traced) return finish(st, 'unknown', '');
+    const missing: string[] = [];
+    if (!fs && !exhausted) missing.push('filesystem usage (total/used/available)');
+    if (currentBytes === undefined) missing.push('PVC size (request or capacity)');
+    if (badFigures) missing.push('sane filesystem figures (a figure is negative)');
     const why = `missing ${missing.join(' and ')}`;
     trace.push({
       check: 'facts',
@@ -219,20 +324,28 @@ export function decide(input: DecisionInput): Decision {
       inputs: { filesystem: fs ? 'present' : null, request: q(pvc.requestBytes), capacity: q(pvc.capacityBytes) },
       message: why,
     });
-    return done('unknown', `cannot decide: ${why}`);
+    return finish(st, 'unknown', `cannot decide: ${why}`);
   }
+  const exhaustedText =
+    traced && exhausted
+      ? `CloudNativePG's instance manager exited with code 4${exhausted.exitedAt ? ` at ${exhausted.exitedAt}` : ''}: less than one WAL segment free`
+      : undefined;
   if (fs) {
-    trace.push({
-      check: 'facts',
-      outcome: 'pass',
-      inputs: {
-        total: q(fs.totalBytes),
-        used: q(fs.usedBytes),
-        available: q(fs.availableBytes),
-        source: fs.source ?? null,
-      },
-      message: 'filesystem and PVC facts are available',
-    });
+    if (traced) {
+      trace.push({
+        check: 'facts',
+        outcome: 'pass',
+        inputs: {
+          total: q(fs.totalBytes),
+          used: q(fs.usedBytes),
+          available: q(fs.availableBytes),
+          source: fs.source ?? null,
+        },
+        message: 'filesystem and PVC facts are available',
+      });
+    }
+  } else if (!traced) {
+    warnings.push({ code: 'filesystem-unmeasured', message: '' });
   } else {
     // no filesystem passed the facts check, so the fact is there
     const msg = `no source measured this filesystem; ${exhaustedText as string}, so the volume is taken as full`;
@@ -253,114 +366,141 @@ export function decide(input: DecisionInput): Decision {
   }
 
   // 3. Trigger. A WAL volume CloudNativePG found full fires it whatever the
-  // figures: PostgreSQL cannot run until it grows.
-  const pct = fs ? percentUsed(fs) : undefined;
+  // figures: PostgreSQL cannot run until it grows. The predictive trigger
+  // (opt-in) fires when the forecast says full within its horizon.
   const { usageThreshold, minAvailableBytes } = policy.triggers;
   const overThreshold = fs !== undefined && aboveThreshold(fs, usageThreshold);
   const underMinAvailable =
     fs !== undefined && minAvailableBytes !== undefined && fs.availableBytes < minAvailableBytes;
-  const triggerInputs = {
-    percentUsed: pct ?? null,
-    usageThreshold,
-    available: q(fs?.availableBytes),
-    minAvailable: q(minAvailableBytes),
-    walSpaceExhausted: exhausted !== undefined,
-  };
-  if (fs && !exhausted && !overThreshold && !underMinAvailable) {
+  const pred = policy.triggers.predictive;
+  const predictive =
+    pred && fs && !exhausted
+      ? judgePredictive(
+          pred,
+          fs,
+          input.usageTrend ?? (input.usageHistory ? usageTrend(input.usageHistory, pred.windowMs) : undefined),
+        )
+      : undefined;
+  const predictiveFires = predictive?.fires === true;
+  if (fs && !exhausted && !overThreshold && !underMinAvailable && !predictiveFires) {
+    if (!traced) return finish(st, 'none', '');
+    const pct = st.percentUsed;
     const msg =
       `${pct}% used is not above ${usageThreshold}%` +
       (minAvailableBytes !== undefined
         ? ` and ${formatBytes(fs.availableBytes)} available is not below ${formatBytes(minAvailableBytes)}`
-        : '');
-    trace.push({ check: 'trigger', outcome: 'stop', inputs: triggerInputs, message: msg });
-    return done('none', `no resize needed: ${msg}`);
+        : '') +
+      (predictive && pred ? ` and ${predictiveText(predictive, pred)}` : '');
+    trace.push({ check: 'trigger', outcome: 'stop', inputs: triggerInputs(input, predictive), message: msg });
+    return finish(st, 'none', `no resize needed: ${msg}`);
   }
-  const why = [
-    exhaustedText ?? '',
-    overThreshold ? `${pct}% used is above ${usageThreshold}%` : '',
-    underMinAvailable && fs
-      ? `${formatBytes(fs.availableBytes)} available is below ${formatBytes(minAvailableBytes as bigint)}`
-      : '',
-  ]
-    .filter(Boolean)
-    .join(' and ');
-  trace.push({ check: 'trigger', outcome: 'pass', inputs: triggerInputs, message: why });
+  let why = '';
+  if (traced) {
+    why = [
+      exhaustedText ?? '',
+      overThreshold ? `${st.percentUsed}% used is above ${usageThreshold}%` : '',
+      underMinAvailable && fs
+        ? `${formatBytes(fs.availableBytes)} available is below ${formatBytes(minAvailableBytes as bigint)}`
+        : '',
+      predictiveFires && pred ? predictiveText(predictive as PredictiveFinding, pred) : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    trace.push({ check: 'trigger', outcome: 'pass', inputs: triggerInputs(input, predictive), message: why });
+  }
 
   // 4. Resize already in progress or failed?
-  const failedCondition = pvc.conditions.find((c) => FAILED_CONDITIONS.includes(c.type) && c.status === 'True');
-  const inProgressCondition = pvc.conditions.find(
-    (c) => IN_PROGRESS_CONDITIONS.includes(c.type) && c.status === 'True',
-  );
+  let failedCondition: PvcCondition | undefined;
+  let inProgressCondition: PvcCondition | undefined;
+  for (const c of pvc.conditions) {
+    if (c.status !== 'True') continue;
+    if (!failedCondition && FAILED_CONDITIONS.includes(c.type)) failedCondition = c;
+    if (!inProgressCondition && IN_PROGRESS_CONDITIONS.includes(c.type)) inProgressCondition = c;
+  }
   const alloc = pvc.allocatedResourceStatus;
-  const progressInputs = {
-    request: q(pvc.requestBytes),
-    capacity: q(pvc.capacityBytes),
-    filesystemTotal: q(fs?.totalBytes),
-    condition: (failedCondition ?? inProgressCondition)?.type ?? null,
-    allocatedResourceStatus: alloc ?? null,
-  };
   if (failedCondition || (alloc && FAILED_ALLOCATED.includes(alloc))) {
+    if (!traced) return finish(st, 'resize-failed', '');
     const detail = failedCondition
       ? `${failedCondition.type}: ${failedCondition.message ?? failedCondition.reason ?? 'no message'}`
       : `status.allocatedResourceStatuses.storage is ${alloc}`;
     trace.push({
       check: 'in-progress',
       outcome: 'stop',
-      inputs: progressInputs,
+      inputs: progressInputs(pvc, fs, failedCondition ?? inProgressCondition),
       message: `expansion failed: ${detail}`,
     });
-    return done('resize-failed', `the last expansion failed (${detail}); fix it before another resize`);
+    return finish(st, 'resize-failed', `the last expansion failed (${detail}); fix it before another resize`);
   }
-  let progressWhy: string | undefined;
+  let inProgress: 'request' | 'condition' | 'allocated' | 'filesystem' | undefined;
   if (pvc.requestBytes !== undefined && pvc.capacityBytes !== undefined && pvc.requestBytes > pvc.capacityBytes) {
-    progressWhy = `request ${formatBytes(pvc.requestBytes)} is above capacity ${formatBytes(pvc.capacityBytes)}`;
+    inProgress = 'request';
   } else if (inProgressCondition) {
-    progressWhy = `condition ${inProgressCondition.type}${inProgressCondition.message ? `: ${inProgressCondition.message}` : ''}`;
+    inProgress = 'condition';
   } else if (alloc && IN_PROGRESS_ALLOCATED.includes(alloc)) {
-    progressWhy = `status.allocatedResourceStatuses.storage is ${alloc}`;
+    inProgress = 'allocated';
   } else if (pvc.capacityBytes !== undefined && fs && filesystemSmallerThanPvc(pvc.capacityBytes, fs)) {
-    progressWhy = `filesystem ${formatBytes(fs.totalBytes)} is much smaller than capacity ${formatBytes(pvc.capacityBytes)} (the filesystem has not been grown)`;
+    inProgress = 'filesystem';
   }
-  if (progressWhy) {
-    trace.push({ check: 'in-progress', outcome: 'stop', inputs: progressInputs, message: progressWhy });
-    return done('resize-in-progress', `an expansion has not finished: ${progressWhy}`);
+  if (inProgress) {
+    if (!traced) return finish(st, 'resize-in-progress', '');
+    const progressWhy =
+      inProgress === 'request'
+        ? `request ${formatBytes(pvc.requestBytes as bigint)} is above capacity ${formatBytes(pvc.capacityBytes as bigint)}`
+        : inProgress === 'condition'
+          ? `condition ${inProgressCondition?.type}${inProgressCondition?.message ? `: ${inProgressCondition.message}` : ''}`
+          : inProgress === 'allocated'
+            ? `status.allocatedResourceStatuses.storage is ${alloc}`
+            : `filesystem ${formatBytes((fs as FilesystemFacts).totalBytes)} is much smaller than capacity ${formatBytes(pvc.capacityBytes as bigint)} (the filesystem has not been grown)`;
+    trace.push({
+      check: 'in-progress',
+      outcome: 'stop',
+      inputs: progressInputs(pvc, fs, failedCondition ?? inProgressCondition),
+      message: progressWhy,
+    });
+    return finish(st, 'resize-in-progress', `an expansion has not finished: ${progressWhy}`);
   }
-  trace.push({ check: 'in-progress', outcome: 'pass', inputs: progressInputs, message: 'no expansion in progress' });
+  if (traced) {
+    trace.push({
+      check: 'in-progress',
+      outcome: 'pass',
+      inputs: progressInputs(pvc, fs, failedCondition ?? inProgressCondition),
+      message: 'no expansion in progress',
+    });
+  }
 
   // 5. Budget.
-  const budgetInputs = {
-    maxActionsPerDay: budget.max,
-    usedInWindow: budget.used,
-    remaining: budget.remaining,
-    nextSlotAt: budget.nextSlotAt ?? null,
-  };
-  for (const w of budget.warnings) warnings.push({ code: 'ledger-future-entry', message: w });
+  for (const w of budget.warnings) warnings.push({ code: 'ledger-future-entry', message: traced ? w : '' });
   if (input.ledger.corrupt !== undefined) {
+    if (!traced) return finish(st, 'blocked', '', { reason: 'ledger-unreadable' });
     const msg = `the resize ledger cannot be read (${input.ledger.corrupt}); no budget is spent until it is repaired or removed`;
-    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs, message: msg });
-    return done('blocked', msg, { reason: 'ledger-unreadable' });
+    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(budget), message: msg });
+    return finish(st, 'blocked', msg, { reason: 'ledger-unreadable' });
   }
   if (budget.max === 0) {
-    const msg = 'maxActionsPerDay is 0: automatic resizes are turned off for this volume';
+    const msg = traced ? 'maxActionsPerDay is 0: automatic resizes are turned off for this volume' : '';
     warnings.push({ code: 'budget-disabled', message: msg });
-    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs, message: msg });
-    return done('blocked', msg, { reason: 'rate-limit' });
+    if (traced) trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(budget), message: msg });
+    return finish(st, 'blocked', msg, { reason: 'rate-limit' });
   }
   if (budget.remaining <= 0) {
+    if (!traced) return finish(st, 'blocked', '', { reason: 'rate-limit' });
     const msg = `${budget.used} of ${budget.max} resizes used in the last 24 h; the next slot opens at ${budget.nextSlotAt}`;
-    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs, message: msg });
-    return done('blocked', `rate limit: ${msg}`, { reason: 'rate-limit' });
+    trace.push({ check: 'budget', outcome: 'stop', inputs: budgetInputs(budget), message: msg });
+    return finish(st, 'blocked', `rate limit: ${msg}`, { reason: 'rate-limit' });
   }
-  trace.push({
-    check: 'budget',
-    outcome: 'pass',
-    inputs: budgetInputs,
-    message: `${budget.remaining} of ${budget.max} resizes left in the last 24 h`,
-  });
+  if (traced) {
+    trace.push({
+      check: 'budget',
+      outcome: 'pass',
+      inputs: budgetInputs(budget),
+      message: `${budget.remaining} of ${budget.max} resizes left in the last 24 h`,
+    });
+  }
 
   // 6. Limit.
   const limit = policy.expansion.limitBytes;
   if (limit !== undefined && currentBytes >= limit) {
+    if (!traced) return finish(st, 'at-limit', '');
     const msg = `current size ${formatBytes(currentBytes)} is at or above the limit ${formatBytes(limit)}`;
     trace.push({
       check: 'limit',
@@ -368,18 +508,23 @@ export function decide(input: DecisionInput): Decision {
       inputs: { current: q(currentBytes), limit: q(limit) },
       message: msg,
     });
-    return done('at-limit', msg);
+    return finish(st, 'at-limit', msg);
   }
-  trace.push({
-    check: 'limit',
-    outcome: limit === undefined ? 'skip' : 'pass',
-    inputs: { current: q(currentBytes), limit: q(limit) },
-    message: limit === undefined ? 'no limit set' : `below the limit ${formatBytes(limit)}`,
-  });
+  if (traced) {
+    trace.push({
+      check: 'limit',
+      outcome: limit === undefined ? 'skip' : 'pass',
+      inputs: { current: q(currentBytes), limit: q(limit) },
+      message: limit === undefined ? 'no limit set' : `below the limit ${formatBytes(limit)}`,
+    });
+  }
 
-  // 7. WAL safety.
-  const blocked = walSafety ? checkWalSafety(input, trace, warnings) : undefined;
-  if (!walSafety) {
+  // 7. WAL safety. It comes after the trigger, so a forecast fed by WAL
+  // piling up during an archive outage is blocked here like any other trigger.
+  if (walSafety) {
+    const blocked = checkWalSafety(input, traced ? trace : undefined, warnings);
+    if (blocked) return finish(st, 'blocked', blocked.message, { reason: blocked.reason });
+  } else if (traced) {
     trace.push({
       check: 'wal-safety',
       outcome: 'skip',
@@ -387,71 +532,267 @@ export function decide(input: DecisionInput): Decision {
       message: 'WAL safety does not apply to this volume',
     });
   }
-  if (blocked) return done('blocked', blocked.message, { reason: blocked.reason });
 
-  // 8. New size.
+  // 8. New size. With the predictive trigger, the step also covers the
+  // growth expected over the horizon: the new size leaves the volume at the
+  // usage threshold when the horizon is reached, within [minStep, maxStep].
   const { step, minStepBytes, maxStepBytes } = policy.expansion;
-  let stepBytes: bigint;
-  if (step.kind === 'percent') {
-    const raw = percentOfBytes(currentBytes, step.basisPoints);
-    stepBytes = raw < minStepBytes ? minStepBytes : raw > maxStepBytes ? maxStepBytes : raw;
-  } else {
-    stepBytes = step.bytes;
+  let stepBytes: bigint | undefined;
+  if (overThreshold || underMinAvailable || exhausted) {
+    stepBytes =
+      step.kind === 'percent'
+        ? clampStep(percentOfBytes(currentBytes, step.basisPoints), minStepBytes, maxStepBytes)
+        : step.bytes;
   }
-  let newBytes = roundUpTo(currentBytes + stepBytes, MiB);
+  let predictiveStep: bigint | undefined;
+  if (predictiveFires && fs) {
+    const p = predictive as PredictiveFinding;
+    // The last slot of the budget: the engine cannot act again until the
+    // oldest counted resize leaves the 24 h window, so this step covers the
+    // growth expected until then when that is longer than the horizon.
+    let growth = p.horizonGrowthBytes as bigint;
+    if (budget.remaining === 1) {
+      const oldest = countedEntries(input.ledger, now)[0];
+      const untilSlot = oldest ? Date.parse(oldest.at) + BUDGET_WINDOW_MS - now : BUDGET_WINDOW_MS;
+      if (untilSlot > (pred as PredictiveTrigger).horizonMs) {
+        growth = BigInt(Math.ceil((p.bytesPerHour / 3_600_000) * untilSlot));
+      }
+    }
+    const expected = fs.usedBytes + growth;
+    const target = ceilDivBig(expected * 1_000_000n, BigInt(Math.round(usageThreshold * 10_000)));
+    predictiveStep = clampStep(target - currentBytes, minStepBytes, maxStepBytes);
+    if (stepBytes === undefined || predictiveStep > stepBytes) stepBytes = predictiveStep;
+  }
+  const chosenStep = stepBytes as bigint;
+  let newBytes = roundUpTo(currentBytes + chosenStep, MiB);
   let capped = false;
   if (limit !== undefined && newBytes > limit) {
     newBytes = limit;
     capped = true;
-    warnings.push({ code: 'capped-at-limit', message: `the new size is capped at the limit ${formatBytes(limit)}` });
+    warnings.push({
+      code: 'capped-at-limit',
+      message: traced ? `the new size is capped at the limit ${formatBytes(limit)}` : '',
+    });
   }
-  const sizeInputs = {
-    current: q(currentBytes),
-    step: step.kind === 'percent' ? `${step.basisPoints / 100}%` : q(step.bytes),
-    minStep: step.kind === 'percent' ? q(minStepBytes) : null,
-    maxStep: step.kind === 'percent' ? q(maxStepBytes) : null,
-    stepBytes: q(stepBytes),
-    limit: q(limit),
-    new: q(newBytes),
-  };
   if (newBytes <= currentBytes) {
+    if (!traced) return finish(st, 'none', '');
     const msg = `the new size ${formatBytes(newBytes)} would not be larger than ${formatBytes(currentBytes)}`;
-    trace.push({ check: 'new-size', outcome: 'stop', inputs: sizeInputs, message: msg });
-    return done('none', msg);
+    trace.push({
+      check: 'new-size',
+      outcome: 'stop',
+      inputs: sizeInputs(policy, currentBytes, predictiveStep, chosenStep, newBytes),
+      message: msg,
+    });
+    return finish(st, 'none', msg);
   }
+  if (!traced) return finish(st, 'resize', '', { newBytes, stepBytes: newBytes - currentBytes });
   const msg = `grow ${formatBytes(currentBytes)} → ${formatBytes(newBytes)}${capped ? ' (capped at the limit)' : ''}`;
-  trace.push({ check: 'new-size', outcome: capped ? 'warn' : 'pass', inputs: sizeInputs, message: msg });
-  return done('resize', `${why}: ${msg}`, { newBytes, stepBytes: newBytes - currentBytes });
+  trace.push({
+    check: 'new-size',
+    outcome: capped ? 'warn' : 'pass',
+    inputs: sizeInputs(policy, currentBytes, predictiveStep, chosenStep, newBytes),
+    message: msg,
+  });
+  return finish(st, 'resize', `${why}: ${msg}`, { newBytes, stepBytes: newBytes - currentBytes });
 }
 
-/** Step 7, in the spec's order. Returns the block, or undefined when allowed. */
+/** What a decision carries whatever its verdict. */
+interface Outcome {
+  walSafety: boolean;
+  budget: Budget;
+  warnings: DecisionWarning[];
+  trace: TraceStep[];
+  currentBytes: bigint | undefined;
+  percentUsed: number | undefined;
+}
+
+function finish(st: Outcome, verdict: Verdict, message: string, extra?: Partial<Decision>): Decision {
+  const d: Decision = {
+    verdict,
+    message,
+    walSafetyApplies: st.walSafety,
+    budget: st.budget,
+    warnings: st.warnings,
+    trace: st.trace,
+  };
+  if (st.currentBytes !== undefined) d.currentBytes = st.currentBytes;
+  if (st.percentUsed !== undefined) d.percentUsed = st.percentUsed;
+  return extra ? Object.assign(d, extra) : d;
+}
+
+function clampStep(b: bigint, min: bigint, max: bigint): bigint {
+  return b < min ? min : b > max ? max : b;
+}
+
+function progressInputs(
+  pvc: PvcFacts,
+  fs: FilesystemFacts | undefined,
+  condition: PvcFacts['conditions'][number] | undefined,
+): Record<string, TraceValue> {
+  return {
+    request: q(pvc.requestBytes),
+    capacity: q(pvc.capacityBytes),
+    filesystemTotal: q(fs?.totalBytes),
+    condition: condition?.type ?? null,
+    allocatedResourceStatus: pvc.allocatedResourceStatus ?? null,
+  };
+}
+
+function budgetInputs(budget: Budget): Record<string, TraceValue> {
+  return {
+    maxActionsPerDay: budget.max,
+    usedInWindow: budget.used,
+    remaining: budget.remaining,
+    nextSlotAt: budget.nextSlotAt ?? null,
+  };
+}
+
+function sizeInputs(
+  policy: ResizePolicy,
+  currentBytes: bigint,
+  predictiveStep: bigint | undefined,
+  chosenStep: bigint,
+  newBytes: bigint,
+): Record<string, TraceValue> {
+  const { step, minStepBytes, maxStepBytes, limitBytes } = policy.expansion;
+  const bounded = step.kind === 'percent' || predictiveStep !== undefined;
+  return {
+    current: q(currentBytes),
+    step: step.kind === 'percent' ? `${step.basisPoints / 100}%` : q(step.bytes),
+    minStep: bounded ? q(minStepBytes) : null,
+    maxStep: bounded ? q(maxStepBytes) : null,
+    ...(policy.triggers.predictive ? { predictiveStep: q(predictiveStep) } : {}),
+    stepBytes: q(chosenStep),
+    limit: q(limitBytes),
+    new: q(newBytes),
+  };
+}
+
+function ceilDivBig(a: bigint, b: bigint): bigint {
+  return (a + b - 1n) / b;
+}
+
+function hours(ms: number): string {
+  return `${Math.round((ms / 3_600_000) * 10) / 10} h`;
+}
+
+/** One sentence about the predictive trigger's finding. */
+function predictiveText(p: PredictiveFinding, pred: PredictiveTrigger): string {
+  const rate = `${formatBytesHuman(BigInt(Math.round(Math.abs(p.bytesPerHour))))}/h`;
+  switch (p.why) {
+    case 'no-history':
+      return 'the predictive trigger has no usage history yet';
+    case 'few-samples':
+      return `the forecast has ${p.samples} samples, fewer than ${pred.minSamples}`;
+    case 'short-span':
+      return `the forecast's samples span less than half its ${hours(pred.windowMs)} window`;
+    case 'not-growing':
+      return `the forecast sees no growth (${p.bytesPerHour < 0 ? '-' : ''}${rate})`;
+    case 'noise':
+      return `the growth of ${rate} is within the scatter of the samples (not believed)`;
+    case 'beyond-horizon':
+      return `at ${rate} the volume fills in ${hours(p.msToFull as number)}, not within ${hours(pred.horizonMs)}`;
+    default:
+      return `at ${rate} the volume fills in ${hours(p.msToFull as number)}, within the ${hours(pred.horizonMs)} horizon`;
+  }
+}
+
+function triggerInputs(input: DecisionInput, p: PredictiveFinding | undefined): Record<string, TraceValue> {
+  const fs = input.filesystem;
+  const t = input.policy.triggers;
+  return {
+    percentUsed: fs ? percentUsed(fs) : null,
+    usageThreshold: t.usageThreshold,
+    available: q(fs?.availableBytes),
+    minAvailable: q(t.minAvailableBytes),
+    walSpaceExhausted: input.walSpaceExhausted !== undefined && walSafetyApplies(input.volume, input.cluster),
+    ...(t.predictive
+      ? {
+          predictiveHorizonHours: t.predictive.horizonMs / 3_600_000,
+          predictiveSamples: p?.samples ?? null,
+          predictiveBytesPerHour: p ? Math.round(p.bytesPerHour) : null,
+          predictiveHoursToFull: p?.msToFull !== undefined ? Math.round(p.msToFull / 360_000) / 10 : null,
+          predictive: p?.why ?? null,
+        }
+      : {}),
+  };
+}
+
+/** A WAL-safety block; the sentence and inputs are only built with a trace. */
+function walStop(
+  trace: TraceStep[] | undefined,
+  reason: BlockReason,
+  inputs: () => Record<string, TraceValue>,
+  message: () => string,
+): { reason: BlockReason; message: string } {
+  if (!trace) return { reason, message: '' };
+  const m = message();
+  trace.push({ check: 'wal-safety', outcome: 'stop', inputs: inputs(), message: m });
+  return { reason, message: m };
+}
+
+function walWarn(warnings: DecisionWarning[], traced: boolean, code: WarningCode, message: string): void {
+  warnings.push({ code, message: traced ? message : '' });
+}
+
+/**
+ * Date.parse of the same few RFC 3339 strings, pass after pass, is most of
+ * what the fast path's WAL check costs: remembered (a bounded memo; the
+ * result of parsing a string never changes, so decisions stay pure).
+ */
+const parsed = new Map<string, number>();
+function parseTime(text: string | undefined): number {
+  if (text === undefined) return NaN;
+  let t = parsed.get(text);
+  if (t === undefined) {
+    if (parsed.size >= 4096) parsed.clear();
+    t = Date.parse(text);
+    parsed.set(text, t);
+  }
+  return t;
+}
+
+/** Archive health without the sentence: the fast path's version of archiveHealthy(). */
+function archiveIsHealthy(archiver: NonNullable<WalHealth['archiver']>): boolean {
+  const ok = parseTime(archiver.lastArchivedTime);
+  if (Number.isNaN(ok)) return false;
+  const failed = parseTime(archiver.lastFailedTime);
+  return Number.isNaN(failed) || failed <= ok;
+}
+
+/**
+ * Step 7, in the spec's order. Returns the block, or undefined when allowed.
+ * Without a trace (the fast path) no sentence is written: messages are ''.
+ */
 function checkWalSafety(
   input: DecisionInput,
-  trace: TraceStep[],
+  trace: TraceStep[] | undefined,
   warnings: DecisionWarning[],
 ): { reason: BlockReason; message: string } | undefined {
   const { policy, volume, cluster, walHealth } = input;
   const w = policy.strategy.walSafetyPolicy;
-  const stop = (reason: BlockReason, inputs: Record<string, TraceValue>, message: string) => {
-    trace.push({ check: 'wal-safety', outcome: 'stop', inputs, message });
-    return { reason, message };
-  };
+  const traced = trace !== undefined;
 
   if (volume.type === 'data' && cluster.singleVolume && !w.acknowledgeWALRisk) {
-    return stop(
+    return walStop(
+      trace,
       'wal-risk-not-acknowledged',
-      { singleVolume: true, acknowledgeWALRisk: false },
-      'WAL lives on this data volume and acknowledgeWALRisk is not set: growing it could hide a WAL problem',
+      () => ({ singleVolume: true, acknowledgeWALRisk: false }),
+      () => 'WAL lives on this data volume and acknowledgeWALRisk is not set: growing it could hide a WAL problem',
     );
   }
   // Each instance is judged on its own WAL health (a replica on its own
   // archiver and slots): figures from another instance are not used.
   if (!walHealth || walHealth.instance !== volume.instance) {
+    if (!traced) {
+      walWarn(warnings, traced, 'wal-health-unavailable', '');
+      return undefined;
+    }
     const what = walHealth
       ? `the WAL health given is for ${walHealth.instance}, not ${volume.instance}, so there is none for this instance`
       : 'no WAL health data';
     const msg = `${what}: resize allowed anyway (fail-open), because a full disk is the greater danger`;
-    warnings.push({ code: 'wal-health-unavailable', message: msg });
+    walWarn(warnings, traced, 'wal-health-unavailable', msg);
     trace.push({
       check: 'wal-safety',
       outcome: 'warn',
@@ -466,94 +807,114 @@ function checkWalSafety(
   // Archive.
   const configured = cluster.archiving.configured ?? walHealth.archivingConfigured;
   if (configured === false) {
-    warnings.push({
-      code: 'archive-not-configured',
-      message: 'WAL archiving is not configured: the archive check does not apply',
-    });
-    notes.push('archiving not configured, archive check skipped');
+    walWarn(
+      warnings,
+      traced,
+      'archive-not-configured',
+      'WAL archiving is not configured: the archive check does not apply',
+    );
+    if (traced) notes.push('archiving not configured, archive check skipped');
   } else if (!w.requireArchiveHealthy) {
-    notes.push('requireArchiveHealthy is off');
+    if (traced) notes.push('requireArchiveHealthy is off');
   } else if (!walHealth.archiver) {
-    warnings.push({
-      code: 'archive-facts-missing',
-      message: 'archiver statistics are unavailable: the archive check was skipped (fail-open)',
-    });
-    notes.push('archiver statistics unavailable, archive check skipped');
+    walWarn(
+      warnings,
+      traced,
+      'archive-facts-missing',
+      'archiver statistics are unavailable: the archive check was skipped (fail-open)',
+    );
+    if (traced) notes.push('archiver statistics unavailable, archive check skipped');
     outcome = 'warn';
   } else {
-    const a = archiveHealthy(walHealth.archiver);
-    if (!a.healthy) {
-      return stop(
-        'archive-unhealthy',
-        {
-          lastArchivedTime: walHealth.archiver.lastArchivedTime ?? null,
-          lastFailedTime: walHealth.archiver.lastFailedTime ?? null,
-          failedCount: walHealth.archiver.failedCount,
-        },
-        `WAL archiving is unhealthy on ${walHealth.instance}: ${a.why}`,
-      );
+    const archiver = walHealth.archiver;
+    if (!traced) {
+      if (!archiveIsHealthy(archiver)) return { reason: 'archive-unhealthy', message: '' };
+    } else {
+      const a = archiveHealthy(archiver);
+      if (!a.healthy) {
+        return walStop(
+          trace,
+          'archive-unhealthy',
+          () => ({
+            lastArchivedTime: archiver.lastArchivedTime ?? null,
+            lastFailedTime: archiver.lastFailedTime ?? null,
+            failedCount: archiver.failedCount,
+          }),
+          () => `WAL archiving is unhealthy on ${walHealth.instance}: ${a.why}`,
+        );
+      }
+      notes.push(`archive healthy (${a.why})`);
     }
-    notes.push(`archive healthy (${a.why})`);
   }
 
   // Pending .ready files.
   if (w.maxPendingWALFiles > 0) {
-    if (walHealth.readyFiles === undefined) {
-      warnings.push({
-        code: 'pending-wal-unknown',
-        message: 'the .ready backlog is unknown: the pending-WAL check was skipped (fail-open)',
-      });
-      notes.push('.ready backlog unknown');
-      outcome = 'warn';
-    } else if (walHealth.readyFiles > w.maxPendingWALFiles) {
-      return stop(
-        'pending-wal',
-        { readyFiles: walHealth.readyFiles, maxPendingWALFiles: w.maxPendingWALFiles },
-        `${walHealth.readyFiles} WAL files wait to be archived on ${walHealth.instance}, more than ${w.maxPendingWALFiles}`,
+    const ready = walHealth.readyFiles;
+    if (ready === undefined) {
+      walWarn(
+        warnings,
+        traced,
+        'pending-wal-unknown',
+        'the .ready backlog is unknown: the pending-WAL check was skipped (fail-open)',
       );
-    } else {
-      notes.push(`${walHealth.readyFiles} .ready files (max ${w.maxPendingWALFiles})`);
+      if (traced) notes.push('.ready backlog unknown');
+      outcome = 'warn';
+    } else if (ready > w.maxPendingWALFiles) {
+      return walStop(
+        trace,
+        'pending-wal',
+        () => ({ readyFiles: ready, maxPendingWALFiles: w.maxPendingWALFiles }),
+        () => `${ready} WAL files wait to be archived on ${walHealth.instance}, more than ${w.maxPendingWALFiles}`,
+      );
+    } else if (traced) {
+      notes.push(`${ready} .ready files (max ${w.maxPendingWALFiles})`);
     }
   }
 
   // Inactive slots.
   if (w.maxSlotRetentionBytes > 0n) {
     if (!walHealth.slots) {
-      warnings.push({
-        code: 'slots-unknown',
-        message: 'replication slots are unknown: the slot check was skipped (fail-open)',
-      });
-      notes.push('slots unknown');
+      walWarn(
+        warnings,
+        traced,
+        'slots-unknown',
+        'replication slots are unknown: the slot check was skipped (fail-open)',
+      );
+      if (traced) notes.push('slots unknown');
       outcome = 'warn';
     } else {
       const offender = walHealth.slots.find(
         (s) => !s.active && s.retainedBytes !== undefined && s.retainedBytes > w.maxSlotRetentionBytes,
       );
       if (offender) {
-        return stop(
+        return walStop(
+          trace,
           'slot-retention',
-          {
+          () => ({
             slot: offender.name,
             retained: q(offender.retainedBytes),
             maxSlotRetentionBytes: q(w.maxSlotRetentionBytes),
-          },
-          `inactive slot ${offender.name} on ${walHealth.instance} retains ${formatBytes(offender.retainedBytes as bigint)}, more than ${formatBytes(w.maxSlotRetentionBytes)}`,
+          }),
+          () =>
+            `inactive slot ${offender.name} on ${walHealth.instance} retains ${formatBytes(offender.retainedBytes as bigint)}, more than ${formatBytes(w.maxSlotRetentionBytes)}`,
         );
       }
-      notes.push('no inactive slot over the retention limit');
+      if (traced) notes.push('no inactive slot over the retention limit');
     }
   }
-  trace.push({
-    check: 'wal-safety',
-    outcome,
-    inputs: {
-      instance: walHealth.instance,
-      archivingConfigured: configured ?? null,
-      readyFiles: walHealth.readyFiles ?? null,
-      slots: walHealth.slots?.length ?? null,
-    },
-    // The archive check always leaves a note, so the message is never empty.
-    message: notes.join('; '),
-  });
+  if (traced) {
+    trace.push({
+      check: 'wal-safety',
+      outcome,
+      inputs: {
+        instance: walHealth.instance,
+        archivingConfigured: configured ?? null,
+        readyFiles: walHealth.readyFiles ?? null,
+        slots: walHealth.slots?.length ?? null,
+      },
+      // The archive check always leaves a note, so the message is never empty.
+      message: notes.join('; '),
+    });
+  }
   return undefined;
 }

@@ -10,6 +10,16 @@ export interface ResizePolicySpec {
   triggers?: {
     usageThreshold?: number;
     minAvailable?: string;
+    /** Opt-in: present (and not `enabled: false`) turns the predictive trigger on. */
+    predictive?: {
+      enabled?: boolean;
+      /** Duration ("12h", "90m", "2d"): fire when the forecast time to full is below it. */
+      horizon?: string;
+      /** Duration: how far back the least-squares fit looks. */
+      window?: string;
+      /** Fewest samples in the window before a forecast is believed. */
+      minSamples?: number;
+    };
   };
   expansion?: {
     step?: string;
@@ -42,12 +52,39 @@ export interface WalSafetyPolicy {
   alertOnResize: boolean;
 }
 
+/**
+ * The predictive trigger, resolved: fire when core's least-squares forecast
+ * of used bytes over `windowMs` says the volume fills within `horizonMs`,
+ * and size the step for the growth expected over the horizon.
+ */
+export interface PredictiveTrigger {
+  horizonMs: number;
+  windowMs: number;
+  minSamples: number;
+}
+
+export const DEFAULT_PREDICTIVE: Readonly<PredictiveTrigger> = Object.freeze({
+  horizonMs: 24 * 3_600_000,
+  windowMs: 6 * 3_600_000,
+  minSamples: 12,
+});
+
+/**
+ * A forecast is believed only when the growth it fitted over the window is
+ * at least this many times the scatter (root mean square of the residuals)
+ * around the fitted line: a flat volume whose figures jitter never looks
+ * like one that grows.
+ */
+export const PREDICTIVE_MIN_SIGNAL_TO_NOISE = 6;
+
 /** A policy with every default applied and every quantity parsed. */
 export interface ResizePolicy {
   enabled: boolean;
   triggers: {
     usageThreshold: number;
     minAvailableBytes?: bigint;
+    /** Absent: the predictive trigger is off (it is opt-in). */
+    predictive?: PredictiveTrigger;
   };
   expansion: {
     step: Step;
@@ -82,7 +119,7 @@ export const DEFAULT_POLICY: Readonly<ResizePolicy> = Object.freeze({
 });
 
 /** Where a policy came from, in the order they are consulted. */
-export type PolicySource = 'file' | 'cluster-spec' | 'annotation' | 'controller-default' | 'defaults';
+export type PolicySource = 'file' | 'cluster-spec' | 'plugin' | 'annotation' | 'controller-default' | 'defaults';
 
 /**
  * The policy document: the same shape as the Cluster's own fields

@@ -6,10 +6,13 @@
  *   1. a file given on the command line (`--policy`), because the user asked
  *      to try exactly that policy for this run;
  *   2. the Cluster's own fields (operator builds that have them);
- *   3. the policy annotation on the Cluster;
- *   4. the autoresize controller's default policy for the Cluster's
+ *   3. the parameters of this project's CNPG-I plugin in spec.plugins, when
+ *      the plugin is enabled there (plugin-parameters.ts): the operator's
+ *      admission checks them, the annotation nobody checks;
+ *   4. the policy annotation on the Cluster;
+ *   5. the autoresize controller's default policy for the Cluster's
  *      namespace and labels (a platform team's rule, the weakest choice);
- *   5. the defaults (resize disabled).
+ *   6. the defaults (resize disabled).
  * A source with an error outside every resize block (an unknown top-level
  * key such as a misspelt `walStorge`, a holder that is not a mapping) is
  * rejected as a whole: it wins for every volume, with no policy.
@@ -22,6 +25,7 @@ import { defaultPolicy, type PolicyIssue, type PolicySetResult } from './validat
 export interface PolicySources {
   file?: PolicySetResult;
   clusterSpec?: PolicySetResult;
+  plugin?: PolicySetResult;
   annotation?: PolicySetResult;
   controllerDefault?: PolicySetResult;
 }
@@ -37,6 +41,7 @@ export interface ResolvedPolicy {
 const ORDER: ReadonlyArray<readonly [keyof PolicySources, PolicySource]> = [
   ['file', 'file'],
   ['clusterSpec', 'cluster-spec'],
+  ['plugin', 'plugin'],
   ['annotation', 'annotation'],
   ['controllerDefault', 'controller-default'],
 ];

@@ -7,7 +7,15 @@
  * resolved ResizePolicy the engine reads, so the two can never disagree.
  */
 import type { ClusterShape, VolumeType } from './model.js';
-import { DEFAULT_POLICY, type PolicyDocument, type ResizePolicy, type Step, type WalSafetyPolicy } from './policy.js';
+import {
+  DEFAULT_POLICY,
+  DEFAULT_PREDICTIVE,
+  type PolicyDocument,
+  type PredictiveTrigger,
+  type ResizePolicy,
+  type Step,
+  type WalSafetyPolicy,
+} from './policy.js';
 import { formatBytes, parseQuantity, quantityValue } from './quantity.js';
 import { walSafetyApplies } from './wal-safety.js';
 
@@ -28,6 +36,8 @@ export type IssueCode =
   | 'MAX_ACTIONS_OUT_OF_RANGE'
   | 'WAL_THRESHOLD_NEGATIVE'
   | 'WAL_RISK_NOT_ACKNOWLEDGED'
+  | 'PREDICTIVE_DURATION_INVALID'
+  | 'PREDICTIVE_MIN_SAMPLES_OUT_OF_RANGE'
   // warnings
   | 'MAX_ACTIONS_ZERO'
   | 'MIN_AVAILABLE_ABOVE_SIZE'
@@ -39,7 +49,8 @@ export type IssueCode =
   | 'MIN_STEP_ABOVE_ROOM'
   | 'WAL_SAFETY_NOT_APPLICABLE'
   | 'UNKNOWN_TABLESPACE'
-  | 'NO_WAL_VOLUME';
+  | 'NO_WAL_VOLUME'
+  | 'PREDICTIVE_HORIZON_FAR';
 
 export interface PolicyIssue {
   severity: IssueSeverity;
@@ -71,7 +82,76 @@ export interface ResizeBlockResult {
 }
 
 const RESIZE_KEYS = ['enabled', 'triggers', 'expansion', 'strategy'];
-const TRIGGER_KEYS = ['usageThreshold', 'minAvailable'];
+const TRIGGER_KEYS = ['usageThreshold', 'minAvailable', 'predictive'];
+const PREDICTIVE_KEYS = ['enabled', 'horizon', 'window', 'minSamples'];
+/** The predictive trigger's sample floor and ceiling (a fit needs a few points; more than this is a typo). */
+export const PREDICTIVE_MIN_SAMPLES_RANGE = [3, 100_000] as const;
+/** Longest horizon or window accepted: a year. */
+export const MAX_PREDICTIVE_DURATION_MS = 366 * 24 * 3_600_000;
+/** Above this horizon/window ratio the forecast mostly extrapolates noise: a warning. */
+export const PREDICTIVE_FAR_RATIO = 8;
+
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A duration such as "90m", "12h", "1.5d" or "30s", in milliseconds; undefined
+ * when the text is not one (or is zero, negative or longer than a year).
+ */
+export function parsePolicyDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$/.exec(text);
+  if (!m) return undefined;
+  const ms = Math.round(Number(m[1]) * (DURATION_UNITS[m[2] as string] as number));
+  return ms > 0 && ms <= MAX_PREDICTIVE_DURATION_MS ? ms : undefined;
+}
+
+function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${ms / 1000}s`;
+}
+
+/** Parses triggers.predictive; undefined when absent or turned off (`enabled: false`). */
+function parsePredictive(c: Checker, trig: Record<string, unknown>, tPath: string): PredictiveTrigger | undefined {
+  const raw = c.section(trig, 'predictive', tPath, PREDICTIVE_KEYS);
+  if (!raw) return undefined;
+  const pPath = `${tPath}.predictive`;
+  const enabled = c.boolean(raw, 'enabled', pPath, true);
+  const duration = (key: 'horizon' | 'window', fallback: number): number => {
+    const v = raw[key];
+    if (v === undefined || v === null) return fallback;
+    const ms = typeof v === 'string' ? parsePolicyDuration(v) : undefined;
+    if (ms === undefined) {
+      c.error(
+        'PREDICTIVE_DURATION_INVALID',
+        `${pPath}.${key}`,
+        `${key} ${JSON.stringify(v)} is not a duration such as "90m", "12h" or "2d" (more than 0, at most 366d).`,
+      );
+      return fallback;
+    }
+    return ms;
+  };
+  const horizonMs = duration('horizon', DEFAULT_PREDICTIVE.horizonMs);
+  const windowMs = duration('window', DEFAULT_PREDICTIVE.windowMs);
+  let minSamples = c.number(raw, 'minSamples', pPath) ?? DEFAULT_PREDICTIVE.minSamples;
+  const [lo, hi] = PREDICTIVE_MIN_SAMPLES_RANGE;
+  if (!Number.isInteger(minSamples) || minSamples < lo || minSamples > hi) {
+    c.error(
+      'PREDICTIVE_MIN_SAMPLES_OUT_OF_RANGE',
+      `${pPath}.minSamples`,
+      `minSamples ${minSamples} is not a whole number in ${lo}..${hi}: a line fitted through fewer points is not a forecast.`,
+    );
+    minSamples = DEFAULT_PREDICTIVE.minSamples;
+  }
+  if (horizonMs > PREDICTIVE_FAR_RATIO * windowMs) {
+    c.warn(
+      'PREDICTIVE_HORIZON_FAR',
+      `${pPath}.horizon`,
+      `horizon ${formatDuration(horizonMs)} is more than ${PREDICTIVE_FAR_RATIO} times the window ${formatDuration(windowMs)}: the forecast extrapolates far beyond what it saw, so it fires early on short bursts.`,
+    );
+  }
+  return enabled ? { horizonMs, windowMs, minSamples } : undefined;
+}
 const EXPANSION_KEYS = ['step', 'minStep', 'maxStep', 'limit'];
 const STRATEGY_KEYS = ['maxActionsPerDay', 'walSafetyPolicy'];
 const WAL_KEYS = [
@@ -261,6 +341,7 @@ export function validateResizeBlock(raw: unknown, path: string, ctx: VolumeConte
     usageThreshold = d.triggers.usageThreshold;
   }
   const minAvailableBytes = c.size(trig, 'minAvailable', tPath);
+  const predictive = parsePredictive(c, trig, tPath);
 
   // expansion
   const exp = c.section(raw, 'expansion', path, EXPANSION_KEYS) ?? {};
@@ -402,7 +483,11 @@ export function validateResizeBlock(raw: unknown, path: string, ctx: VolumeConte
   };
   const policy: ResizePolicy = {
     enabled,
-    triggers: { usageThreshold, ...(minAvailableBytes !== undefined ? { minAvailableBytes } : {}) },
+    triggers: {
+      usageThreshold,
+      ...(minAvailableBytes !== undefined ? { minAvailableBytes } : {}),
+      ...(predictive !== undefined ? { predictive } : {}),
+    },
     expansion: { step, minStepBytes, maxStepBytes, ...(limitBytes !== undefined ? { limitBytes } : {}) },
     strategy: { maxActionsPerDay, walSafetyPolicy },
   };
@@ -413,7 +498,10 @@ export function validateResizeBlock(raw: unknown, path: string, ctx: VolumeConte
 function structuredPolicy(p: Readonly<ResizePolicy>): ResizePolicy {
   return {
     enabled: p.enabled,
-    triggers: { ...p.triggers },
+    triggers: {
+      ...p.triggers,
+      ...(p.triggers.predictive ? { predictive: { ...p.triggers.predictive } } : {}),
+    },
     expansion: { ...p.expansion, step: { ...p.expansion.step } },
     strategy: {
       maxActionsPerDay: p.strategy.maxActionsPerDay,

@@ -29,6 +29,14 @@ describe('BigInt in JSON', () => {
 });
 
 describe('decodeFilesystemFacts', () => {
+  it('rejects a filesystem of size 0 and more available than the whole filesystem (contradictions, never judged)', () => {
+    const zero = decodeFilesystemFacts({ totalBytes: '0', usedBytes: '0', availableBytes: '0' }, 'fs');
+    if (zero.ok) throw new Error('accepted a filesystem of size 0');
+    expect(zero.problems).toEqual(['fs: totalBytes is 0 (no filesystem has size 0)']);
+    const over = decodeFilesystemFacts({ totalBytes: '100', usedBytes: '10', availableBytes: '500' }, 'fs');
+    if (over.ok) throw new Error('accepted more available than total');
+    expect(over.problems).toEqual(['fs: availableBytes 500 exceeds totalBytes 100']);
+  });
   it('reads strings and safe integers exactly', () => {
     const d = decodeFilesystemFacts({
       totalBytes: '45035996273704961',

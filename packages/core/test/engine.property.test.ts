@@ -10,6 +10,8 @@ import {
   MiB,
   addLedgerEntry,
   decide,
+  decideUntraced,
+  percentUsed,
   parseLedger,
   roundUpTo,
   serializeLedger,
@@ -399,5 +401,379 @@ describe('the budget over any sequence of passes', () => {
       }),
       { numRuns: 1500 },
     );
+  });
+});
+
+/** Usage history for the predictive trigger: growing, flat or shrinking, with noise, over up to 8 h. */
+const historyArb = (at: number) =>
+  fc
+    .record({
+      n: fc.integer({ min: 0, max: 60 }),
+      everyMs: fc.constantFrom(60 * SECOND, 5 * 60 * SECOND, 10 * 60 * SECOND),
+      base: fc.bigInt({ min: 0n, max: 900n * GiB }),
+      perStep: fc.integer({ min: -200, max: 2000 }),
+      noise: fc.array(fc.integer({ min: -50, max: 50 }), { minLength: 60, maxLength: 60 }),
+    })
+    .map(({ n, everyMs, base, perStep, noise }) =>
+      Array.from({ length: n }, (_, i) => ({
+        at: at - (n - 1 - i) * everyMs,
+        usedBytes: base + BigInt(perStep * i + (noise[i] as number)) * MiB,
+        availableBytes: 10n * GiB,
+      })).filter((s) => s.usedBytes >= 0n),
+    );
+
+const withPredictiveArb: fc.Arbitrary<DecisionInput> = inputArb.chain((input) =>
+  fc
+    .record({
+      on: fc.boolean(),
+      horizonMs: fc.constantFrom(HOUR, 3 * HOUR, 24 * HOUR),
+      windowMs: fc.constantFrom(HOUR, 2 * HOUR, 6 * HOUR),
+      minSamples: fc.integer({ min: 3, max: 20 }),
+      history: historyArb(input.now),
+    })
+    .map(({ on, horizonMs, windowMs, minSamples, history }) => ({
+      ...input,
+      policy: {
+        ...input.policy,
+        triggers: {
+          ...input.policy.triggers,
+          ...(on ? { predictive: { horizonMs, windowMs, minSamples } } : {}),
+        },
+      },
+      usageHistory: history,
+    })),
+);
+
+describe('the fast path: decideUntraced() decides what decide() decides', () => {
+  it('same verdict, reason, sizes, percent, budget and warning codes; no trace, no sentence', () => {
+    fc.assert(
+      fc.property(withPredictiveArb, (input) => {
+        const traced = decide(input);
+        const fast = decideUntraced(input);
+        expect(fast.verdict).toBe(traced.verdict);
+        expect(fast.reason).toBe(traced.reason);
+        expect(fast.currentBytes).toBe(traced.currentBytes);
+        expect(fast.newBytes).toBe(traced.newBytes);
+        expect(fast.stepBytes).toBe(traced.stepBytes);
+        expect(fast.percentUsed).toBe(traced.percentUsed);
+        expect(fast.walSafetyApplies).toBe(traced.walSafetyApplies);
+        expect(fast.budget).toEqual(traced.budget);
+        expect(fast.warnings.map((w) => w.code)).toEqual(traced.warnings.map((w) => w.code));
+        expect(fast.trace).toEqual([]);
+        expect(fast.message).toBe('');
+        expect(fast.warnings.every((w) => w.message === '')).toBe(true);
+        expect(traced.message.length).toBeGreaterThan(0);
+        expect(traced.trace.length).toBeGreaterThan(0);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('the predictive trigger over arbitrary inputs', () => {
+  it('never shrinks, never passes the limit, a predictive step stays within [minStep, maxStep] (MiB rounding aside)', () => {
+    fc.assert(
+      fc.property(withPredictiveArb, (input) => {
+        const d = decide(input);
+        if (d.verdict !== 'resize') return;
+        const current = d.currentBytes as bigint;
+        const next = d.newBytes as bigint;
+        expect(next).toBeGreaterThan(current);
+        const limit = input.policy.expansion.limitBytes;
+        if (limit !== undefined) expect(next).toBeLessThanOrEqual(limit);
+        const step = checkOfTrace(d, 'new-size')?.inputs['predictiveStep'];
+        if (typeof step === 'string' && !d.warnings.some((w) => w.code === 'capped-at-limit')) {
+          const { minStepBytes, maxStepBytes } = input.policy.expansion;
+          expect(next - current).toBeGreaterThanOrEqual(minStepBytes);
+          if (input.policy.expansion.step.kind === 'percent') expect(next - current).toBeLessThan(maxStepBytes + MiB);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('never more resizes than maxActionsPerDay in any 24 h, whatever the forecast says, pass after pass', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 1, max: 120 }),
+        fc.integer({ min: 1, max: 400 }),
+        (max, everyMin, passes) => {
+          let size = 100n * GiB;
+          let ledger: Ledger = { entries: [] };
+          const p = enabledPolicy((x) => {
+            x.strategy.maxActionsPerDay = max;
+            x.triggers.predictive = { horizonMs: 24 * HOUR, windowMs: HOUR, minSamples: 3 };
+          });
+          const times: number[] = [];
+          for (let i = 0; i < passes; i++) {
+            const at = NOW + i * everyMin * 60 * SECOND;
+            // steep growth: the forecast always says full within the horizon
+            const used = size / 2n;
+            const history = [0, 1, 2, 3].map((k) => ({
+              at: at - (3 - k) * 20 * 60 * SECOND,
+              usedBytes: used - BigInt(3 - k) * GiB,
+              availableBytes: size - used,
+            }));
+            const d = decide({
+              volume: volume('data'),
+              cluster: {
+                namespace: 'db',
+                name: 'pg',
+                singleVolume: false,
+                tablespaces: [],
+                archiving: { configured: true },
+              },
+              policy: p,
+              pvc: boundPvc(size),
+              filesystem: fs(size, used),
+              ledger,
+              usageHistory: history,
+              now: at,
+            });
+            if (d.verdict === 'resize') {
+              ledger = addLedgerEntry(
+                ledger,
+                { at: iso(at), fromBytes: size, toBytes: d.newBytes as bigint, by: 'engine' },
+                at,
+              );
+              size = d.newBytes as bigint;
+              times.push(at);
+            }
+          }
+          for (const t of times) expect(times.filter((u) => u <= t && t - u < DAY).length).toBeLessThanOrEqual(max);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a flat trace with noise never fires the forecast (only the threshold could)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 12, max: 300 }),
+        fc.integer({ min: 1, max: 512 }),
+        fc.bigInt({ min: 1n, max: 1000n }),
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        fc.constantFrom(HOUR, 3 * HOUR, 24 * HOUR, 7 * 24 * HOUR),
+        (n, noiseMiB, sizeGiB, seed, horizonMs) => {
+          const size = sizeGiB * GiB;
+          const base = size / 2n;
+          // independent noise per sample, uniform in ±noiseMiB (a seeded LCG: fast-check gives the seed)
+          let s = seed >>> 0;
+          const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+          const history = Array.from({ length: n }, (_, i) => ({
+            at: NOW - (n - 1 - i) * 60 * SECOND,
+            usedBytes: base + BigInt(Math.round(rand() * noiseMiB)) * MiB,
+            availableBytes: size - base,
+          }));
+          const d = decide({
+            volume: volume('data'),
+            cluster: {
+              namespace: 'db',
+              name: 'pg',
+              singleVolume: false,
+              tablespaces: [],
+              archiving: { configured: true },
+            },
+            policy: enabledPolicy((x) => {
+              x.triggers.usageThreshold = 99;
+              x.triggers.predictive = { horizonMs, windowMs: n * 60 * SECOND, minSamples: 12 };
+            }),
+            pvc: boundPvc(size),
+            filesystem: fs(size, base),
+            ledger: { entries: [] },
+            usageHistory: history,
+            now: NOW,
+          });
+          expect(d.verdict).toBe('none');
+          expect(checkOfTrace(d, 'trigger')?.inputs['predictive']).not.toBe('fires');
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('WAL piling up during an archive outage is never turned into a resize: the WAL-safety block wins', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 8, max: 300 }),
+        fc.integer({ min: 12, max: 120 }),
+        fc.constantFrom('unhealthy', 'never-archived'),
+        (perMinMiB, n, how) => {
+          const size = 50n * GiB;
+          const used = 40n * GiB; // 80%: not above the threshold, so only the forecast can fire
+          const history = Array.from({ length: n }, (_, i) => ({
+            at: NOW - (n - 1 - i) * 60 * SECOND,
+            usedBytes: used - BigInt((n - 1 - i) * perMinMiB) * MiB,
+            availableBytes: size - used,
+          }));
+          const d = decide({
+            volume: volume('wal'),
+            cluster: {
+              namespace: 'db',
+              name: 'pg',
+              singleVolume: false,
+              tablespaces: [],
+              archiving: { configured: true },
+            },
+            policy: enabledPolicy((x) => {
+              x.triggers.predictive = { horizonMs: 7 * 24 * HOUR, windowMs: n * 60 * SECOND, minSamples: 12 };
+            }),
+            pvc: boundPvc(size),
+            filesystem: fs(size, used),
+            ledger: { entries: [] },
+            walHealth: {
+              instance: 'pg-1',
+              archivingConfigured: true,
+              archiver:
+                how === 'unhealthy'
+                  ? {
+                      archivedCount: 5,
+                      failedCount: 9,
+                      lastArchivedTime: iso(NOW - DAY),
+                      lastFailedTime: iso(NOW - 60 * SECOND),
+                    }
+                  : { archivedCount: 0, failedCount: 9, lastFailedTime: iso(NOW - 60 * SECOND) },
+              readyFiles: 5,
+            },
+            usageHistory: history,
+            now: NOW,
+          });
+          expect(d.verdict).not.toBe('resize');
+          // the forecast fired (the history grows steeply) and WAL safety stopped it
+          expect(checkOfTrace(d, 'trigger')?.inputs['predictive']).toBe('fires');
+          expect(d.verdict).toBe('blocked');
+          expect(d.reason).toBe('archive-unhealthy');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+function checkOfTrace(d: { trace: { check: string; inputs: Record<string, unknown> }[] }, check: string) {
+  return d.trace.find((t) => t.check === check);
+}
+
+describe('percentUsed and the usage trigger: doubles where safe, the exact BigInt result always', () => {
+  const exactPct = (u: bigint, a: bigint) => (u + a <= 0n ? 0 : Number((u * 1_000_000n) / (u + a)) / 10_000);
+  const figures = fc.oneof(
+    fc.bigInt({ min: 0n, max: 2n ** 40n }),
+    fc.bigInt({ min: 0n, max: 2n ** 53n }),
+    fc.bigInt({ min: 0n, max: 2n ** 70n }),
+    fc.constantFrom(0n, 1n, 1_000_000n, 2n ** 53n - 1n),
+  );
+  it('percentUsed equals the exact formula, boundaries included', () => {
+    fc.assert(
+      fc.property(figures, figures, (u, a) => {
+        expect(percentUsed({ usedBytes: u, availableBytes: a })).toBe(exactPct(u, a));
+      }),
+      { numRuns: 5000 },
+    );
+    // exactly on a ten-thousandth: 1 of 3 is 33.3333%, 1 of 8 is 12.5%
+    expect(percentUsed({ usedBytes: 1n, availableBytes: 7n })).toBe(12.5);
+    expect(percentUsed({ usedBytes: 1n, availableBytes: 2n })).toBe(33.3333);
+  });
+  it('the threshold fires exactly when used × 100 > threshold × (used + available)', () => {
+    fc.assert(
+      fc.property(
+        figures,
+        figures,
+        fc.oneof(fc.integer({ min: 1, max: 99 }), fc.double({ min: 1, max: 99, noNaN: true })),
+        (u, a, threshold) => {
+          fc.pre(u + a > 0n);
+          const t = BigInt(Math.round(threshold * 1_000_000));
+          const exact = u * 100_000_000n > t * (u + a);
+          const d = decide({
+            volume: volume('data'),
+            cluster: {
+              namespace: 'db',
+              name: 'pg',
+              singleVolume: false,
+              tablespaces: [],
+              archiving: { configured: true },
+            },
+            policy: enabledPolicy((p) => (p.triggers.usageThreshold = threshold)),
+            pvc: boundPvc(u + a),
+            filesystem: fs(u + a, u, a),
+            ledger: { entries: [] },
+            now: NOW,
+          });
+          expect(d.trace.find((x) => x.check === 'trigger')?.outcome).toBe(exact ? 'pass' : 'stop');
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+describe('the predictive step', () => {
+  // 100 GiB, 50 GiB used, growing 2 GiB/h (a clean line over 2 h, 13 samples), 24 h horizon? no: 12 h
+  const size = 100n * GiB;
+  const used = 50n * GiB;
+  const history = Array.from({ length: 13 }, (_, i) => ({
+    at: NOW - (12 - i) * 10 * 60 * SECOND,
+    usedBytes: used - BigInt(12 - i) * (GiB / 3n), // 1/3 GiB per 10 minutes: 2 GiB/h
+    availableBytes: size - used,
+  }));
+  const input = (entries: number): DecisionInput => ({
+    volume: volume('data'),
+    cluster: { namespace: 'db', name: 'pg', singleVolume: false, tablespaces: [], archiving: { configured: true } },
+    policy: enabledPolicy((p) => {
+      p.triggers.usageThreshold = 95;
+      p.triggers.predictive = { horizonMs: 30 * HOUR, windowMs: 2 * HOUR, minSamples: 12 };
+    }),
+    pvc: boundPvc(size),
+    filesystem: fs(size, used),
+    ledger: {
+      entries: Array.from({ length: entries }, (_, k) => ({
+        at: iso(NOW - (20 - k) * HOUR),
+        fromBytes: GiB,
+        toBytes: 2n * GiB,
+        by: 'engine' as const,
+      })),
+    },
+    usageHistory: history,
+    now: NOW,
+  });
+  it('covers the growth over the horizon, leaving the volume at the threshold: ⌈(used + slope × horizon) / 95%⌉', () => {
+    const d = decide(input(0));
+    expect(d.verdict).toBe('resize');
+    // 50 GiB + 2 GiB/h × 30 h = 110 GiB at the horizon; / 0.95, rounded up to a MiB
+    const target = (110n * GiB * 100n + 94n) / 95n;
+    expect(d.newBytes).toBe(roundUpTo(target, MiB));
+  });
+  it('with the last slot of the budget, covers the growth until a slot opens again when that is longer', () => {
+    // 2 of 3 used, the oldest 20 h ago: the next slot opens in 4 h, shorter than the 30 h horizon
+    expect(decide(input(2)).newBytes).toBe(decide(input(0)).newBytes);
+    const lastSlot = decide({
+      ...input(0),
+      policy: { ...input(0).policy, strategy: { ...input(0).policy.strategy, maxActionsPerDay: 1 } },
+    });
+    // no entry: the slot opens 24 h after this resize, shorter than 30 h: the horizon wins
+    expect(lastSlot.newBytes).toBe(decide(input(0)).newBytes);
+    const shortHorizon = (entries: number, max: number) =>
+      decide({
+        ...input(entries),
+        policy: enabledPolicy((p) => {
+          p.triggers.usageThreshold = 95;
+          p.strategy.maxActionsPerDay = max;
+          // 97% is above the threshold too: a 1% step, so the predictive one is the larger
+          p.expansion.step = { kind: 'percent', basisPoints: 100 };
+          p.expansion.minStepBytes = MiB;
+          p.triggers.predictive = { horizonMs: 2 * HOUR, windowMs: 2 * HOUR, minSamples: 12 };
+        }),
+        filesystem: fs(size, 97n * GiB),
+        usageHistory: history.map((h) => ({ ...h, usedBytes: h.usedBytes + 47n * GiB })),
+      });
+    // one slot left, the oldest counted resize 20 h ago: the step covers 4 h of growth, not 2
+    const four = shortHorizon(2, 3);
+    const two = shortHorizon(0, 3);
+    expect(four.verdict).toBe('resize');
+    expect(two.verdict).toBe('resize');
+    const covers = (hours: bigint) => roundUpTo(((97n + 2n * hours) * GiB * 100n + 94n) / 95n, MiB);
+    expect(four.newBytes).toBe(covers(4n));
+    expect(two.newBytes).toBe(covers(2n));
   });
 });

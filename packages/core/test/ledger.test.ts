@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import {
   BUDGET_WINDOW_MS,
   GiB,
+  LEDGER_TIME_PRECISION_MS,
   LEDGER_VERSION,
   addLedgerEntry,
   budgetOf,
@@ -48,6 +49,28 @@ describe('the window', () => {
       warnings: [],
     });
     expect(budgetOf(l, 0, NOW)).toEqual({ max: 0, used: 2, remaining: 0, warnings: [] });
+  });
+});
+
+describe('entries in the future', () => {
+  it("never warns about our own rounding: a racing run reads the winner's entry back within the second", () => {
+    // The winner writes at NOW + 1 ms; the annotation stores NOW + 1 s (rounded up).
+    const written = parseLedger(
+      serializeLedger(addLedgerEntry(ledgerOf(), { ...engineEntry(NOW + 1), at: iso(NOW + 1) }, NOW + 1)),
+    );
+    expect(written.entries[0]!.at).toBe(iso(NOW + SECOND));
+    // The loser decides 2 ms later, on the same clock: 998 ms "ahead", no skew.
+    expect(budgetOf(written, 3, NOW + 2)).toMatchObject({ used: 1, warnings: [] });
+    expect(budgetOf(ledgerOf(engineEntry(NOW + LEDGER_TIME_PRECISION_MS)), 3, NOW).warnings).toEqual([]);
+  });
+
+  it('still warns about a real skew beyond the rounding, and counts the entry', () => {
+    const b = budgetOf(ledgerOf(engineEntry(NOW + LEDGER_TIME_PRECISION_MS + 1)), 3, NOW);
+    expect(b.used).toBe(1);
+    expect(b.warnings).toEqual([
+      `ledger entry at ${iso(NOW + SECOND + 1)} is in the future (clock skew?); it is counted`,
+    ]);
+    expect(budgetOf(ledgerOf(engineEntry(NOW + 5 * SECOND)), 3, NOW).warnings).toHaveLength(1);
   });
 });
 

@@ -46,6 +46,57 @@ const W = 'walStorage.resize';
 
 const rows: Row[] = [
   // errors
+  {
+    code: 'PREDICTIVE_DURATION_INVALID',
+    severity: 'error',
+    path: `${P}.triggers.predictive.horizon`,
+    doc: data(on({ triggers: { predictive: { horizon: '12' } } })),
+    says: 'not a duration',
+  },
+  {
+    code: 'PREDICTIVE_DURATION_INVALID',
+    severity: 'error',
+    path: `${P}.triggers.predictive.window`,
+    doc: data(on({ triggers: { predictive: { window: '0h' } } })),
+  },
+  {
+    code: 'PREDICTIVE_DURATION_INVALID',
+    severity: 'error',
+    path: `${P}.triggers.predictive.window`,
+    doc: data(on({ triggers: { predictive: { window: '367d' } } })),
+  },
+  {
+    code: 'PREDICTIVE_DURATION_INVALID',
+    severity: 'error',
+    path: `${P}.triggers.predictive.horizon`,
+    doc: data(on({ triggers: { predictive: { horizon: 3600 } } })),
+  },
+  {
+    code: 'PREDICTIVE_MIN_SAMPLES_OUT_OF_RANGE',
+    severity: 'error',
+    path: `${P}.triggers.predictive.minSamples`,
+    doc: data(on({ triggers: { predictive: { minSamples: 2 } } })),
+    says: 'not a whole number in 3..100000',
+  },
+  {
+    code: 'PREDICTIVE_MIN_SAMPLES_OUT_OF_RANGE',
+    severity: 'error',
+    path: `${P}.triggers.predictive.minSamples`,
+    doc: data(on({ triggers: { predictive: { minSamples: 12.5 } } })),
+  },
+  {
+    code: 'PREDICTIVE_HORIZON_FAR',
+    severity: 'warning',
+    path: `${P}.triggers.predictive.horizon`,
+    doc: data(on({ triggers: { predictive: { horizon: '2d', window: '5h' } } })),
+    says: 'more than 8 times the window 5h',
+  },
+  {
+    code: 'UNKNOWN_FIELD',
+    severity: 'error',
+    path: `${P}.triggers.predictive.horizn`,
+    doc: data(on({ triggers: { predictive: { horizn: '2d' } } })),
+  },
   { code: 'DOCUMENT_INVALID', severity: 'error', path: '', doc: 'enabled: true', says: 'must be a mapping' },
   { code: 'DOCUMENT_INVALID', severity: 'error', path: '', doc: [1, 2] },
   { code: 'DOCUMENT_INVALID', severity: 'error', path: P, doc: data('yes'), says: 'resize must be a mapping' },
@@ -369,6 +420,48 @@ const rows: Row[] = [
     says: 'the walStorage policy has no effect',
   },
 ];
+
+describe('triggers.predictive', () => {
+  const ctx = volumeContext('data', withWal, undefined);
+  it('is off unless written (opt-in)', () => {
+    expect(validateResizeBlock(on({}), P, ctx).policy?.triggers.predictive).toBeUndefined();
+  });
+  it('an empty block turns it on with the defaults: 24h horizon, 6h window, 12 samples', () => {
+    expect(validateResizeBlock(on({ triggers: { predictive: {} } }), P, ctx).policy?.triggers.predictive).toEqual({
+      horizonMs: 24 * 3_600_000,
+      windowMs: 6 * 3_600_000,
+      minSamples: 12,
+    });
+  });
+  it('parses s, m, h and d, fractions included', () => {
+    const r = validateResizeBlock(
+      on({ triggers: { predictive: { horizon: '1.5d', window: '4.5h', minSamples: 3 } } }),
+      P,
+      ctx,
+    );
+    expect(r.issues).toEqual([]);
+    expect(r.policy?.triggers.predictive).toEqual({ horizonMs: 36 * 3_600_000, windowMs: 270 * 60_000, minSamples: 3 });
+    expect(
+      validateResizeBlock(on({ triggers: { predictive: { window: '45s' } } }), P, ctx).policy?.triggers.predictive
+        ?.windowMs,
+    ).toBe(45_000);
+  });
+  it('enabled: false keeps it off without losing the validation of its fields', () => {
+    const r = validateResizeBlock(on({ triggers: { predictive: { enabled: false, horizon: '6h' } } }), P, ctx);
+    expect(r.policy?.triggers.predictive).toBeUndefined();
+    expect(
+      validateResizeBlock(on({ triggers: { predictive: { enabled: false, horizon: 'soon' } } }), P, ctx).policy,
+    ).toBeUndefined();
+  });
+  it('a horizon of exactly 8 windows is no warning; one second more is', () => {
+    const at = (horizon: string) =>
+      validateResizeBlock(on({ triggers: { predictive: { horizon, window: '1h' } } }), P, ctx).issues.map(
+        (i) => i.code,
+      );
+    expect(at('8h')).toEqual([]);
+    expect(at(`${8 * 3600 + 1}s`)).toEqual(['PREDICTIVE_HORIZON_FAR']);
+  });
+});
 
 describe('every issue code, with its path', () => {
   it.each(rows.map((r) => [r.code, r.path, r] as const))('%s at %j', (_code, _path, row) => {

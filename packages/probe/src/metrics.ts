@@ -20,11 +20,10 @@ import {
   METRICS,
   percentUsed,
   type BlockReason,
-  type MetricDef,
   type ProbeReport,
 } from '@cnpg-disk/core';
 
-/** Every reason a resize can be blocked (core's table). */
+/** Every reason a resize can be blocked (core's table), so each series exists with 0 or 1. */
 export const BLOCK_REASONS: readonly BlockReason[] = CORE_BLOCK_REASONS;
 
 /** What the policy and ledger say about one volume (see resize.ts); keyed by volumeKey(). */
@@ -53,11 +52,53 @@ function escapeHelp(v: string): string {
 type Labels = Record<string, string>;
 type Value = number | bigint;
 
-interface Family {
+/** A metric family: its name, type, help and the label names every sample of it carries, in order. */
+export interface MetricDefinition {
   name: string;
   type: 'gauge' | 'counter';
   help: string;
-  samples: { labels: Labels; value: Value }[];
+  labels: readonly string[];
+}
+
+/**
+ * Every family the probe can export, in exposition order: the probe's rows of
+ * core's one metric table (metric-names.ts), which the autoresize controller
+ * and the CLI's Prometheus reader share. One table, so the text format and
+ * other consumers (the CNPG-I plugin's Define/Collect) agree on names, help,
+ * types and label names.
+ */
+export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
+  METRICS.diskTotalBytes,
+  METRICS.diskUsedBytes,
+  METRICS.diskAvailableBytes,
+  METRICS.diskPercentUsed,
+  METRICS.diskInodesTotal,
+  METRICS.diskInodesUsed,
+  METRICS.diskInodesFree,
+  METRICS.diskAtLimit,
+  METRICS.diskResizeBlocked,
+  METRICS.diskResizeBudgetRemaining,
+  METRICS.walArchiveHealthy,
+  METRICS.walPendingArchiveFiles,
+  METRICS.walDirBytes,
+  METRICS.walInactiveSlots,
+  METRICS.walSlotRetentionBytes,
+  METRICS.walSlotActive,
+  METRICS.probeErrors,
+].map((m) => ({ name: m.name, type: m.type as 'gauge' | 'counter', help: m.help, labels: m.labels }));
+
+const DEFINITION_BY_NAME = new Map(METRIC_DEFINITIONS.map((d) => [d.name, d]));
+
+/** One sample: label values in the order of its definition's `labels`. */
+export interface MetricSample {
+  labelValues: string[];
+  value: Value;
+}
+
+/** A family with its samples, as measured. */
+export interface MetricFamily {
+  definition: MetricDefinition;
+  samples: MetricSample[];
 }
 
 function formatValue(v: Value): string {
@@ -68,33 +109,38 @@ function formatValue(v: Value): string {
   return String(v);
 }
 
-function formatLabels(labels: Labels): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+function formatLabels(names: readonly string[], values: readonly string[]): string {
+  const parts = names.map((k, i) => `${k}="${escapeLabelValue(values[i] ?? '')}"`);
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
 class Exposition {
-  private readonly families = new Map<string, Family>();
+  private readonly families = new Map<string, MetricFamily>();
 
-  add(m: MetricDef, labels: Labels, value: Value): void {
-    const { name, help } = m;
-    if (m.type === 'histogram') throw new Error(`${name} is a histogram; the probe writes gauges and counters`);
+  add(name: string, labels: Labels, value: Value): void {
+    const definition = DEFINITION_BY_NAME.get(name);
+    if (!definition) throw new Error(`metric ${name} is not in METRIC_DEFINITIONS`);
     let f = this.families.get(name);
     if (!f) {
-      f = { name, type: m.type, help, samples: [] };
+      f = { definition, samples: [] };
       this.families.set(name, f);
     }
-    f.samples.push({ labels, value });
+    f.samples.push({ labelValues: definition.labels.map((l) => labels[l] ?? ''), value });
   }
 
-  render(): string {
-    const lines: string[] = [];
-    for (const f of this.families.values()) {
-      lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
-      for (const s of f.samples) lines.push(`${f.name}${formatLabels(s.labels)} ${formatValue(s.value)}`);
-    }
-    return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+  list(): MetricFamily[] {
+    return [...this.families.values()];
   }
+}
+
+/** The text exposition of families. */
+export function renderFamilies(families: readonly MetricFamily[]): string {
+  const lines: string[] = [];
+  for (const { definition: d, samples } of families) {
+    lines.push(`# HELP ${d.name} ${escapeHelp(d.help)}`, `# TYPE ${d.name} ${d.type}`);
+    for (const s of samples) lines.push(`${d.name}${formatLabels(d.labels, s.labelValues)} ${formatValue(s.value)}`);
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -104,7 +150,8 @@ export interface MetricsOptions {
   resize?: ReadonlyMap<string, VolumeResizeMetrics>;
 }
 
-export function renderMetrics(report: ProbeReport, opts: MetricsOptions = {}): string {
+/** The families of one report, in exposition order, each with at least one sample. */
+export function metricFamilies(report: ProbeReport, opts: MetricsOptions = {}): MetricFamily[] {
   const x = new Exposition();
   const base: Labels = {
     cluster_namespace: report.namespace ?? '',
@@ -116,50 +163,54 @@ export function renderMetrics(report: ProbeReport, opts: MetricsOptions = {}): s
     const labels: Labels = { ...base, volume_type: v.type, tablespace: v.tablespace ?? '' };
     const fs = v.filesystem;
     if (fs) {
-      x.add(METRICS.diskTotalBytes, labels, fs.totalBytes);
-      x.add(METRICS.diskUsedBytes, labels, fs.usedBytes);
-      x.add(METRICS.diskAvailableBytes, labels, fs.availableBytes);
-      x.add(METRICS.diskPercentUsed, labels, percentUsed(fs));
+      x.add('cnpg_disk_total_bytes', labels, fs.totalBytes);
+      x.add('cnpg_disk_used_bytes', labels, fs.usedBytes);
+      x.add('cnpg_disk_available_bytes', labels, fs.availableBytes);
+      x.add('cnpg_disk_percent_used', labels, percentUsed(fs));
       if (fs.inodesTotal !== undefined) {
-        x.add(METRICS.diskInodesTotal, labels, fs.inodesTotal);
-        x.add(METRICS.diskInodesUsed, labels, fs.inodesUsed ?? 0n);
-        x.add(METRICS.diskInodesFree, labels, fs.inodesFree ?? 0n);
+        x.add('cnpg_disk_inodes_total', labels, fs.inodesTotal);
+        x.add('cnpg_disk_inodes_used', labels, fs.inodesUsed ?? 0n);
+        x.add('cnpg_disk_inodes_free', labels, fs.inodesFree ?? 0n);
       }
     }
     const r = opts.resize?.get(volumeKey(v));
     if (r) {
       if (r.atLimit !== undefined) {
-        x.add(METRICS.diskAtLimit, labels, r.atLimit ? 1 : 0);
+        x.add('cnpg_disk_at_limit', labels, r.atLimit ? 1 : 0);
       }
       if (r.blocked !== undefined) {
         for (const reason of BLOCK_REASONS) {
-          x.add(METRICS.diskResizeBlocked, { ...labels, reason }, r.blocked === reason ? 1 : 0);
+          x.add('cnpg_disk_resize_blocked', { ...labels, reason }, r.blocked === reason ? 1 : 0);
         }
       }
-      x.add(METRICS.diskResizeBudgetRemaining, labels, r.budgetRemaining);
+      x.add('cnpg_disk_resize_budget_remaining', labels, r.budgetRemaining);
     }
   }
 
   const w = report.wal;
   if (w.archivingConfigured === true && w.archiver) {
-    x.add(METRICS.walArchiveHealthy, base, archiveHealthy(w.archiver).healthy ? 1 : 0);
+    x.add('cnpg_wal_archive_healthy', base, archiveHealthy(w.archiver).healthy ? 1 : 0);
   }
   if (w.readyFiles !== undefined) {
-    x.add(METRICS.walPendingArchiveFiles, base, w.readyFiles);
+    x.add('cnpg_wal_pending_archive_files', base, w.readyFiles);
   }
   if (w.walDirBytes !== undefined) {
-    x.add(METRICS.walDirBytes, base, w.walDirBytes);
+    x.add('cnpg_wal_dir_bytes', base, w.walDirBytes);
   }
   if (w.slots) {
-    x.add(METRICS.walInactiveSlots, base, w.slots.filter((s) => !s.active).length);
+    x.add('cnpg_wal_inactive_slots', base, w.slots.filter((s) => !s.active).length);
     for (const s of w.slots) {
       const labels = { ...base, slot_name: s.name };
       if (s.retainedBytes !== undefined) {
-        x.add(METRICS.walSlotRetentionBytes, labels, s.retainedBytes);
+        x.add('cnpg_wal_slot_retention_bytes', labels, s.retainedBytes);
       }
-      x.add(METRICS.walSlotActive, labels, s.active ? 1 : 0);
+      x.add('cnpg_wal_slot_active', labels, s.active ? 1 : 0);
     }
   }
-  x.add(METRICS.probeErrors, base, report.errors.length);
-  return x.render();
+  x.add('cnpg_disk_probe_errors', base, report.errors.length);
+  return x.list();
+}
+
+export function renderMetrics(report: ProbeReport, opts: MetricsOptions = {}): string {
+  return renderFamilies(metricFamilies(report, opts));
 }

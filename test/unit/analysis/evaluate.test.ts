@@ -105,7 +105,7 @@ describe('evaluateCluster', () => {
     expect(codes).toContain('FILESYSTEM_SMALLER_THAN_PVC');
     expect(codes).toContain('RESIZE_IN_PROGRESS');
     expect(r.findings.find((f) => f.code === 'WAL_DISK_FULL_EXIT')!.command).toBe(
-      'kubectl cnpg disk resize pg -n db --instance pg-1 --volume wal --apply',
+      'kubectl cnpg disk resize pg -n db --instance pg-1 --volume wal --rescue --apply',
     );
   });
 
@@ -183,7 +183,7 @@ describe('an instance down on exit code 4 (no WAL disk space)', () => {
       [pvcs[0]!],
     );
     expect(r.volumes[0]!.decision).toMatchObject({ verdict: 'resize', newBytes: 24n * GiB });
-    expect(r.findings.find((f) => f.code === 'WAL_DISK_FULL_EXIT')!.command).toMatch(/--volume data --apply$/);
+    expect(r.findings.find((f) => f.code === 'WAL_DISK_FULL_EXIT')!.command).toMatch(/--volume data --rescue --apply$/);
   });
 
   it('started again after exit 4 but not ready yet: still a finding, but no longer the fact (a source may measure it)', () => {

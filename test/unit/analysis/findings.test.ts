@@ -146,6 +146,8 @@ describe('what the operator and the events say (carried in the report)', () => {
     // known to fail, so its blocked resize stays a finding of its own.
     expect(archive.map((f) => `${f.severity} ${f.code} ${f.subject}`)).toEqual([
       'critical ARCHIVE_FAILING ns/pg/pg-1',
+      // pg-2 has no WAL facts of its own: unknown is a finding (fail closed), apart from the archive.
+      'warning WAL_UNKNOWN ns/pg/pg-2',
       'warning RESIZE_BLOCKED ns/pg/pg-2-wal',
     ]);
     expect(archive[0]!.message).toMatch(/it blocks the resize of pg-1-wal$/);
@@ -213,6 +215,51 @@ describe('what the operator and the events say (carried in the report)', () => {
     );
     expect(codes(report({ autoResizeEvents: [at(AUTORESIZE_EVENT_WINDOW_MS + 1000)] }))).not.toContain(
       'warning AUTORESIZE_FAILED',
+    );
+  });
+});
+
+describe('unknown WAL state (fail closed)', () => {
+  const bare = { pod: 'pg-1', role: 'primary' as const, ready: true, restarts: 0, errors: [] };
+  it('an instance no source gave a WAL fact for is WAL_UNKNOWN, a warning, never healthy', () => {
+    const f = findingsForCluster(report({ primary: 'pg-1', instances: [bare] }), NOW);
+    expect(f.map((x) => `${x.severity} ${x.code}`)).toEqual(['warning WAL_UNKNOWN']);
+    expect(f[0]!.message).toBe(
+      'no source gave WAL facts for pg-1: archiving, the .ready backlog and replication slots are unknown',
+    );
+    // any WAL fact at all (the operator's judgement included) is not "unknown"
+    expect(
+      codes(report({ instances: [bare], operatorStatus: [{ pod: 'pg-1', volumes: [], archiveHealthy: true }] })),
+    ).toEqual([]);
+  });
+  it('ContinuousArchiving=False on the Cluster is ARCHIVE_FAILING on the primary; slots and backlog stay unknown', () => {
+    const r = report({
+      primary: 'pg-1',
+      instances: [bare, { ...bare, pod: 'pg-2', role: 'replica' }],
+      continuousArchiving: { status: 'False', reason: 'ContinuousArchivingFailing', message: 'upload failed' },
+    });
+    const f = findingsForCluster(r, NOW);
+    expect(f.map((x) => `${x.severity} ${x.code} ${x.subject}`)).toEqual([
+      'critical ARCHIVE_FAILING ns/pg/pg-1',
+      'warning WAL_UNKNOWN ns/pg/pg-1',
+      'warning WAL_UNKNOWN ns/pg/pg-2',
+    ]);
+    expect(f[0]!.message).toBe(
+      'CloudNativePG reports WAL archiving failing (Cluster condition ContinuousArchiving=False, ContinuousArchivingFailing: upload failed)',
+    );
+    // archiving switched off: the condition is not judged
+    expect(codes({ ...r, shape: { ...r.shape, archiving: { configured: false } } })).not.toContain(
+      'critical ARCHIVE_FAILING',
+    );
+  });
+  it('ContinuousArchiving=True says archiving works, but the instance stays unknown for slots and backlog', () => {
+    const f = findingsForCluster(
+      report({ primary: 'pg-1', instances: [bare], continuousArchiving: { status: 'True' } }),
+      NOW,
+    );
+    expect(f.map((x) => `${x.severity} ${x.code}`)).toEqual(['warning WAL_UNKNOWN']);
+    expect(f[0]!.message).toMatch(
+      /archiving working \(ContinuousArchiving=True\), but its \.ready backlog and replication slots are unknown/,
     );
   });
 });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { argvForInvocation, userAgent } from '../../../src/cli/invocation.js';
 import { parseDuration, parseSource } from '../../../src/cli/flags.js';
 import { parseOutputFormat } from '../../../src/render/printer.js';
+import { colorWanted } from '../../../src/cli/io.js';
 import type { CliError } from '../../../src/model/errors.js';
 import { exitCodeForSeverities, ExitCode } from '../../../src/model/errors.js';
 import { matchesSelector } from '../../../src/app/gather.js';
@@ -36,6 +37,9 @@ describe('invocation', () => {
       'x',
     ]);
     expect(argvForInvocation(['node', '/x/kubectl-cnpg-disk', 'diagnose'])).toEqual(['diagnose']);
+    for (const c of ['simulate', 'autoresize', 'install']) {
+      expect(argvForInvocation(['node', '/x/kubectl-cnpg-disk', c, '-h'])).toEqual(['disk', c, '-h']);
+    }
     expect(argvForInvocation(['node', '/x/kubectl-cnpg', 'disk', 'status'])).toEqual(['disk', 'status']);
     expect(argvForInvocation(['node', '/krew/bin/kubectl-cnpg_disk', 'status'])).toEqual(['disk', 'status']);
   });
@@ -52,10 +56,21 @@ describe('flags', () => {
   });
   it('validates sources and output formats with the allowed list', () => {
     expect(parseSource('kubelet-summary')).toBe('kubelet-summary');
-    expect(() => parseSource('ssh')).toThrow(/allowed: auto, cluster-status/);
+    expect(parseSource('probe')).toBe('probe');
+    expect(() => parseSource('ssh')).toThrow(/allowed: auto, probe, cluster-status/);
     expect(parseOutputFormat(undefined, false)).toBe('table');
     expect(parseOutputFormat('yaml', false)).toBe('yaml');
-    expect(parseOutputFormat('table', true)).toBe('json');
+    expect(parseOutputFormat(undefined, true)).toBe('json');
+    expect(parseOutputFormat('json', true)).toBe('json');
+    for (const other of ['yaml', 'table', 'wide']) {
+      try {
+        parseOutputFormat(other, true);
+        expect.unreachable();
+      } catch (e) {
+        expect((e as CliError).exitCode).toBe(ExitCode.USAGE);
+        expect((e as Error).message).toBe(`--json and -o ${other} ask for two different formats; use one of them`);
+      }
+    }
     try {
       parseOutputFormat('xml', false);
       expect.unreachable();
@@ -63,6 +78,18 @@ describe('flags', () => {
       expect((e as CliError).exitCode).toBe(ExitCode.USAGE);
       expect((e as Error).message).toMatch(/allowed: table, wide, json, yaml/);
     }
+  });
+});
+
+describe('colour', () => {
+  it('NO_COLOR disables colour only when set to a non-empty value (no-color.org); --no-color, TERM=dumb and pipes too', () => {
+    expect(colorWanted(true, false, {})).toBe(true);
+    expect(colorWanted(true, false, { NO_COLOR: '' })).toBe(true);
+    expect(colorWanted(true, false, { NO_COLOR: '1' })).toBe(false);
+    expect(colorWanted(true, false, { NO_COLOR: '0' })).toBe(false);
+    expect(colorWanted(true, true, {})).toBe(false);
+    expect(colorWanted(true, false, { TERM: 'dumb' })).toBe(false);
+    expect(colorWanted(false, false, {})).toBe(false);
   });
 });
 
