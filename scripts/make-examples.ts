@@ -184,6 +184,32 @@ async function reuseOr(ns: string, name: string, make: () => Promise<{ ns: strin
   return make();
 }
 
+/**
+ * The policies the samples carry in the Cluster annotation, so each shows the
+ * engine at work: the shop grows its data volume by the defaults; billing
+ * would grow its WAL volume (above 60 %) but its archive fails, so the
+ * resize is blocked (blocked/archive-unhealthy).
+ */
+const POLICIES: Record<string, string> = {
+  'shop/pg-shop': 'storage: { resize: { enabled: true, expansion: { limit: 2Gi } } }',
+  'billing/pg-billing':
+    'walStorage: { resize: { enabled: true, triggers: { usageThreshold: 60 }, expansion: { step: 64Mi, limit: 1Gi } } }',
+};
+
+async function annotatePolicy(ns: string, name: string): Promise<void> {
+  const policy = POLICIES[`${ns}/${name}`];
+  if (!policy) return;
+  await kube.ok([
+    '-n',
+    ns,
+    'annotate',
+    '--overwrite',
+    'cluster.postgresql.cnpg.io',
+    name,
+    `disk.cnpg-plugin.dev/resize-policy=${policy}`,
+  ]);
+}
+
 async function main(): Promise<void> {
   if (!cfg.objectStore) throw new Error('the e2e cluster has no object store');
   say('building the CLI (npm run build)');
@@ -194,6 +220,7 @@ async function main(): Promise<void> {
     { file: 'wal-archive-failing.tar.gz', ...(await reuseOr('billing', 'pg-billing', archiveFailing)) },
     { file: 'instance-down-exit-code-4.tar.gz', ...(await reuseOr('ledger', 'pg-ledger', instanceDown)) },
   ];
+  for (const e of made) await annotatePolicy(e.ns, e.name);
   await kube.apply(SUPPORT_RULES);
   const minted = await exec('bash', [join(repo, 'test/cluster/kubeconfig-for.sh'), SUPPORT]);
   if (minted.code !== 0) throw new Error(`kubeconfig-for.sh: ${minted.stderr}`);

@@ -539,11 +539,11 @@ describe('diagnose --from-bundle FILE --list: what a bundle holds (real CLI)', (
     const r = await cli(['diagnose', '--from-bundle', EXAMPLE, '--list']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^bundle: +.*wal-archive-failing\.tar\.gz$/m);
-    expect(r.stdout).toMatch(/^collected: +2026-11-26T\S+ from https:\/\//m);
+    expect(r.stdout).toMatch(/^collected: +20\d\d-\d\d-\d\dT\S+ from https:\/\//m);
     expect(r.stdout).toMatch(/^tool: +kubectl-cnpg-disk \d+\.\d+\.\d+$/m);
     expect(r.stdout).toMatch(/^redaction: +on \(\d+ rules\)$/m);
     expect(r.stdout).toMatch(/^failed: +nothing$/m);
-    expect(r.stdout).toMatch(/^orders +orders-db +2 +4 +2\/2/m);
+    expect(r.stdout).toMatch(/^billing +pg-billing +2 +4 +2\/2/m);
   });
 
   it('json: the manifest as read and the clusters', async () => {
@@ -555,7 +555,7 @@ describe('diagnose --from-bundle FILE --list: what a bundle holds (real CLI)', (
     };
     expect(doc.kind).toBe('BundleListing');
     expect(doc.manifest.redaction.enabled).toBe(true);
-    expect(doc.clusters.map((c) => `${c.namespace}/${c.name}`)).toEqual(['orders/orders-db']);
+    expect(doc.clusters.map((c) => `${c.namespace}/${c.name}`)).toEqual(['billing/pg-billing']);
   });
 
   it('an unredacted bundle with failures says so', async () => {
@@ -592,7 +592,7 @@ describe('diagnose --from-bundle FILE --list: what a bundle holds (real CLI)', (
       const r = await cli([...cmd, 'nope', '--from-bundle', EXAMPLE]);
       expect(r.code).toBe(64);
       expect(r.stderr).toMatch(/no CloudNativePG Cluster "nope" in the bundle /);
-      expect(r.stderr).toMatch(/hint: the bundle holds: orders\/orders-db\n/);
+      expect(r.stderr).toMatch(/hint: the bundle holds: billing\/pg-billing\n/);
     }
   });
 });
