@@ -4,7 +4,7 @@
  * decide() is a pure function: the same input gives the same decision. It
  * never reads a clock (`now` is an input) and never performs I/O.
  */
-import { BUDGET_WINDOW_MS, budgetOf, countedEntries, type Budget } from './ledger.js';
+import { BUDGET_WINDOW_MS, budgetOf, countedEntries, LEDGER_TIME_PRECISION_MS, type Budget } from './ledger.js';
 import type {
   ClusterShape,
   FilesystemFacts,
@@ -130,10 +130,57 @@ export interface Decision {
  * Both figures as doubles when they are safe non-negative integers (they
  * nearly always are); undefined sends the caller to exact BigInt arithmetic.
  */
-function safePair(fs: Pick<FilesystemFacts, 'usedBytes' | 'availableBytes'>): [number, number] | undefined {
+function safePair(fs: Pick<FilesystemFacts, 'usedBytes' | 'availableBytes'>): boolean {
   const u = Number(fs.usedBytes);
   const a = Number(fs.availableBytes);
-  return u >= 0 && a >= 0 && u + a <= Number.MAX_SAFE_INTEGER ? [u, a] : undefined;
+  return u >= 0 && a >= 0 && u + a <= Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * percentUsed() of two safe non-negative integers in doubles, or NaN when
+ * the result lies within a millionth of a rounding boundary (then only the
+ * BigInt formula is exact). Shared by decide() and the prepared fast path.
+ */
+function percentUsedOfNumbers(u: number, a: number): number {
+  const d = u + a;
+  if (d === 0) return 0;
+  const q = (u * 1_000_000) / d;
+  const f = Math.floor(q);
+  return q - f > 1e-6 && f + 1 - q > 1e-6 ? f / 10_000 : NaN;
+}
+
+/**
+ * ⌊used × 10^6 / (used + available)⌋ / 10^4 exactly, in doubles: long
+ * division one decimal digit at a time, every product below 2^53 while
+ * used + available ≤ 2^49 (NaN above: BigInt decides); used ≤ used + available. For the figures on a
+ * rounding boundary (a volume exactly 85% used), where the plain division
+ * cannot tell which side it is on.
+ */
+function percentUsedByDigits(u: number, a: number): number {
+  const d = u + a;
+  if (d > 2 ** 49) return NaN;
+  // Base 1000 (two divisions) while 1000r < 2^53, else base 10 (six). r < d,
+  // so base × r is exact, and r / d < base is never rounded up to the next
+  // whole number: the true quotient lies at least 1/d below it, at least a
+  // unit in the last place of a double under 2 × base (2^-43 under 1024 for
+  // d ≤ 2^43, 2^-49 under 16 for d ≤ 2^49).
+  const base = d <= 2 ** 43 ? 1000 : 10;
+  const rounds = base === 1000 ? 2 : 6;
+  let q = 0;
+  let r = u;
+  for (let i = 0; i < rounds; i++) {
+    r *= base;
+    const digit = Math.floor(r / d);
+    q = q * base + digit;
+    r -= digit * d;
+  }
+  return q / 10_000;
+}
+
+function percentUsedOfBig(usedBytes: bigint, availableBytes: bigint): number {
+  const denom = usedBytes + availableBytes;
+  if (denom <= 0n) return 0;
+  return Number((usedBytes * 1_000_000n) / denom) / 10_000;
 }
 
 /**
@@ -145,35 +192,44 @@ function safePair(fs: Pick<FilesystemFacts, 'usedBytes' | 'availableBytes'>): [n
  * engine's hot path.
  */
 export function percentUsed(fs: Pick<FilesystemFacts, 'usedBytes' | 'availableBytes'>): number {
-  const pair = safePair(fs);
-  if (pair) {
-    const d = pair[0] + pair[1];
-    if (d === 0) return 0;
-    const q = (pair[0] * 1_000_000) / d;
-    const f = Math.floor(q);
-    if (q - f > 1e-6 && f + 1 - q > 1e-6) return f / 10_000;
+  if (safePair(fs)) {
+    const u = Number(fs.usedBytes);
+    const a = Number(fs.availableBytes);
+    let p = percentUsedOfNumbers(u, a);
+    if (Number.isNaN(p) && u + a > 0) p = percentUsedByDigits(u, a);
+    if (!Number.isNaN(p)) return p;
   }
-  const denom = fs.usedBytes + fs.availableBytes;
-  if (denom <= 0n) return 0;
-  return Number((fs.usedBytes * 1_000_000n) / denom) / 10_000;
+  return percentUsedOfBig(fs.usedBytes, fs.availableBytes);
+}
+
+/** The threshold scaled by 1e6, so a fractional threshold stays in integers. */
+function thresholdMicros(threshold: number): number {
+  return Math.round(threshold * 1_000_000);
 }
 
 /**
- * used × 100 > threshold × (used + available), exactly: in doubles when the
- * two sides differ by more than a billionth (far above double rounding),
- * otherwise in BigInt.
+ * used × 100 > threshold × (used + available) for safe integers, in doubles
+ * when the two sides differ by more than a billionth (far above double
+ * rounding); undefined when they are that close (BigInt decides).
  */
+function aboveThresholdOfNumbers(u: number, a: number, tm: number): boolean | undefined {
+  const lhs = u * 100_000_000;
+  const rhs = tm * (u + a);
+  return Math.abs(lhs - rhs) > 1e-9 * Math.max(lhs, rhs) ? lhs > rhs : undefined;
+}
+
+function aboveThresholdOfBig(usedBytes: bigint, availableBytes: bigint, tm: number): boolean {
+  return usedBytes * 100_000_000n > BigInt(tm) * (usedBytes + availableBytes);
+}
+
+/** used × 100 > threshold × (used + available), exactly. */
 function aboveThreshold(fs: FilesystemFacts, threshold: number): boolean {
-  // threshold may be fractional; scale by 1e6 to stay in integers.
-  const tm = Math.round(threshold * 1_000_000);
-  const pair = safePair(fs);
-  if (pair) {
-    const lhs = pair[0] * 100_000_000;
-    const rhs = tm * (pair[0] + pair[1]);
-    if (Math.abs(lhs - rhs) > 1e-9 * Math.max(lhs, rhs)) return lhs > rhs;
+  const tm = thresholdMicros(threshold);
+  if (safePair(fs)) {
+    const r = aboveThresholdOfNumbers(Number(fs.usedBytes), Number(fs.availableBytes), tm);
+    if (r !== undefined) return r;
   }
-  const denom = fs.usedBytes + fs.availableBytes;
-  return fs.usedBytes * 100_000_000n > BigInt(tm) * denom;
+  return aboveThresholdOfBig(fs.usedBytes, fs.availableBytes, tm);
 }
 
 /** The larger of two optional sizes; undefined only when both are. */
@@ -237,12 +293,21 @@ export function judgePredictive(
   fs: Pick<FilesystemFacts, 'availableBytes'>,
   trend: UsageTrend | undefined,
 ): PredictiveFinding {
+  return judgePredictiveOf(pred, Number(fs.availableBytes > 0n ? fs.availableBytes : 0n), trend);
+}
+
+/** judgePredictive() with the available bytes as a number (≥ 0). */
+function judgePredictiveOf(
+  pred: PredictiveTrigger,
+  available: number,
+  trend: UsageTrend | undefined,
+): PredictiveFinding {
   if (!trend || trend.samples === 0) return { fires: false, why: 'no-history', samples: 0, bytesPerHour: 0 };
   const out = { samples: trend.samples, bytesPerHour: trend.bytesPerMs * 3_600_000 };
   if (trend.samples < pred.minSamples) return { fires: false, why: 'few-samples', ...out };
   if (trend.spanMs * 2 < pred.windowMs) return { fires: false, why: 'short-span', ...out };
   if (!(trend.bytesPerMs > 0)) return { fires: false, why: 'not-growing', ...out };
-  const msToFull = Number(fs.availableBytes > 0n ? fs.availableBytes : 0n) / trend.bytesPerMs;
+  const msToFull = available / trend.bytesPerMs;
   if (trend.bytesPerMs * trend.spanMs < PREDICTIVE_MIN_SIGNAL_TO_NOISE * trend.residualRmsBytes) {
     return { fires: false, why: 'noise', msToFull, ...out };
   }
@@ -546,21 +611,16 @@ function evaluate(input: DecisionInput, traced: boolean): Decision {
   }
   let predictiveStep: bigint | undefined;
   if (predictiveFires && fs) {
-    const p = predictive as PredictiveFinding;
-    // The last slot of the budget: the engine cannot act again until the
-    // oldest counted resize leaves the 24 h window, so this step covers the
-    // growth expected until then when that is longer than the horizon.
-    let growth = p.horizonGrowthBytes as bigint;
-    if (budget.remaining === 1) {
-      const oldest = countedEntries(input.ledger, now)[0];
-      const untilSlot = oldest ? Date.parse(oldest.at) + BUDGET_WINDOW_MS - now : BUDGET_WINDOW_MS;
-      if (untilSlot > (pred as PredictiveTrigger).horizonMs) {
-        growth = BigInt(Math.ceil((p.bytesPerHour / 3_600_000) * untilSlot));
-      }
-    }
-    const expected = fs.usedBytes + growth;
-    const target = ceilDivBig(expected * 1_000_000n, BigInt(Math.round(usageThreshold * 10_000)));
-    predictiveStep = clampStep(target - currentBytes, minStepBytes, maxStepBytes);
+    const oldest = budget.remaining === 1 ? countedEntries(input.ledger, now)[0] : undefined;
+    predictiveStep = predictiveStepBytes(
+      predictive as PredictiveFinding,
+      policy,
+      fs.usedBytes,
+      currentBytes,
+      budget.remaining,
+      oldest ? Date.parse(oldest.at) : undefined,
+      now,
+    );
     if (stepBytes === undefined || predictiveStep > stepBytes) stepBytes = predictiveStep;
   }
   const chosenStep = stepBytes as bigint;
@@ -618,6 +678,36 @@ function finish(st: Outcome, verdict: Verdict, message: string, extra?: Partial<
   if (st.currentBytes !== undefined) d.currentBytes = st.currentBytes;
   if (st.percentUsed !== undefined) d.percentUsed = st.percentUsed;
   return extra ? Object.assign(d, extra) : d;
+}
+
+/**
+ * The step the predictive trigger asks for: the new size leaves the volume at
+ * the usage threshold once the growth expected over the horizon has come,
+ * within [minStep, maxStep]. The last slot of the budget: the engine cannot
+ * act again until the oldest counted resize (at `oldestAt`) leaves the 24 h
+ * window, so that step covers the growth expected until then when that is
+ * longer than the horizon.
+ */
+function predictiveStepBytes(
+  p: PredictiveFinding,
+  policy: ResizePolicy,
+  usedBytes: bigint,
+  currentBytes: bigint,
+  remaining: number,
+  oldestAt: number | undefined,
+  now: number,
+): bigint {
+  let growth = p.horizonGrowthBytes as bigint;
+  if (remaining === 1) {
+    const untilSlot = oldestAt !== undefined ? oldestAt + BUDGET_WINDOW_MS - now : BUDGET_WINDOW_MS;
+    if (untilSlot > (policy.triggers.predictive as PredictiveTrigger).horizonMs) {
+      growth = BigInt(Math.ceil((p.bytesPerHour / 3_600_000) * untilSlot));
+    }
+  }
+  const expected = usedBytes + growth;
+  const target = ceilDivBig(expected * 1_000_000n, BigInt(Math.round(policy.triggers.usageThreshold * 10_000)));
+  const { minStepBytes, maxStepBytes } = policy.expansion;
+  return clampStep(target - currentBytes, minStepBytes, maxStepBytes);
 }
 
 function clampStep(b: bigint, min: bigint, max: bigint): bigint {
@@ -917,4 +1007,374 @@ function checkWalSafety(
     });
   }
   return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// The prepared fast path.
+
+/** Byte figures up to 2^49 (512 TiB): sums and ten-fold products stay exact in doubles. */
+const FAST_MAX = 2 ** 49;
+const MIB_N = 1024 * 1024;
+const NO_WARNINGS: DecisionWarning[] = [];
+Object.freeze(NO_WARNINGS);
+/** Filled by the WAL check and copied only when it warned (most passes it does not). */
+const WAL_WARNINGS_SCRATCH: DecisionWarning[] = [];
+
+function fastNumber(b: bigint | undefined): number {
+  if (b === undefined || b < 0n) return NaN;
+  const n = Number(b);
+  return n <= FAST_MAX ? n : NaN;
+}
+
+/**
+ * One volume prepared for deciding again and again (the simulator: a year
+ * of minutes; a controller: pass after pass): the policy is read once into
+ * plain numbers, the ledger's times are parsed once, and the figures that
+ * change every step are set as numbers, so a decision allocates only the
+ * Decision itself (and its BigInt sizes).
+ *
+ * decide() gives what decideUntraced() gives for toInput() — a property test
+ * holds them equal. It is core's engine, not a copy of it: every rule outside
+ * the common case (figures beyond 512 TiB, no filesystem facts, a WAL disk
+ * CloudNativePG found full, a corrupt ledger or one with entries in the
+ * future, facts carrying their observation time) is decided by
+ * decideUntraced() itself, and the WAL-safety check, the predictive
+ * judgement and the predictive step are the same functions decide() calls.
+ * The budget and warnings of its decisions may be shared between decisions
+ * of the same volume: treat them as read-only.
+ */
+export class PreparedDecision {
+  private readonly input: DecisionInput;
+  private readonly walSafety: boolean;
+  // the policy, once
+  private readonly enabled: boolean;
+  private readonly tm: number;
+  private readonly minAvailable: number;
+  private readonly pred: PredictiveTrigger | undefined;
+  private readonly percentStep: number;
+  private readonly absoluteStep: number;
+  private readonly minStep: number;
+  private readonly maxStep: number;
+  private readonly limit: number;
+  private readonly maxActions: number;
+  private readonly policyFast: boolean;
+  /** The filesystem facts carry their observation time: the general path judges them. */
+  private readonly factsTimed: boolean;
+  /** CloudNativePG found this WAL volume full: the general path decides. */
+  private readonly exhausted: boolean;
+  // what changes
+  private now = 0;
+  private used = 0;
+  private available = 0;
+  private total = 0;
+  private request = 0;
+  private capacity = 0;
+  private current = -1;
+  private currentBig = 0n;
+  private figuresSet = false;
+  private figuresFast = false;
+  private failed = false;
+  private inProgress = false;
+  private ledgerTimes: number[] = [];
+  private ledgerCount = 0;
+  private ledgerFast = true;
+  private budgetUsed = -1;
+  private budget: Budget | undefined;
+
+  constructor(input: DecisionInput) {
+    // A snapshot of what stays put (a caller editing its policy later does
+    // not change the numbers read from it here), allocated together with
+    // this object so the WAL check reads it from nearby memory.
+    const policy = snapshotPolicy(input.policy);
+    this.input = { ...input, policy, volume: { ...input.volume }, cluster: { ...input.cluster } };
+    this.walSafety = walSafetyApplies(input.volume, input.cluster);
+    this.exhausted = this.walSafety && input.walSpaceExhausted !== undefined;
+    this.enabled = policy.enabled;
+    this.tm = thresholdMicros(policy.triggers.usageThreshold);
+    const minAvail = policy.triggers.minAvailableBytes;
+    this.minAvailable = minAvail === undefined ? -1 : Number(minAvail);
+    this.pred = policy.triggers.predictive;
+    const { step, minStepBytes, maxStepBytes, limitBytes } = policy.expansion;
+    this.percentStep = step.kind === 'percent' ? step.basisPoints : -1;
+    this.absoluteStep = step.kind === 'absolute' ? fastNumber(step.bytes) : -1;
+    this.minStep = fastNumber(minStepBytes);
+    this.maxStep = fastNumber(maxStepBytes);
+    this.limit = limitBytes === undefined ? Infinity : Number(limitBytes);
+    this.maxActions = policy.strategy.maxActionsPerDay;
+    this.policyFast =
+      !Number.isNaN(this.absoluteStep) &&
+      !Number.isNaN(this.minStep) &&
+      !Number.isNaN(this.maxStep) &&
+      Number.isInteger(this.percentStep);
+    this.setConditions(input.pvc.conditions, input.pvc.allocatedResourceStatus);
+    this.setLedger(input.ledger);
+    // Facts that carry their observation time, or figures beyond 2^49, are
+    // decided by the general path from the input as given.
+    const fs = input.filesystem;
+    this.now = input.now;
+    this.factsTimed = fs?.observedAt !== undefined;
+    if (fs && !this.factsTimed) {
+      const figures = [
+        fastNumber(fs.usedBytes),
+        fastNumber(fs.availableBytes),
+        fastNumber(fs.totalBytes),
+        fastNumber(input.pvc.requestBytes),
+        fastNumber(input.pvc.capacityBytes),
+      ] as const;
+      if (!figures.some(Number.isNaN)) this.setFigures(input.now, ...figures);
+    }
+  }
+
+  /**
+   * The figures of this step: bytes (whole numbers, at least 0) and epoch ms.
+   * Figures above 2^49 are decided by the general path.
+   */
+  setFigures(now: number, used: number, available: number, total: number, request: number, capacity: number): void {
+    for (const n of [used, available, total, request, capacity]) {
+      if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`a byte figure must be a whole number ≥ 0: ${n}`);
+    }
+    this.figuresSet = true;
+    this.now = now;
+    this.used = used;
+    this.available = available;
+    this.total = total;
+    this.request = request;
+    this.capacity = capacity;
+    const current = request > capacity ? request : capacity;
+    if (current !== this.current) {
+      this.current = current;
+      this.currentBig = BigInt(current);
+    }
+    this.figuresFast =
+      !this.factsTimed && used <= FAST_MAX && available <= FAST_MAX && total <= FAST_MAX && current <= FAST_MAX;
+  }
+
+  /** The trend of this step for the predictive trigger (usageTrend() or a TrendWindow). */
+  setUsageTrend(trend: UsageTrend | undefined): void {
+    this.input.usageTrend = trend;
+  }
+
+  /** The PVC's conditions and allocated-resource status. */
+  setConditions(conditions: PvcCondition[], allocatedResourceStatus?: string): void {
+    const pvc: PvcFacts = { ...this.input.pvc, conditions };
+    if (allocatedResourceStatus === undefined) delete pvc.allocatedResourceStatus;
+    else pvc.allocatedResourceStatus = allocatedResourceStatus;
+    this.input.pvc = pvc;
+    const alloc = allocatedResourceStatus;
+    let failed = alloc !== undefined && FAILED_ALLOCATED.includes(alloc);
+    let inProgress = alloc !== undefined && IN_PROGRESS_ALLOCATED.includes(alloc);
+    for (const c of conditions) {
+      if (c.status !== 'True') continue;
+      if (FAILED_CONDITIONS.includes(c.type)) failed = true;
+      if (IN_PROGRESS_CONDITIONS.includes(c.type)) inProgress = true;
+    }
+    this.failed = failed;
+    this.inProgress = inProgress;
+  }
+
+  /** The resize ledger (its times are parsed here, once). */
+  setLedger(ledger: Ledger): void {
+    this.input.ledger = ledger;
+    this.ledgerTimes = ledger.entries
+      .filter((e) => e.by === 'engine')
+      .map((e) => Date.parse(e.at))
+      .sort((a, b) => a - b);
+    this.ledgerCount = this.ledgerTimes.length;
+    this.ledgerFast = ledger.corrupt === undefined && !this.ledgerTimes.some(Number.isNaN);
+    this.budget = undefined;
+    this.budgetUsed = -1;
+  }
+
+  /** This instance's WAL health (undefined: none). */
+  setWalHealth(walHealth: WalHealth | undefined): void {
+    this.input.walHealth = walHealth;
+  }
+
+  /** The DecisionInput this prepared volume stands for. */
+  toInput(): DecisionInput {
+    const input = { ...this.input, now: this.now };
+    if (this.figuresSet) {
+      input.filesystem = {
+        ...this.input.filesystem,
+        totalBytes: BigInt(this.total),
+        usedBytes: BigInt(this.used),
+        availableBytes: BigInt(this.available),
+      };
+      input.pvc = { ...this.input.pvc, requestBytes: BigInt(this.request), capacityBytes: BigInt(this.capacity) };
+    }
+    return input;
+  }
+
+  /** decideUntraced(this.toInput()), without building that input in the common case. */
+  decide(): Decision {
+    const noFacts = !this.figuresSet && this.input.filesystem === undefined;
+    if (!this.ledgerFast || (!noFacts && (!this.figuresFast || !this.policyFast))) {
+      return decideUntraced(this.toInput());
+    }
+    const now = this.now;
+    const times = this.ledgerTimes;
+    // The counted entries are the newest ones (times sorted); one in the future
+    // beyond the ledger's rounding is a warning the general path writes.
+    let used = 0;
+    for (let i = this.ledgerCount - 1; i >= 0; i--) {
+      const t = times[i] as number;
+      if (now - t >= BUDGET_WINDOW_MS) break;
+      if (t - now > LEDGER_TIME_PRECISION_MS) return decideUntraced(this.toInput());
+      used++;
+    }
+    if (this.exhausted) return decideUntraced(this.toInput());
+    const budget = this.budgetFor(used);
+    if (noFacts) {
+      // Nothing measured this filesystem: disabled, or unknown.
+      const d = this.finish(this.enabled ? 'unknown' : 'disabled', budget, 0, NO_WARNINGS);
+      delete d.percentUsed;
+      const { requestBytes, capacityBytes } = this.input.pvc;
+      const current = largerOf(requestBytes, capacityBytes);
+      if (current === undefined) delete d.currentBytes;
+      else d.currentBytes = current;
+      return d;
+    }
+    const u = this.used;
+    const a = this.available;
+    let pct = percentUsedOfNumbers(u, a);
+    if (Number.isNaN(pct)) pct = percentUsedByDigits(u, a);
+    if (Number.isNaN(pct)) pct = percentUsedOfBig(BigInt(u), BigInt(a));
+    if (!this.enabled) return this.finish('disabled', budget, pct, NO_WARNINGS);
+
+    // 3. Trigger.
+    let over = aboveThresholdOfNumbers(u, a, this.tm);
+    if (over === undefined) over = aboveThresholdOfBig(BigInt(u), BigInt(a), this.tm);
+    const under = this.minAvailable >= 0 && a < this.minAvailable;
+    const pred = this.pred;
+    let predictive: PredictiveFinding | undefined;
+    if (pred) {
+      const trend =
+        this.input.usageTrend ??
+        (this.input.usageHistory ? usageTrend(this.input.usageHistory, pred.windowMs) : undefined);
+      predictive = judgePredictiveOf(pred, a, trend);
+    }
+    const predictiveFires = predictive?.fires === true;
+    if (!over && !under && !predictiveFires) return this.finish('none', budget, pct, NO_WARNINGS);
+
+    // 4. In progress or failed.
+    if (this.failed) return this.finish('resize-failed', budget, pct, NO_WARNINGS);
+    const cap = this.capacity;
+    const gap = cap - this.total;
+    if (this.request > cap || this.inProgress || (gap * 10 > cap && gap > MIB_N * 64)) {
+      return this.finish('resize-in-progress', budget, pct, NO_WARNINGS);
+    }
+
+    // 5. Budget.
+    let warnings = NO_WARNINGS;
+    if (this.maxActions === 0) {
+      warnings = [{ code: 'budget-disabled', message: '' }];
+      return this.finish('blocked', budget, pct, warnings, 'rate-limit');
+    }
+    if (budget.remaining <= 0) return this.finish('blocked', budget, pct, warnings, 'rate-limit');
+
+    // 6. Limit.
+    const current = this.current;
+    if (current >= this.limit) return this.finish('at-limit', budget, pct, warnings);
+
+    // 7. WAL safety: the same check decide() makes.
+    if (this.walSafety) {
+      const walWarnings = WAL_WARNINGS_SCRATCH;
+      walWarnings.length = 0;
+      // (written only when it changed: a new number here is an allocation)
+      if (this.input.now !== now) this.input.now = now;
+      const blocked = checkWalSafety(this.input, undefined, walWarnings);
+      if (walWarnings.length > 0) warnings = walWarnings.slice();
+      if (blocked) return this.finish('blocked', budget, pct, warnings, blocked.reason);
+    }
+
+    // 8. New size, in doubles: every figure is at most 2^49.
+    let step = -1;
+    if (over || under) {
+      if (this.percentStep >= 0) {
+        // ⌈current × bp / 10^4⌉ exactly: current = hi × 10^4 + lo, so it is
+        // hi × bp + ⌈lo × bp / 10^4⌉, every product below 2^53.
+        const lo = current % 10_000;
+        const loProduct = lo * this.percentStep;
+        const loRem = loProduct % 10_000;
+        const s = ((current - lo) / 10_000) * this.percentStep + (loProduct - loRem) / 10_000 + (loRem > 0 ? 1 : 0);
+        step = s < this.minStep ? this.minStep : s > this.maxStep ? this.maxStep : s;
+      } else {
+        step = this.absoluteStep;
+      }
+    }
+    if (predictiveFires) {
+      const p = predictive as PredictiveFinding;
+      const oldest = budget.remaining === 1 && used > 0 ? (times[times.length - used] as number) : undefined;
+      const ps = Number(
+        predictiveStepBytes(p, this.input.policy, BigInt(u), this.currentBig, budget.remaining, oldest, now),
+      );
+      if (ps > step) step = ps;
+    }
+    const sum = current + step;
+    const rem = sum % MIB_N;
+    let next = rem === 0 ? sum : sum + MIB_N - rem;
+    if (next > this.limit) {
+      next = this.limit;
+      const capped: DecisionWarning = { code: 'capped-at-limit', message: '' };
+      warnings = warnings === NO_WARNINGS ? [capped] : [...warnings, capped];
+    }
+    if (next <= current) return this.finish('none', budget, pct, warnings);
+    const d = this.finish('resize', budget, pct, warnings);
+    d.newBytes = BigInt(next);
+    d.stepBytes = BigInt(next - current);
+    return d;
+  }
+
+  /** The budget for `used` counted entries (the same object while `used` holds). */
+  private budgetFor(used: number): Budget {
+    if (this.budget && this.budgetUsed === used) return this.budget;
+    const max = this.maxActions;
+    const remaining = Math.max(0, max - used);
+    const budget: Budget = { max, used, remaining, warnings: [] };
+    if (remaining === 0 && max > 0) {
+      const times = this.ledgerTimes;
+      const counted0 = times.length - used;
+      budget.nextSlotAt = new Date((times[counted0 + used - max] as number) + BUDGET_WINDOW_MS).toISOString();
+    }
+    this.budget = budget;
+    this.budgetUsed = used;
+    return budget;
+  }
+
+  private finish(
+    verdict: Verdict,
+    budget: Budget,
+    pct: number,
+    warnings: DecisionWarning[],
+    reason?: BlockReason,
+  ): Decision {
+    const d: Decision = {
+      verdict,
+      message: '',
+      walSafetyApplies: this.walSafety,
+      budget,
+      warnings,
+      trace: EMPTY_TRACE,
+      currentBytes: this.currentBig,
+      percentUsed: pct,
+    };
+    if (reason !== undefined) d.reason = reason;
+    return d;
+  }
+}
+
+/** A copy of a policy, nested objects included. */
+function snapshotPolicy(p: ResizePolicy): ResizePolicy {
+  const { triggers, expansion, strategy } = p;
+  return {
+    ...p,
+    triggers: triggers.predictive ? { ...triggers, predictive: { ...triggers.predictive } } : { ...triggers },
+    expansion: { ...expansion, step: { ...expansion.step } },
+    strategy: { ...strategy, walSafetyPolicy: { ...strategy.walSafetyPolicy } },
+  };
+}
+
+/** A volume prepared for the fast path: see PreparedDecision. */
+export function prepareDecision(input: DecisionInput): PreparedDecision {
+  return new PreparedDecision(input);
 }

@@ -11,6 +11,7 @@ import {
   addLedgerEntry,
   decide,
   decideUntraced,
+  prepareDecision,
   percentUsed,
   parseLedger,
   roundUpTo,
@@ -26,7 +27,18 @@ import {
   type VolumeRef,
   type WalHealth,
 } from '@cnpg-disk/core';
-import { DAY, HOUR, NOW, SECOND, fs, iso, policy as enabledPolicy, pvc as boundPvc, volume } from './fixtures.js';
+import {
+  DAY,
+  HOUR,
+  NOW,
+  SECOND,
+  fs,
+  input as decideInput,
+  iso,
+  policy as enabledPolicy,
+  pvc as boundPvc,
+  volume,
+} from './fixtures.js';
 
 const GiB = 1024n * MiB;
 const CHECK_ORDER: CheckName[] = [
@@ -470,6 +482,263 @@ describe('the fast path: decideUntraced() decides what decide() decides', () => 
   });
 });
 
+/** The same inputs with every byte figure brought under 2^49, where the prepared path decides on its own. */
+const FAST = 2n ** 49n;
+const small = (b: bigint | undefined): bigint | undefined => (b === undefined ? undefined : b % FAST);
+const smallInputArb: fc.Arbitrary<DecisionInput> = fc
+  .tuple(
+    withPredictiveArb,
+    fc.oneof(
+      { arbitrary: fc.constant(undefined), weight: 8 },
+      { arbitrary: fc.record({ restarts: fc.nat({ max: 5 }) }), weight: 1 },
+    ),
+    fc.oneof(
+      { arbitrary: fc.constant(undefined), weight: 9 },
+      { arbitrary: fc.constant('2026-11-26T11:59:00Z'), weight: 1 },
+    ),
+    // most inputs look like a running cluster's: a readable ledger of past
+    // resizes, no allocated-resource status, a filesystem the size of the PVC
+    fc.oneof({ arbitrary: fc.constant(true), weight: 4 }, { arbitrary: fc.constant(false), weight: 1 }),
+    fc.integer({ min: 0, max: 1000 }),
+  )
+  .map(([input, exhausted, observedAt, common, permille]) => {
+    const { policy, pvc } = input;
+    const e = policy.expansion;
+    const capacity = common ? (small(pvc.capacityBytes ?? pvc.requestBytes) ?? 100n * GiB) : small(pvc.capacityBytes);
+    const request = common ? capacity : small(pvc.requestBytes);
+    let fsIn = input.filesystem;
+    if (common && capacity !== undefined) fsIn = fs(capacity, (capacity * BigInt(permille)) / 1000n);
+    const ledger: Ledger = common
+      ? { entries: input.ledger.entries.filter((x) => Date.parse(x.at) <= input.now) }
+      : input.ledger;
+    const { allocatedResourceStatus: _a, ...pvcCommon } = pvc;
+    return {
+      ...input,
+      ...(exhausted ? { walSpaceExhausted: exhausted } : {}),
+      ledger,
+      policy: {
+        ...policy,
+        triggers: {
+          ...policy.triggers,
+          ...(policy.triggers.minAvailableBytes !== undefined
+            ? { minAvailableBytes: small(policy.triggers.minAvailableBytes) as bigint }
+            : {}),
+        },
+        expansion: {
+          ...e,
+          step: e.step.kind === 'absolute' ? { kind: 'absolute' as const, bytes: 1n + (e.step.bytes % FAST) } : e.step,
+          minStepBytes: small(e.minStepBytes) as bigint,
+          maxStepBytes: e.maxStepBytes % FAST < e.minStepBytes % FAST ? e.minStepBytes % FAST : e.maxStepBytes % FAST,
+          ...(e.limitBytes !== undefined ? { limitBytes: small(e.limitBytes) as bigint } : {}),
+        },
+      },
+      pvc: {
+        ...(common
+          ? { ...pvcCommon, conditions: pvc.conditions.filter((c) => c.status !== 'True' || permille % 3 === 0) }
+          : pvc),
+        ...(request !== undefined ? { requestBytes: request } : {}),
+        ...(capacity !== undefined ? { capacityBytes: capacity } : {}),
+      },
+      ...(fsIn
+        ? {
+            filesystem: {
+              totalBytes: small(fsIn.totalBytes) as bigint,
+              usedBytes: small(fsIn.usedBytes) as bigint,
+              availableBytes: small(fsIn.availableBytes) as bigint,
+              ...(observedAt ? { observedAt } : {}),
+            },
+          }
+        : {}),
+    };
+  });
+
+/** Everything decideUntraced() gives, compared value for value. */
+function expectSameDecision(fast: ReturnType<typeof decideUntraced>, reference: ReturnType<typeof decideUntraced>) {
+  expect(fast.verdict).toBe(reference.verdict);
+  expect(fast.reason).toBe(reference.reason);
+  expect(fast.currentBytes).toBe(reference.currentBytes);
+  expect(fast.newBytes).toBe(reference.newBytes);
+  expect(fast.stepBytes).toBe(reference.stepBytes);
+  expect(fast.percentUsed).toBe(reference.percentUsed);
+  expect(fast.walSafetyApplies).toBe(reference.walSafetyApplies);
+  expect(fast.budget).toEqual(reference.budget);
+  expect(fast.warnings).toEqual(reference.warnings);
+  expect(fast.trace).toEqual([]);
+  expect(fast.message).toBe('');
+}
+
+describe('the prepared fast path: prepareDecision(input).decide() decides what decideUntraced(input) decides', () => {
+  it('over arbitrary inputs, large figures included (those take the general path)', () => {
+    fc.assert(
+      fc.property(withPredictiveArb, (input) => {
+        expectSameDecision(prepareDecision(input).decide(), decideUntraced(input));
+      }),
+      RUNS,
+    );
+  });
+
+  it('over inputs whose figures are below 2^49 (the prepared path decides them itself)', () => {
+    fc.assert(
+      fc.property(smallInputArb, (input) => {
+        const prepared = prepareDecision(input);
+        expectSameDecision(prepared.decide(), decideUntraced(input));
+        expect(decideUntraced(prepared.toInput())).toEqual(decideUntraced(input));
+      }),
+      RUNS,
+    );
+  });
+
+  it('step after step, as the simulator updates it in place, every decision equals a fresh decideUntraced()', () => {
+    const update = fc.record({
+      gap: fc.integer({ min: 0, max: 8 * HOUR }),
+      total: fc.bigInt({ min: 1n, max: 2n ** 50n }),
+      permille: fc.integer({ min: 0, max: 1000 }),
+      grow: fc.constantFrom(0n, 0n, GiB, 50n * GiB),
+      conditions: fc.constantFrom(
+        [],
+        [{ type: 'ControllerResizeError', status: 'True', message: 'refused' }],
+        [{ type: 'FileSystemResizePending', status: 'True' }],
+      ),
+      resized: fc.boolean(),
+      walHealthy: fc.option(fc.boolean(), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(smallInputArb, fc.array(update, { minLength: 1, maxLength: 25 }), (input0, updates) => {
+        const prepared = prepareDecision(input0);
+        let input: DecisionInput = input0;
+        let now = input0.now;
+        for (const u of updates) {
+          now += u.gap;
+          const used = (u.total * BigInt(u.permille)) / 1000n;
+          const request = u.total + u.grow;
+          const filesystem = { totalBytes: u.total, usedBytes: used, availableBytes: u.total - used };
+          const pvc = { requestBytes: request, capacityBytes: u.total, conditions: u.conditions };
+          let ledger = input.ledger;
+          if (u.resized) {
+            ledger = {
+              ...ledger,
+              entries: [...ledger.entries, { at: iso(now), fromBytes: 1n, toBytes: 2n, by: 'engine' as const }],
+            };
+            prepared.setLedger(ledger);
+          }
+          const walHealth: WalHealth | undefined =
+            u.walHealthy === undefined
+              ? undefined
+              : {
+                  instance: input.volume.instance,
+                  archivingConfigured: true,
+                  archiver: {
+                    archivedCount: 1,
+                    failedCount: u.walHealthy ? 0 : 1,
+                    lastArchivedTime: iso(now - HOUR),
+                    ...(u.walHealthy ? {} : { lastFailedTime: iso(now - 1000) }),
+                  },
+                  readyFiles: 0,
+                };
+          prepared.setWalHealth(walHealth);
+          prepared.setConditions(u.conditions);
+          prepared.setFigures(
+            now,
+            Number(used),
+            Number(u.total - used),
+            Number(u.total),
+            Number(request),
+            Number(u.total),
+          );
+          const { walHealth: _w, filesystem: _f, ...rest } = input;
+          input = { ...rest, now, pvc, filesystem, ledger, ...(walHealth ? { walHealth } : {}) };
+          if (input0.filesystem?.observedAt)
+            input.filesystem = { ...filesystem, observedAt: input0.filesystem.observedAt };
+          expectSameDecision(prepared.decide(), decideUntraced(input));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  // Boundaries random inputs seldom hit: each row is decided by the prepared
+  // path and by decideUntraced(), on both sides of the rule's edge.
+  const G = 100n * GiB;
+  const entryAt = (ms: number) => ({ entries: [{ at: iso(ms), fromBytes: G, toBytes: G, by: 'engine' as const }] });
+  const boundaryRows: [string, DecisionInput][] = [
+    ['filesystem exactly 10% below capacity', decideInput({ filesystem: fs(G - G / 10n, 80n * GiB) })],
+    ['filesystem 10% + 1 byte below capacity', decideInput({ filesystem: fs(G - G / 10n - 1n, 80n * GiB) })],
+    ['a ledger entry 1 s ahead (rounding)', decideInput({ ledger: entryAt(NOW + 1000) })],
+    ['a ledger entry 1 s + 1 ms ahead (clock skew)', decideInput({ ledger: entryAt(NOW + 1001) })],
+    ['a ledger entry exactly 24 h old', decideInput({ ledger: entryAt(NOW - DAY) })],
+    ['a ledger entry 24 h − 1 ms old', decideInput({ ledger: entryAt(NOW - DAY + 1) })],
+    [
+      'available exactly minAvailable',
+      decideInput({
+        policy: enabledPolicy((x) => (x.triggers.minAvailableBytes = 50n * GiB)),
+        filesystem: fs(G, 50n * GiB),
+      }),
+    ],
+    [
+      'available one byte below minAvailable',
+      decideInput({
+        policy: enabledPolicy((x) => (x.triggers.minAvailableBytes = 50n * GiB + 1n)),
+        filesystem: fs(G, 50n * GiB),
+      }),
+    ],
+    [
+      'new size exactly the limit',
+      decideInput({ policy: enabledPolicy((x) => (x.expansion.limitBytes = 120n * GiB)) }),
+    ],
+    [
+      'new size one byte above the limit',
+      decideInput({ policy: enabledPolicy((x) => (x.expansion.limitBytes = 120n * GiB - 1n)) }),
+    ],
+    ['exactly at the threshold', decideInput({ filesystem: fs(G, 80n * GiB) })],
+    ['one byte above the threshold', decideInput({ filesystem: fs(G, 80n * GiB + 1n) })],
+    [
+      'a step that is not whole MiB',
+      decideInput({ pvc: boundPvc(G + 12_345n), filesystem: fs(G + 12_345n, 95n * GiB) }),
+    ],
+    [
+      'budget exhausted (nextSlotAt)',
+      decideInput({ ledger: { entries: [1, 2, 3].map((h) => entryAt(NOW - h * HOUR).entries[0]!) } }),
+    ],
+    ['maxActionsPerDay 0', decideInput({ policy: enabledPolicy((x) => (x.strategy.maxActionsPerDay = 0)) })],
+    [
+      'a predictive step one slot from the end of the budget',
+      decideInput({
+        policy: enabledPolicy((x) => (x.triggers.predictive = { horizonMs: 3 * HOUR, windowMs: HOUR, minSamples: 3 })),
+        filesystem: fs(G, 70n * GiB),
+        ledger: { entries: [1, 2].map((h) => entryAt(NOW - h * HOUR).entries[0]!) },
+        usageTrend: { samples: 12, spanMs: HOUR, bytesPerMs: Number(20n * GiB) / HOUR, residualRmsBytes: 0 },
+      }),
+    ],
+    [
+      'WAL volume, archive failing',
+      decideInput({
+        volume: volume('wal'),
+        walHealth: {
+          instance: 'pg-1',
+          archivingConfigured: true,
+          archiver: {
+            archivedCount: 1,
+            failedCount: 1,
+            lastArchivedTime: iso(NOW - HOUR),
+            lastFailedTime: iso(NOW - 1),
+          },
+        },
+      }),
+    ],
+    ['WAL volume, no WAL health (fail-open)', decideInput({ volume: volume('wal'), walHealth: undefined })],
+  ];
+  it.each(boundaryRows)('%s', (_name, row) => {
+    expectSameDecision(prepareDecision(row).decide(), decideUntraced(row));
+  });
+
+  it('refuses a figure that is not a whole number of bytes', () => {
+    const prepared = prepareDecision(decideInput());
+    expect(prepared.decide().verdict).toBe('resize');
+    expect(() => prepared.setFigures(NOW, 1.5, 0, 2, 2, 2)).toThrow(RangeError);
+    expect(() => prepared.setFigures(NOW, -1, 0, 2, 2, 2)).toThrow(/whole number/);
+  });
+});
+
 describe('the predictive trigger over arbitrary inputs', () => {
   it('never shrinks, never passes the limit, a predictive step stays within [minStep, maxStep] (MiB rounding aside)', () => {
     fc.assert(
@@ -669,6 +938,20 @@ describe('percentUsed and the usage trigger: doubles where safe, the exact BigIn
       fc.property(figures, figures, (u, a) => {
         expect(percentUsed({ usedBytes: u, availableBytes: a })).toBe(exactPct(u, a));
       }),
+      { numRuns: 5000 },
+    );
+    // on a ten-thousandth of a percent, and a byte either side (the digit-by-digit division decides these)
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 1n, max: 2n ** 49n / 1_000_000n }),
+        fc.integer({ min: 0, max: 1_000_000 }),
+        fc.constantFrom(-1n, 0n, 1n),
+        (m, k, nudge) => {
+          const u = m * BigInt(k) + (k > 0 ? nudge : 0n);
+          const a = m * BigInt(1_000_000 - k);
+          expect(percentUsed({ usedBytes: u, availableBytes: a })).toBe(exactPct(u, a));
+        },
+      ),
       { numRuns: 5000 },
     );
     // exactly on a ten-thousandth: 1 of 3 is 33.3333%, 1 of 8 is 12.5%

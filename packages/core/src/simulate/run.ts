@@ -5,8 +5,7 @@
  * policy: disk-full minutes, resizes, refusals, peak and final size,
  * provisioned and wasted GiB-hours.
  */
-import { decideUntraced } from '../engine.js';
-import type { DecisionInput } from '../engine.js';
+import { PreparedDecision } from '../engine.js';
 import type { ClusterShape, Ledger, LedgerEntry, PvcCondition, VolumeRef, WalHealth } from '../model.js';
 import type { ResizePolicy } from '../policy.js';
 import { TrendWindow } from '../trend.js';
@@ -94,7 +93,11 @@ const CLUSTER: ClusterShape = {
   archiving: { configured: true, method: 'barmanObjectStore' },
 };
 
-/** Our engine as a simulated policy: core's decideUntraced() at every step, nothing re-implemented. */
+/**
+ * Our engine as a simulated policy: core's prepared fast path (a
+ * PreparedDecision, decideUntraced()'s decisions) at every step, nothing
+ * re-implemented. The volume is prepared once; each step sets its figures.
+ */
 export function enginePolicy(id: string, title: string, policy: ResizePolicy, series: UsageSeries): SimPolicy {
   const volume: VolumeRef = {
     namespace: 'sim',
@@ -139,12 +142,19 @@ export function enginePolicy(id: string, title: string, policy: ResizePolicy, se
   const trend = pred ? new TrendWindow(pred.windowMs) : undefined;
   let ledger: Ledger = { entries: [] };
   const floor = policy.triggers.minAvailableBytes;
-  // One input, updated in place each step: the engine keeps nothing of it,
-  // and a year of minutes would otherwise allocate millions of objects.
-  const fsFacts = { totalBytes: 0n, usedBytes: 0n, availableBytes: 0n };
-  const pvc = { requestBytes: 0n, capacityBytes: 0n, conditions: NO_CONDITIONS };
-  const input: DecisionInput = { volume, cluster: CLUSTER, policy, pvc, filesystem: fsFacts, ledger, now: 0 };
-  const big = { request: -1, capacity: -1, fsTotal: -1 };
+  // Prepared once for the whole series; each step sets the figures as
+  // numbers, and the rest only when it changes.
+  const prepared = new PreparedDecision({
+    volume,
+    cluster: CLUSTER,
+    policy,
+    pvc: { requestBytes: 0n, capacityBytes: 0n, conditions: NO_CONDITIONS },
+    filesystem: { totalBytes: 0n, usedBytes: 0n, availableBytes: 0n },
+    ledger,
+    now: series.startAt,
+  });
+  let conditions = NO_CONDITIONS;
+  let walHealth: WalHealth | undefined;
   return {
     id,
     title,
@@ -152,23 +162,21 @@ export function enginePolicy(id: string, title: string, policy: ResizePolicy, se
     decide(v: StepView) {
       if (trend) {
         trend.push(v.now, v.usedBytes);
-        input.usageTrend = trend.trend();
+        prepared.setUsageTrend(trend.trend());
       }
       if (ledger.entries.length > 0 && v.now - Date.parse((ledger.entries[0] as LedgerEntry).at) >= 24 * HOUR_MS) {
         ledger = { entries: ledger.entries.filter((e) => v.now - Date.parse(e.at) < 24 * HOUR_MS) };
-        input.ledger = ledger;
+        prepared.setLedger(ledger);
       }
       if (series.volume === 'wal') {
-        input.walHealth = !o || v.i < o.from ? healthyBefore : v.i < o.to ? failing : healthyAfter;
+        const w = !o || v.i < o.from ? healthyBefore : v.i < o.to ? failing : healthyAfter;
+        if (w !== walHealth) prepared.setWalHealth((walHealth = w));
       }
-      if (big.request !== v.requestBytes) pvc.requestBytes = BigInt((big.request = v.requestBytes));
-      if (big.capacity !== v.capacityBytes) pvc.capacityBytes = BigInt((big.capacity = v.capacityBytes));
-      if (big.fsTotal !== v.fsTotalBytes) fsFacts.totalBytes = BigInt((big.fsTotal = v.fsTotalBytes));
-      pvc.conditions = v.refused ? REFUSED_CONDITIONS : v.fsResizePending ? FS_PENDING_CONDITIONS : NO_CONDITIONS;
-      fsFacts.usedBytes = BigInt(Math.min(v.usedBytes, v.fsTotalBytes));
-      fsFacts.availableBytes = BigInt(v.availableBytes);
-      input.now = v.now;
-      const d = decideUntraced(input);
+      const c = v.refused ? REFUSED_CONDITIONS : v.fsResizePending ? FS_PENDING_CONDITIONS : NO_CONDITIONS;
+      if (c !== conditions) prepared.setConditions((conditions = c));
+      const used = Math.min(v.usedBytes, v.fsTotalBytes);
+      prepared.setFigures(v.now, used, v.availableBytes, v.fsTotalBytes, v.requestBytes, v.capacityBytes);
+      const d = prepared.decide();
       if (d.verdict !== 'resize' || d.newBytes === undefined) return undefined;
       ledger = {
         entries: [
@@ -176,7 +184,7 @@ export function enginePolicy(id: string, title: string, policy: ResizePolicy, se
           { at: iso(v.now), fromBytes: BigInt(v.requestBytes), toBytes: d.newBytes, by: 'engine' },
         ],
       };
-      input.ledger = ledger;
+      prepared.setLedger(ledger);
       return Number(d.newBytes);
     },
   };
