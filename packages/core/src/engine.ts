@@ -680,13 +680,18 @@ function finish(st: Outcome, verdict: Verdict, message: string, extra?: Partial<
   return extra ? Object.assign(d, extra) : d;
 }
 
+/** How many horizons the step that spends the last slot of the budget may cover at most. */
+const LAST_SLOT_HORIZONS = 2;
+
 /**
  * The step the predictive trigger asks for: the new size leaves the volume at
  * the usage threshold once the growth expected over the horizon has come,
  * within [minStep, maxStep]. The last slot of the budget: the engine cannot
  * act again until the oldest counted resize (at `oldestAt`) leaves the 24 h
  * window, so that step covers the growth expected until then when that is
- * longer than the horizon.
+ * longer than the horizon — but at most LAST_SLOT_HORIZONS horizons: a slope
+ * fitted over a burst is believed for about its horizon, and extrapolated
+ * over a whole day it bought hundreds of GiB for a load that had stopped.
  */
 function predictiveStepBytes(
   p: PredictiveFinding,
@@ -700,9 +705,9 @@ function predictiveStepBytes(
   let growth = p.horizonGrowthBytes as bigint;
   if (remaining === 1) {
     const untilSlot = oldestAt !== undefined ? oldestAt + BUDGET_WINDOW_MS - now : BUDGET_WINDOW_MS;
-    if (untilSlot > (policy.triggers.predictive as PredictiveTrigger).horizonMs) {
-      growth = BigInt(Math.ceil((p.bytesPerHour / 3_600_000) * untilSlot));
-    }
+    const horizonMs = (policy.triggers.predictive as PredictiveTrigger).horizonMs;
+    const coverMs = Math.min(untilSlot, LAST_SLOT_HORIZONS * horizonMs);
+    if (coverMs > horizonMs) growth = BigInt(Math.ceil((p.bytesPerHour / 3_600_000) * coverMs));
   }
   const expected = usedBytes + growth;
   const target = ceilDivBig(expected * 1_000_000n, BigInt(Math.round(policy.triggers.usageThreshold * 10_000)));

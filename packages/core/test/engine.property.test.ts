@@ -1059,4 +1059,21 @@ describe('the predictive step', () => {
     expect(four.newBytes).toBe(covers(4n));
     expect(two.newBytes).toBe(covers(2n));
   });
+  it('the last slot covers at most two horizons: a slope fitted over a burst is not bought for a day', () => {
+    // one slot a day, no entry: the slot opens in 24 h, but the step covers 2 × 2 h of growth
+    const d = decide({
+      ...input(0),
+      policy: enabledPolicy((p) => {
+        p.triggers.usageThreshold = 95;
+        p.strategy.maxActionsPerDay = 1;
+        p.expansion.step = { kind: 'percent', basisPoints: 100 };
+        p.expansion.minStepBytes = MiB;
+        p.triggers.predictive = { horizonMs: 2 * HOUR, windowMs: 2 * HOUR, minSamples: 12 };
+      }),
+      filesystem: fs(size, 97n * GiB),
+      usageHistory: history.map((h) => ({ ...h, usedBytes: h.usedBytes + 47n * GiB })),
+    });
+    expect(d.verdict).toBe('resize');
+    expect(d.newBytes).toBe(roundUpTo(((97n + 2n * 4n) * GiB * 100n + 94n) / 95n, MiB));
+  });
 });
