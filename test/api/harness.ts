@@ -1,10 +1,14 @@
 /**
- * Reading what the CLI did from the API server's audit log, and df of the
- * filesystems behind the PVCs. Running the CLI: test/helpers/cli.ts.
+ * Reading what the CLI did from the API server's audit log, df of the
+ * filesystems behind the PVCs, and the one-growing-volume set-up the watch
+ * tests share. Running the CLI: test/helpers/cli.ts.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { ApiServerHandle, AuditEvent } from '../infra/apiserver.js';
+import { startApiServer, type ApiServerHandle, type AuditEvent } from '../infra/apiserver.js';
+import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
+import { requireBuiltCli } from '../helpers/cli.js';
+import { Seeder, type SeededCluster } from './seed.js';
 
 // ---------------------------------------------------------------------------
 // Audit log
@@ -87,5 +91,47 @@ export async function df(path: string): Promise<DfFacts> {
     availableBytes: avail ?? '',
     inodesTotal: itotal ?? '',
     inodesFree: iavail ?? '',
+  };
+}
+
+// ---------------------------------------------------------------------------
+// One cluster with one growing volume (disk status --watch, disk simulate --trace)
+
+export interface GrowingVolume {
+  api: ApiServerHandle;
+  net: TestNetwork;
+  seed: Seeder;
+  /** A kubeconfig of `user` (system:masters). */
+  kubeconfig: string;
+  /** `namespace`/growing: one instance on node-1, its data volume a quarter full. */
+  cluster: SeededCluster;
+  close(): Promise<void>;
+}
+
+/**
+ * A real kube-apiserver + etcd and an instance host (a simulated kubelet
+ * over a real tmpfs), seeded with one CloudNativePG cluster `growing` in
+ * `namespace`; the built CLI is required. Starting etcd and the API server
+ * on a loaded machine takes longer than vitest's default hook timeout.
+ */
+export async function startGrowingVolume(user: string, namespace: string): Promise<GrowingVolume> {
+  requireBuiltCli();
+  const [api, net] = await Promise.all([startApiServer(), createTestNetwork()]);
+  const seed = await Seeder.create(api, net);
+  const kubeconfig = await api.kubeconfigFor(user, ['system:masters']);
+  await seed.storageClasses();
+  await seed.node('node-1');
+  const cluster = await seed.cluster({ namespace, name: 'growing', nodes: ['node-1'], usage: { data: 0.25 } });
+  return {
+    api,
+    net,
+    seed,
+    kubeconfig,
+    cluster,
+    async close() {
+      await seed.close();
+      await net.close();
+      await api.stop();
+    },
   };
 }

@@ -8,32 +8,22 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
-import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
-import { cli, json, requireBuiltCli, startCli } from '../helpers/cli.js';
-import { MiB, Seeder, type SeededCluster } from './seed.js';
+import { cli, json, startCli } from '../helpers/cli.js';
+import { startGrowingVolume, type GrowingVolume } from './harness.js';
+import { MiB, type SeededCluster } from './seed.js';
 
 describe('disk simulate --trace on disk status --watch output from a real kube-apiserver', { timeout: 180_000 }, () => {
-  let api: ApiServerHandle;
-  let net: TestNetwork;
-  let seed: Seeder;
+  let env: GrowingVolume | undefined;
   let kubeconfig: string;
   let cluster: SeededCluster;
 
   beforeAll(async () => {
-    requireBuiltCli();
-    await Promise.all([startApiServer().then((a) => (api = a)), createTestNetwork().then((n) => (net = n))]);
-    seed = await Seeder.create(api, net);
-    kubeconfig = await api.kubeconfigFor('simulate-tester', ['system:masters']);
-    await seed.storageClasses();
-    await seed.node('node-1');
-    cluster = await seed.cluster({ namespace: 'sim', name: 'growing', nodes: ['node-1'], usage: { data: 0.25 } });
-  }, 120_000); // an API server and etcd start slowly on a busy machine
+    env = await startGrowingVolume('simulate-tester', 'sim');
+    ({ kubeconfig, cluster } = env);
+  }, 240_000);
 
   afterAll(async () => {
-    await seed?.close();
-    await net?.close();
-    await api?.stop();
+    await env?.close();
   }, 60_000);
 
   it('replays the watched volume: its samples, its capacity, every policy', async () => {

@@ -6,10 +6,9 @@
 // file grows), the CLI process, its signal handling. Simulated: the kubelet
 // (statfs of the mount served as /stats/summary), as in disk-status.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
-import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
-import { cli, startCli, expectCleanError, requireBuiltCli } from '../helpers/cli.js';
-import { MiB, Seeder, type SeededCluster } from './seed.js';
+import { cli, startCli, expectCleanError } from '../helpers/cli.js';
+import { startGrowingVolume, type GrowingVolume } from './harness.js';
+import { MiB, type SeededCluster } from './seed.js';
 
 interface Forecast {
   samples: number;
@@ -45,27 +44,17 @@ function slopePerHour(points: { t: number; used: number }[]): number {
 }
 
 describe('disk status --watch against a real kube-apiserver', { timeout: 120_000 }, () => {
-  let api: ApiServerHandle;
-  let net: TestNetwork;
-  let seed: Seeder;
+  let env: GrowingVolume | undefined;
   let kubeconfig: string;
   let cluster: SeededCluster;
 
   beforeAll(async () => {
-    requireBuiltCli();
-    await Promise.all([startApiServer().then((a) => (api = a)), createTestNetwork().then((n) => (net = n))]);
-    seed = await Seeder.create(api, net);
-    kubeconfig = await api.kubeconfigFor('watch-tester', ['system:masters']);
-    await seed.storageClasses();
-    await seed.node('node-1');
-    cluster = await seed.cluster({ namespace: 'watch', name: 'growing', nodes: ['node-1'], usage: { data: 0.25 } });
-    // Starting etcd and the API server on a loaded machine takes longer than vitest's 10 s default for hooks.
+    env = await startGrowingVolume('watch-tester', 'watch');
+    ({ kubeconfig, cluster } = env);
   }, 240_000);
 
   afterAll(async () => {
-    await seed?.close();
-    await net?.close();
-    await api?.stop();
+    await env?.close();
   }, 60_000);
 
   it('-o json: one document per line, the growth fitted over the refreshes, time-to-full consistent with it; Ctrl-C ends with the last exit code', async () => {
