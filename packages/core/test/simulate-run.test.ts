@@ -30,6 +30,7 @@ import {
   simulationChart,
   simulationReport,
   usageTrend,
+  type PolicyResult,
   type SimPolicy,
   type SimulationResult,
   type UsageSeries,
@@ -147,6 +148,18 @@ describe('scenarios', () => {
     const peak = s.used[(s.archiveOutage as { to: number }).to - 1] as number;
     expect(peak).toBeGreaterThan(40 * GIB);
     expect(s.used[s.used.length - 1] as number).toBeLessThan(3 * GIB);
+  });
+  it('during the archive outage our engine is blocked by WAL safety; the default resizes only once the archiver recovered', () => {
+    const s = scenarioSeries('archive-outage', { seed: 1, durationMs: 45 * DAY_MS });
+    const o = s.archiveOutage as { from: number; to: number };
+    const r = simulate(s, { backend: 'ideal', policies: ['ours', 'ours-predictive'] });
+    const [ours, predictive] = r.results as [PolicyResult, PolicyResult];
+    const stepOf = (at: number) => (at - s.startAt) / s.stepMs;
+    // the backlog passes 80% of the 50 GiB volume while archiving fails: the trigger fires, WAL safety holds it
+    expect(Math.max(...s.used.slice(o.from, o.to))).toBeGreaterThan(40 * GIB);
+    for (const x of [ours, predictive]) expect(x.events.filter((e) => stepOf(e.at) < o.to)).toEqual([]);
+    expect(ours.events.length).toBeGreaterThan(0);
+    expect(stepOf((ours.events[0] as { at: number }).at)).toBeGreaterThanOrEqual(o.to);
   });
   it('seriesFromSamples interpolates linearly between samples at the step', () => {
     const s = seriesFromSamples(
