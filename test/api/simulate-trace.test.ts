@@ -1,9 +1,11 @@
 // disk simulate --trace on the NDJSON that disk status --watch -o json
 // writes against a real kube-apiserver + etcd, while the test fills a real
 // tmpfs volume between refreshes (the kubelet's stats are simulated, as in
-// watch.test.ts). The e2e cluster was not up when this was written, so the
-// NDJSON fixture of the unit tests (test/fixtures/traces/status-watch.ndjson)
-// comes from this harness: SAVE_TRACE_FIXTURE=<path> writes it.
+// watch.test.ts). One NDJSON fixture of the unit tests
+// (test/fixtures/traces/status-watch.ndjson) comes from this harness
+// (SAVE_TRACE_FIXTURE=<path> writes it); the other, e2e-status-watch.ndjson,
+// from a real CloudNativePG instance on the end-to-end cluster
+// (scripts/traces/e2e-status-watch.sh).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -322,6 +322,41 @@ describe('trace readers', () => {
     expect(steps).toEqual([8 * MIB, 8 * MIB, 8 * MIB, 8 * MIB]);
     expect(t.samples.every((s, i) => i === 0 || s.at > (t.samples[i - 1] as { at: number }).at)).toBe(true);
   });
+  it('the NDJSON disk status --watch wrote on the real end-to-end cluster (scripts/traces/e2e-status-watch.sh), replayed', () => {
+    const text = fixture('e2e-status-watch.ndjson');
+    // two measured volumes: which one must be said
+    expect(() => parseTrace(text)).toThrow(TraceError);
+    const t = parseTrace(text, 'trace-1');
+    expect(t.format).toBe('disk-status-ndjson');
+    expect(t.volume).toBe('sim2-trace/trace-1');
+    expect(t.otherVolumes).toEqual(['sim2-trace/trace-1-wal']);
+    expect(t.initialCapacityBytes).toBe(1024 * MIB);
+    expect(t.samples).toHaveLength(20);
+    // a refresh every 15 s (the CLI's own clock, a real instance's df), about 5 minutes
+    const gaps = t.samples.slice(1).map((x, i) => x.at - (t.samples[i] as { at: number }).at);
+    expect(gaps.every((g) => g > 14_000 && g < 20_000)).toBe(true);
+    // the workload wrote about 8 MiB every 10 s: the data volume only grew, by more than 200 MiB
+    expect(gaps.length).toBe(19);
+    expect(
+      t.samples.every((x, i) => i === 0 || x.usedBytes >= (t.samples[i - 1] as { usedBytes: number }).usedBytes),
+    ).toBe(true);
+    const grown =
+      (t.samples[19] as { usedBytes: number }).usedBytes - (t.samples[0] as { usedBytes: number }).usedBytes;
+    expect(grown).toBeGreaterThan(200 * MIB);
+
+    const series = seriesFromSamples('e2e', t.samples, 15_000, t.initialCapacityBytes as number);
+    const r = simulate(series, { backend: 'ebs', policies: POLICY_IDS });
+    expect(r.results.map((x) => x.policy)).toEqual([...POLICY_IDS]);
+    expect(series.used).toHaveLength(20);
+    // about 290 MiB of 1 GiB at the end: no disk is full; only Cloud SQL's rule buys (its threshold on a
+    // 1 GiB disk is 5 GB, so it grows by 5 GiB at once); the predictive preset does not fire, because
+    // five minutes of samples span less than half its 2 h window
+    for (const x of r.results) {
+      expect(x.fullMinutes).toBe(0);
+      expect(x.finalBytes).toBe(x.policy === 'cloudsql' ? 6 * 1024 * MIB : 1024 * MIB);
+    }
+    expect(parseTrace(text, 'sim2-trace/trace-1-wal').samples).toHaveLength(20);
+  });
   it('Prometheus float values ("1.5e+10") are read, and rounded to whole bytes', () => {
     const t = parsePrometheusMatrix(
       '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"persistentvolumeclaim":"a"},"values":[[1,"1.5e+10"],[2.5,"7.4"]]}]}}',
