@@ -21,6 +21,7 @@ import {
   type DecisionInput,
   type FilesystemFacts,
   type Ledger,
+  type PvcCondition,
   type PvcFacts,
   type ResizePolicy,
   type Step,
@@ -594,7 +595,7 @@ describe('the prepared fast path: prepareDecision(input).decide() decides what d
       total: fc.bigInt({ min: 1n, max: 2n ** 50n }),
       permille: fc.integer({ min: 0, max: 1000 }),
       grow: fc.constantFrom(0n, 0n, GiB, 50n * GiB),
-      conditions: fc.constantFrom(
+      conditions: fc.constantFrom<PvcCondition[]>(
         [],
         [{ type: 'ControllerResizeError', status: 'True', message: 'refused' }],
         [{ type: 'FileSystemResizePending', status: 'True' }],
