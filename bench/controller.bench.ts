@@ -8,46 +8,53 @@
  *   npm run bench:controller   (tsc -b src && node --import tsx bench/controller.bench.ts)
  *   PVC_AUTORESIZER_BIN=/path/to/pvc-autoresizer npm run bench:controller     (with the reference)
  *   FLEET_CLUSTERS=60 FLEET_NODES=10 FLEET_NAMESPACES=6 CONTROLLER_LOOPS=3 CONTROLLER_INTERVAL=10 …  (smaller)
+ *   CONTROLLER_PROMETHEUS=0 …   (phase 1 only)
  *
- * Programs (each a long-running child process, run one after the other):
- *   ours node     `node bin/run.js disk autoresize --controller -A --source kubelet-summary`
- *   ours binary   dist/release/build/linux-x64/kubectl-cnpg, the same flags, when built
- *   pvc-autoresizer  $PVC_AUTORESIZER_BIN, built from its public source with `go build`
- *                 (docs/testing.md), run with --use-k8s-metrics-api: it reads each node's
- *                 kubelet /metrics (kubelet_volume_stats_*) through the API server's node proxy
+ * Programs (each a long-running child process, one at a time):
+ *   ours node        `node bin/run.js disk autoresize --controller --all-namespaces`
+ *   ours binary      dist/release/build/linux-x64/kubectl-cnpg, the same flags, when built
+ *   pvc-autoresizer  $PVC_AUTORESIZER_BIN, topolvm's controller built from its public source
+ *                    with `go build` (docs/testing.md); without it: "reference not available"
  *
- * Both read the same facts the same way: every kubelet, once per loop, through the real
- * node proxy (ours /stats/summary, theirs /metrics, from the same statfs of the same tmpfs
- * mounts), and both decide over all 1,800 PVCs per loop: ours by a default policy that
- * enables every volume (resize above 90 % used), theirs by its StorageClass annotation and
- * a storage limit on every PVC (resize below 10 % available, its default). The fullest
- * volume is 78 % used, so in steady state neither resizes: the loop is measure + decide.
+ * Phase 1, the kubelets through the API server: ours with --source kubelet-summary (each
+ * node's /stats/summary through the node proxy, as bench:fleet's read-only runs), theirs with
+ * --use-k8s-metrics-api (a node list, then each node's kubelet /metrics through the node
+ * proxy). Phase 2, a real Prometheus (Debian's) scraping every simulated kubelet's /metrics:
+ * ours with --source prometheus, theirs with --prometheus-url, each through a counting
+ * pass-through relay. In both phases the numbers come from the same statfs of the same
+ * tmpfs mounts, and both decide over all 1,800 PVCs per loop: ours by a default policy
+ * that enables every volume (resize above 90 % used), theirs by its StorageClass
+ * annotation and a storage limit on every PVC (resize below 10 % available, its default).
+ * The fullest volume is 78 % used, so neither resizes: a steady-state loop is measure +
+ * decide.
  *
- * Each program runs with the same --interval (CONTROLLER_INTERVAL seconds, default 15) and
- * its own API user, so the audit log gives its requests. A loop is counted from the
- * simulated kubelets (each node answers one request per loop to each program). After
- * CONTROLLER_WARMUP loops (default 2: start, lists, first loop) the benchmark samples the
- * process half an interval after a loop's measurements, then again CONTROLLER_LOOPS loops
- * later (default 4), and reports per loop: API requests by verb and resource (audit
- * events received between the two samples), CPU (user + system from /proc/PID/stat),
- * loop wall (each program's own loop metric), and steady RSS (VmRSS at the second sample,
- * VmHWM the peak). It asserts nothing about time; it exits 1 when a figure would be
- * meaningless (a program did not start, did not decide over every PVC, resized, or
- * reported a failure).
+ * Each program runs with the same --interval (CONTROLLER_INTERVAL seconds, default 15)
+ * and its own API user, so the audit log gives its requests. Loops are counted outside
+ * the programs (phase 1: each kubelet answers one request per loop per program; phase 2:
+ * the relay counts queries, 2 per loop for ours, 4 for theirs). After CONTROLLER_WARMUP
+ * loops (default 2: start, lists, first loop) the benchmark samples the process half an
+ * interval after a loop began, then again CONTROLLER_LOOPS loops later (default 4), and
+ * reports per loop: API requests by verb and resource (audit events received between the
+ * samples), CPU (user + system from /proc/PID/stat, everything the process did in the
+ * window: loops, Lease renewals, watches, GC), loop wall (each program's own loop metric),
+ * steady RSS (VmRSS at the second sample; VmHWM the peak). It asserts nothing about time;
+ * it exits 1 when a figure would be meaningless (a program did not start, did not decide
+ * over every PVC, resized, or counted a failure).
  *
- * pvc-autoresizer has no flag for its leader-election namespace or for a kubeconfig in
- * its metrics client: it reads the in-cluster service-account files. The benchmark gives
- * it them in a private mount namespace (`unshare --mount`, a tmpfs over /run holding
- * /run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,namespace}) with
+ * pvc-autoresizer has no flag for its leader-election namespace, and its kubelet client
+ * always uses the in-cluster configuration: it reads the service-account files. The
+ * benchmark gives it them in a private mount namespace (`unshare --mount`, a tmpfs over
+ * /run holding /run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,namespace}) with
  * KUBERNETES_SERVICE_HOST/PORT pointing at the test API server; the token is a static
  * token user of that API server. Nothing outside that process sees those files.
  *
- * Real: etcd, kube-apiserver, RBAC, audit, node proxy, tmpfs statfs, both controllers.
- * Simulated: kubelets (statfs summaries and kubelet_volume_stats_* gauges). Needs root.
+ * Real: etcd, kube-apiserver, RBAC, audit, node proxy, Prometheus, tmpfs statfs, both
+ * controllers. Simulated: the kubelets (statfs summaries and kubelet_volume_stats_*
+ * gauges, test/api/seed.ts). Needs root.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import os from 'node:os';
@@ -56,7 +63,7 @@ import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { AuditEvent } from '../test/infra/apiserver.js';
 import { startApiServer, type ApiServerHandle } from '../test/infra/apiserver.js';
-import { createTestNetwork, type TestNetwork } from '../test/infra/testhost.js';
+import { createTestNetwork, type TestHost, type TestNetwork } from '../test/infra/testhost.js';
 import { auditOf, kindOf } from '../test/api/harness.js';
 import { BIN, REPO, requireBuiltCli } from '../test/helpers/cli.js';
 import { MiB, Seeder, pvcNameFor, type PvcState, type TmpfsMount } from '../test/api/seed.js';
@@ -72,6 +79,9 @@ const VOLUME_LIMIT = '1Gi';
 /** Start-up + the first loops may be slow on a loaded machine; beyond this the run is a failure. */
 const START_TIMEOUT_MS = 8 * 60_000;
 const TOPOLVM_USER = 'bench-pvc-autoresizer';
+/** Phase 2 (a real Prometheus); CONTROLLER_PROMETHEUS=0 skips it. */
+const PROMETHEUS = process.env['CONTROLLER_PROMETHEUS'] !== '0';
+const SCRAPE_S = 5;
 const TOPOLVM_NS = 'bench-pvc-autoresizer';
 const OURS_LEASE_NS = 'bench-cnpg-disk';
 
@@ -95,8 +105,12 @@ rules:
 interface Program {
   name: string;
   kind: 'ours' | 'topolvm';
-  /** Kubelet path each loop reads once per node. */
-  loopPath: string;
+  /** 1: the kubelets through the node proxy; 2: a real Prometheus. */
+  phase: 1 | 2;
+  /** Its API user (the audit log's key). */
+  user: string;
+  /** Loops it has run so far, counted outside the program (kubelet hits, Prometheus queries). */
+  loops: () => number;
 }
 
 interface Sample {
@@ -193,6 +207,124 @@ function metricSeries(page: string, name: string): number {
   return page.split('\n').filter((l) => l.startsWith(`${name}{`)).length;
 }
 
+interface Prometheus {
+  url: string;
+  version: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Debian's prometheus scraping every simulated kubelet's /metrics over HTTPS
+ * (the cluster CA, a client certificate it signed) every SCRAPE_S seconds;
+ * resolves when every PVC's kubelet_volume_stats_available_bytes is in.
+ */
+async function startPrometheus(
+  api: ApiServerHandle,
+  kubelets: TestHost[],
+  tmp: string,
+  pvcs: number,
+): Promise<Prometheus> {
+  const exe = process.env['PROMETHEUS_BIN'] ?? '/usr/bin/prometheus';
+  const version = execFileSync(exe, ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '?';
+  const cert = await api.clientCertFor('bench-prometheus');
+  const dir = join(tmp, 'prometheus');
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'prometheus.yml');
+  writeFileSync(
+    config,
+    [
+      `global: { scrape_interval: ${SCRAPE_S}s, scrape_timeout: ${SCRAPE_S - 1}s }`,
+      'scrape_configs:',
+      '  - job_name: kubelet',
+      '    scheme: https',
+      `    tls_config: { ca_file: '${api.caCertPath}', cert_file: '${cert.certPath}', key_file: '${cert.keyPath}' }`,
+      `    static_configs: [{ targets: [${kubelets.map((h) => `'${h.ip}:${h.port}'`).join(', ')}] }]`,
+      '',
+    ].join('\n'),
+  );
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let logText = '';
+  const child = spawn(
+    exe,
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout.on('data', (c: Buffer) => (logText = (logText + c.toString()).slice(-4000)));
+  child.stderr.on('data', (c: Buffer) => (logText = (logText + c.toString()).slice(-4000)));
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(t);
+    }
+  };
+  const deadline = performance.now() + 180_000;
+  for (;;) {
+    try {
+      const q = encodeURIComponent('count(kubelet_volume_stats_available_bytes{job="kubelet"})');
+      const r = JSON.parse(await httpGet(`${url}/api/v1/query?query=${q}`)) as {
+        data?: { result?: { value?: [number, string] }[] };
+      };
+      if (Number(r.data?.result?.[0]?.value?.[1] ?? 0) === pvcs) break;
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null || performance.now() > deadline) {
+      await stop();
+      throw new Error(`Prometheus did not collect the ${pvcs} volumes; its log ends:\n${logText}`);
+    }
+    await sleep(500);
+  }
+  return { url, version, stop };
+}
+
+interface Relay {
+  url: string;
+  /** Instant queries passed on so far. */
+  queries(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A pass-through HTTP relay in front of Prometheus that counts the queries of
+ * one program (its loops: ours asks 2 queries per loop, pvc-autoresizer 4).
+ * Every request goes to the real Prometheus and its answer comes back as is.
+ */
+async function countingRelay(target: string): Promise<Relay> {
+  const to = new URL(target);
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    if ((req.url ?? '').startsWith('/api/v1/query')) n++;
+    const up = http.request(
+      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', (e) => {
+      res.writeHead(502);
+      res.end(String(e));
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    queries: () => n,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
 async function main(): Promise<void> {
   requireBuiltCli();
   if (process.getuid?.() !== 0)
@@ -207,29 +339,35 @@ async function main(): Promise<void> {
     `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load ${load()}, node ${process.version}`,
   );
 
-  const programs: Program[] = [{ name: 'ours node', kind: 'ours', loopPath: '/stats/summary' }];
   const binary = join(REPO, 'dist/release/build/linux-x64/kubectl-cnpg');
-  if (existsSync(binary)) programs.push({ name: 'ours binary', kind: 'ours', loopPath: '/stats/summary' });
-  else console.log(`(no ${binary}: the binary row is skipped; scripts/release/build.ts --target linux-x64)`);
+  const hasBinary = existsSync(binary);
+  if (!hasBinary)
+    console.log(`(no ${binary}: the binary rows are skipped; scripts/release/build.ts --target linux-x64)`);
   const topolvmBin = process.env['PVC_AUTORESIZER_BIN'];
   if (topolvmBin) {
     if (!existsSync(topolvmBin)) throw new Error(`PVC_AUTORESIZER_BIN=${topolvmBin}: no such file`);
-    programs.push({ name: 'pvc-autoresizer', kind: 'topolvm', loopPath: '/metrics' });
   } else
     console.log(
       'reference not available: set PVC_AUTORESIZER_BIN (topolvm pvc-autoresizer built with go build; docs/testing.md)',
     );
+  if (PROMETHEUS && !existsSync('/usr/bin/prometheus') && !process.env['PROMETHEUS_BIN'])
+    throw new Error('phase 2 needs prometheus (apt-get install prometheus) or CONTROLLER_PROMETHEUS=0');
 
   const tmp = mkdtempSync(join(os.tmpdir(), 'cnpg-controller-bench-'));
   const tStart = performance.now();
-  const topolvmToken = randomBytes(24).toString('hex');
+  // pvc-autoresizer authenticates with a bearer token (its in-cluster configuration): one static token user per phase.
+  const topolvmTokens = new Map([1, 2].map((n) => [`${TOPOLVM_USER}-${n}`, randomBytes(24).toString('hex')]));
+  let prom: Prometheus | undefined;
+  const relays: Relay[] = [];
   let api: ApiServerHandle | undefined;
   let netw: TestNetwork | undefined;
   let seed: Seeder | undefined;
   const children = new Set<ChildProcess>();
   try {
     [api, netw] = await Promise.all([
-      startApiServer({ tokenUsers: [{ user: TOPOLVM_USER, groups: ['system:masters'], token: topolvmToken }] }),
+      startApiServer({
+        tokenUsers: [...topolvmTokens].map(([user, token]) => ({ user, groups: ['system:masters'], token })),
+      }),
       createTestNetwork(),
     ]);
     const tApi = performance.now();
@@ -290,12 +428,6 @@ async function main(): Promise<void> {
     const policyFile = join(tmp, 'default-policy.yaml');
     writeFileSync(policyFile, DEFAULT_POLICY);
 
-    // pvc-autoresizer's in-cluster files, bound over /run in its own mount namespace only.
-    const sa = join(tmp, 'serviceaccount');
-    execFileSync('mkdir', ['-p', sa]);
-    writeFileSync(join(sa, 'token'), topolvmToken);
-    writeFileSync(join(sa, 'ca.crt'), api.caCertPem);
-    writeFileSync(join(sa, 'namespace'), TOPOLVM_NS);
     const apiUrl = new URL(api.url);
 
     const kubeletHits = (path: string) => nodeNames.map((n) => s.kubelets.get(n)!.hits.get(path) ?? 0);
@@ -303,21 +435,19 @@ async function main(): Promise<void> {
 
     const results: Result[] = [];
     let seq = 0;
-    for (const p of programs) {
-      const user = p.kind === 'topolvm' ? TOPOLVM_USER : `bench-ours-${++seq}`;
+    const runProgram = async (p: Program, promUrl?: string): Promise<void> => {
       const port = await freePort();
       let argv: string[];
       let env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: tmp };
       if (p.kind === 'ours') {
-        const kubeconfig = await api.kubeconfigFor(user, ['system:masters']);
+        const kubeconfig = await api!.kubeconfigFor(p.user, ['system:masters']);
         argv = [
           ...(p.name === 'ours binary' ? [binary] : [process.execPath, BIN]),
           'disk',
           'autoresize',
           '--controller',
           '--all-namespaces',
-          '--source',
-          'kubelet-summary',
+          ...(promUrl ? ['--source', 'prometheus', '--prometheus-url', promUrl] : ['--source', 'kubelet-summary']),
           '--interval',
           `${INTERVAL_S}s`,
           '--default-policy',
@@ -325,9 +455,9 @@ async function main(): Promise<void> {
           '--lease-namespace',
           OURS_LEASE_NS,
           '--lease-name',
-          `bench-${seq}`,
+          `bench-${++seq}`,
           '--identity',
-          user,
+          p.user,
           '--metrics-address',
           `127.0.0.1:${port}`,
           '--kubeconfig',
@@ -335,6 +465,11 @@ async function main(): Promise<void> {
         ];
       } else {
         const health = await freePort();
+        const sa = join(tmp, `serviceaccount-${p.user}`);
+        mkdirSync(sa, { recursive: true });
+        writeFileSync(join(sa, 'token'), topolvmTokens.get(p.user)!);
+        writeFileSync(join(sa, 'ca.crt'), api!.caCertPem);
+        writeFileSync(join(sa, 'namespace'), TOPOLVM_NS);
         const script =
           'set -e; mount -t tmpfs -o size=1m,mode=0755 bench-run /run; ' +
           'mkdir -p /run/secrets/kubernetes.io/serviceaccount; ' +
@@ -351,7 +486,7 @@ async function main(): Promise<void> {
           'sh',
           sa,
           topolvmBin!,
-          '--use-k8s-metrics-api',
+          ...(promUrl ? [`--prometheus-url=${promUrl}`] : ['--use-k8s-metrics-api']),
           `--interval=${INTERVAL_S}s`,
           `--metrics-addr=127.0.0.1:${port}`,
           `--health-addr=127.0.0.1:${health}`,
@@ -359,9 +494,9 @@ async function main(): Promise<void> {
         ];
         env = { ...env, KUBERNETES_SERVICE_HOST: apiUrl.hostname, KUBERNETES_SERVICE_PORT: apiUrl.port };
       }
-      const logPath = join(tmp, `${p.name.replace(/\W+/g, '-')}.log`);
+      const logPath = join(tmp, `${p.user}.log`);
       const log = createWriteStream(logPath);
-      const base = minHits(p.loopPath);
+      const base = p.loops();
       const t0 = performance.now();
       const tWall0 = Date.now();
       const [exe, ...args] = argv as [string, ...string[]];
@@ -381,8 +516,8 @@ async function main(): Promise<void> {
       const problems: string[] = [];
       const waitLoops = async (n: number) => {
         const deadline = performance.now() + START_TIMEOUT_MS;
-        while (minHits(p.loopPath) < base + n) {
-          if (exited !== undefined) throw new Error(`${p.name} exited (${exited}); log ${logPath}`);
+        while (p.loops() < base + n) {
+          if (exited !== undefined) throw new Error(`${p.name} exited (${exited})`);
           if (performance.now() > deadline) throw new Error(`${p.name}: no loop ${n} within ${START_TIMEOUT_MS} ms`);
           await sleep(100);
         }
@@ -406,27 +541,22 @@ async function main(): Promise<void> {
         await waitLoops(WARMUP + LOOPS);
         await sleep((INTERVAL_S * 1000) / 2);
         const b = await sample();
-        const loops = minHits(p.loopPath) - base - WARMUP;
+        const loops = p.loops() - base - WARMUP;
         if (loops !== LOOPS)
           problems.push(`${loops} loops between the samples, expected ${LOOPS} (loop longer than half an interval?)`);
-        const events = await auditOf(api, user);
-        const inWindow = (e: AuditEvent) => {
-          const t = Date.parse(e.requestReceivedTimestamp);
-          return t > a.at && t <= b.at;
-        };
-        const before = events.filter(
-          (e) =>
-            Date.parse(e.requestReceivedTimestamp) <= a.at && Date.parse(e.requestReceivedTimestamp) >= tWall0 - 1000,
-        );
+        const events = await auditOf(api!, p.user);
+        const at = (e: AuditEvent) => Date.parse(e.requestReceivedTimestamp);
+        const inWindow = events.filter((e) => at(e) > a.at && at(e) <= b.at);
+        const before = events.filter((e) => at(e) <= a.at && at(e) >= tWall0 - 1000);
         const requests: Record<string, number> = {};
-        for (const e of events.filter(inWindow)) requests[kindOf(e)] = (requests[kindOf(e)] ?? 0) + 1;
+        for (const e of inWindow) requests[kindOf(e)] = (requests[kindOf(e)] ?? 0) + 1;
         const delta = (name: string, label = '') =>
           metricSum(b.metrics, name, label) - metricSum(a.metrics, name, label);
         let wallPerLoopMs: number;
         if (p.kind === 'ours') {
           const n = delta('cnpg_disk_loop_duration_seconds_count');
           wallPerLoopMs = (delta('cnpg_disk_loop_duration_seconds_sum') / n) * 1000;
-          if (n !== loops) problems.push(`its loop metric counted ${n} passes, the kubelets ${loops}`);
+          if (n !== loops) problems.push(`its loop metric counted ${n} passes, the benchmark ${loops}`);
           const decisions = delta('cnpg_disk_decisions_total');
           if (decisions !== loops * pvcs)
             problems.push(`${decisions} decisions in ${loops} passes, expected ${loops * pvcs} (every PVC every pass)`);
@@ -465,7 +595,7 @@ async function main(): Promise<void> {
           rssKiB: b.rssKiB,
           hwmKiB: b.hwmKiB,
           requests: Object.fromEntries(Object.entries(requests).map(([k, v]) => [k, v / loops])),
-          totalPerLoop: events.filter(inWindow).length / loops,
+          totalPerLoop: inWindow.length / loops,
           problems,
         };
         results.push(result);
@@ -490,51 +620,101 @@ async function main(): Promise<void> {
         }
         log.end();
       }
+    };
+
+    // ---- phase 1: each program reads every kubelet through the API server's node proxy
+    console.log('\nphase 1: every kubelet read through the node proxy once per loop');
+    const phase1: Program[] = [
+      { name: 'ours node', kind: 'ours', phase: 1, user: 'bench-ours-node-1', loops: () => minHits('/stats/summary') },
+    ];
+    if (hasBinary)
+      phase1.push({
+        name: 'ours binary',
+        kind: 'ours',
+        phase: 1,
+        user: 'bench-ours-binary-1',
+        loops: () => minHits('/stats/summary'),
+      });
+    if (topolvmBin)
+      phase1.push({
+        name: 'pvc-autoresizer',
+        kind: 'topolvm',
+        phase: 1,
+        user: `${TOPOLVM_USER}-1`,
+        loops: () => minHits('/metrics'),
+      });
+    for (const p of phase1) await runProgram(p);
+
+    // ---- phase 2: a real Prometheus scrapes every kubelet's /metrics; each program asks it
+    if (PROMETHEUS) {
+      console.log('\nphase 2: a real Prometheus scrapes every kubelet; each program queries it once per loop');
+      prom = await startPrometheus(
+        api,
+        nodeNames.map((n) => s.kubelets.get(n)!.node!.host),
+        tmp,
+        pvcs,
+      );
+      console.log(`  Prometheus ${prom.version}: ${pvcs} volumes scraped from ${NODES} kubelets every ${SCRAPE_S} s`);
+      // Each program asks through its own counting relay: its queries count its loops.
+      const mk = async (p: Omit<Program, 'loops'>, perLoop: number) => {
+        const r = await countingRelay(prom!.url);
+        relays.push(r);
+        await runProgram({ ...p, loops: () => Math.floor(r.queries() / perLoop) }, r.url);
+      };
+      // ours: one query for kubelet_volume_stats_*, one for CloudNativePG's series; theirs: four queries.
+      await mk({ name: 'ours node', kind: 'ours', phase: 2, user: 'bench-ours-node-2' }, 2);
+      if (hasBinary) await mk({ name: 'ours binary', kind: 'ours', phase: 2, user: 'bench-ours-binary-2' }, 2);
+      if (topolvmBin) await mk({ name: 'pvc-autoresizer', kind: 'topolvm', phase: 2, user: `${TOPOLVM_USER}-2` }, 4);
     }
 
-    // ---- report
-    const kinds = [...new Set(results.flatMap((r) => Object.keys(r.requests)))].sort();
+    // ---- report, per phase
     const w = 18;
-    console.log(`\nrequests per steady-state loop, by verb and resource (audit log, ${LOOPS} loops)`);
-    console.log(`${'request'.padEnd(44)} ${results.map((r) => r.program.name.padStart(w)).join(' ')}`);
-    for (const k of kinds)
-      console.log(`${k.padEnd(44)} ${results.map((r) => (r.requests[k] ?? 0).toFixed(1).padStart(w)).join(' ')}`);
-    console.log(`${'total'.padEnd(44)} ${results.map((r) => r.totalPerLoop.toFixed(1).padStart(w)).join(' ')}`);
+    const measurement = (k: string) => k.endsWith(' nodes/proxy');
     const nonMeasurement = (r: Result) =>
       Object.entries(r.requests)
-        .filter(([k]) => !k.endsWith(' nodes/proxy'))
+        .filter(([k]) => !measurement(k))
         .reduce((a, [, v]) => a + v, 0);
-    console.log(
-      `${'  of which not measurement (not nodes/proxy)'.padEnd(44)} ${results.map((r) => nonMeasurement(r).toFixed(1).padStart(w)).join(' ')}`,
-    );
-    const row = (what: string, f: (r: Result) => string) =>
-      console.log(`${what.padEnd(44)} ${results.map((r) => f(r).padStart(w)).join(' ')}`);
-    console.log('');
-    row('CPU per loop', (r) => fmtMs(r.cpuPerLoopMs));
-    row('loop wall (its own loop metric)', (r) => fmtMs(r.wallPerLoopMs));
-    row('RSS, steady', (r) => fmtMiB(r.rssKiB));
-    row('RSS, peak', (r) => fmtMiB(r.hwmKiB));
-    row('start-up to the warm-up loops: requests', (r) => String(r.startRequests));
-    row('start-up to the warm-up loops: CPU', (r) => `${r.startCpuS.toFixed(1)} s`);
-
-    const ref = results.find((r) => r.program.kind === 'topolvm');
     const ratio = (a: number, b: number | undefined) =>
       b === undefined || !(b > 0) ? 'n/a' : `${(a / b).toFixed(2)}×`;
-    console.log(`\nratios, ours / pvc-autoresizer (same fleet, same run)`);
-    if (!ref) console.log('  reference not available: set PVC_AUTORESIZER_BIN');
-    else
-      for (const r of results.filter((x) => x.program.kind === 'ours')) {
-        console.log(
-          `  ${r.program.name.padEnd(12)} requests/loop ${ratio(r.totalPerLoop, ref.totalPerLoop)}, ` +
-            `non-measurement requests/loop ${nonMeasurement(r).toFixed(1)} vs ${nonMeasurement(ref).toFixed(1)}, ` +
-            `CPU/loop ${ratio(r.cpuPerLoopMs, ref.cpuPerLoopMs)}, loop wall ${ratio(r.wallPerLoopMs, ref.wallPerLoopMs)}, ` +
-            `steady RSS ${ratio(r.rssKiB, ref.rssKiB)}`,
-        );
-      }
+    for (const phase of [1, 2] as const) {
+      const rs = results.filter((r) => r.program.phase === phase);
+      if (rs.length === 0) continue;
+      console.log(
+        `\nphase ${phase} (${phase === 1 ? 'kubelets through the node proxy' : 'a real Prometheus'}): ` +
+          `per steady-state loop, requests by verb and resource from the audit log, ${LOOPS} loops`,
+      );
+      const row = (what: string, f: (r: Result) => string) =>
+        console.log(`${what.padEnd(44)} ${rs.map((r) => f(r).padStart(w)).join(' ')}`);
+      row('', (r) => r.program.name);
+      const kinds = [...new Set(rs.flatMap((r) => Object.keys(r.requests)))].sort();
+      for (const k of kinds) row(k, (r) => (r.requests[k] ?? 0).toFixed(1));
+      row('total', (r) => r.totalPerLoop.toFixed(1));
+      row('  not measurement (all but nodes/proxy)', (r) => nonMeasurement(r).toFixed(1));
+      row('CPU per loop', (r) => fmtMs(r.cpuPerLoopMs));
+      row('loop wall (its own loop metric)', (r) => fmtMs(r.wallPerLoopMs));
+      row('RSS, steady', (r) => fmtMiB(r.rssKiB));
+      row('RSS, peak', (r) => fmtMiB(r.hwmKiB));
+      row('start to the first sample: requests', (r) => String(r.startRequests));
+      row('start to the first sample: CPU', (r) => `${r.startCpuS.toFixed(1)} s`);
+      const ref = rs.find((r) => r.program.kind === 'topolvm');
+      console.log(`ratios, ours / pvc-autoresizer (phase ${phase}, same fleet, same run)`);
+      if (!ref) console.log('  reference not available: set PVC_AUTORESIZER_BIN');
+      else
+        for (const r of rs.filter((x) => x.program.kind === 'ours')) {
+          console.log(
+            `  ${r.program.name.padEnd(12)} requests/loop ${ratio(r.totalPerLoop, ref.totalPerLoop)} ` +
+              `(not measurement ${nonMeasurement(r).toFixed(1)} vs ${nonMeasurement(ref).toFixed(1)}), ` +
+              `CPU/loop ${ratio(r.cpuPerLoopMs, ref.cpuPerLoopMs)}, loop wall ${ratio(r.wallPerLoopMs, ref.wallPerLoopMs)}, ` +
+              `steady RSS ${ratio(r.rssKiB, ref.rssKiB)}`,
+          );
+        }
+    }
     console.log(`\ntotal benchmark time ${fmtMs(performance.now() - tStart)}; load now ${load()}`);
     if (results.some((r) => r.problems.length > 0)) process.exitCode = 1;
   } finally {
     for (const c of children) c.kill('SIGKILL');
+    await Promise.all(relays.map((r) => r.close()));
+    await prom?.stop();
     await seed?.close();
     await Promise.all([api?.stop(), netw?.close()]);
     rmSync(tmp, { recursive: true, force: true });

@@ -354,7 +354,7 @@ export class SimKubelet {
     const path = (req.url ?? '').split('?')[0] ?? '';
     const key = path.startsWith('/exec/') ? '/exec' : path;
     this.hits.set(key, (this.hits.get(key) ?? 0) + 1);
-    if (path === '/metrics' && !this.override) {
+    if (path === '/metrics') {
       this.metrics().then(
         (text) => {
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
