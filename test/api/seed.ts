@@ -321,10 +321,52 @@ export class SimKubelet {
     return { node: { nodeName: this.name, startTime: time }, pods };
   }
 
+  /**
+   * The kubelet's `/metrics` page, volume part only: the `kubelet_volume_stats_*`
+   * gauges (labels namespace, persistentvolumeclaim) from the same statfs as
+   * the summary — what Prometheus scrapes from a kubelet and what other
+   * autoresizers read (the controller benchmark's reference reads it through
+   * the node proxy). Written by hand: a handful of gauges in the text format.
+   */
+  async metrics(): Promise<string> {
+    const rows = await Promise.all(this.volumes.map(async (v) => ({ v, s: await v.mount.statfs() })));
+    const gauges: [string, string, (s: Statfs) => bigint][] = [
+      ['capacity_bytes', 'Capacity in bytes of the volume', (s) => s.totalBytes],
+      ['available_bytes', 'Number of available bytes in the volume', (s) => s.availableBytes],
+      ['used_bytes', 'Number of used bytes in the volume', (s) => s.usedBytes],
+      ['inodes', 'Maximum number of inodes in the volume', (s) => s.inodes],
+      ['inodes_free', 'Number of free inodes in the volume', (s) => s.inodesFree],
+      ['inodes_used', 'Number of used inodes in the volume', (s) => s.inodes - s.inodesFree],
+    ];
+    const lines: string[] = [];
+    for (const [name, help, value] of gauges) {
+      lines.push(`# HELP kubelet_volume_stats_${name} [ALPHA] ${help}`, `# TYPE kubelet_volume_stats_${name} gauge`);
+      for (const { v, s } of rows) {
+        lines.push(
+          `kubelet_volume_stats_${name}{namespace="${v.namespace}",persistentvolumeclaim="${v.pvc}"} ${value(s)}`,
+        );
+      }
+    }
+    return lines.join('\n') + '\n';
+  }
+
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?')[0] ?? '';
     const key = path.startsWith('/exec/') ? '/exec' : path;
     this.hits.set(key, (this.hits.get(key) ?? 0) + 1);
+    if (path === '/metrics') {
+      this.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+          res.end(text);
+        },
+        (e: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(String(e));
+        },
+      );
+      return;
+    }
     if (path === '/stats/summary') {
       if (this.override) {
         this.override(req, res);
@@ -344,7 +386,7 @@ export class SimKubelet {
     }
     // exec, attach, port-forward, logs, ...: not simulated.
     res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end(`the simulated kubelet ${this.name} serves only /stats/summary`);
+    res.end(`the simulated kubelet ${this.name} serves only /stats/summary and /metrics`);
   };
 }
 
