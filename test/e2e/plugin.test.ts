@@ -1,29 +1,48 @@
 // The CNPG-I plugin on the real cluster (CloudNativePG 1.29): its image built
 // with buildah (test/cluster/plugin-image.sh), installed in the operator's
-// namespace with the objects `disk install --plugin` generates (certificates
-// made by the tool), enabled on a 3-instance cluster with a WAL volume and a
-// tablespace. Proven: the rolling restart adds the sidecar to every instance;
-// the instance's own /metrics carries our series and they equal `df -B1` in
-// the Pod and psql's archive_status count; the sidecar keeps reporting the
-// WAL volume full while postgres exits with code 4; with the plugin's
+// namespace by `disk install --plugin --apply` (certificates made by the
+// tool, server-side apply), enabled on a 3-instance cluster with a WAL volume
+// and a tablespace. Proven: the rolling restart adds the sidecar to every
+// instance; the instance's own /metrics carries our series and they equal
+// `df -B1` in the Pod and psql's archive_status count; the sidecar keeps
+// reporting the WAL volume full while postgres exits with code 4, and
+// `disk resize --rescue --apply` decides on those measured facts (source
+// probe), grows the WAL PVC and the instance comes back; with the plugin's
 // Deployment gone CloudNativePG stops reconciling the Cluster (phase says
 // why) and carries on when it is back. Parameters with errors are accepted
 // by CloudNativePG 1.29.1 (it never calls ValidateCluster*, docs/plugin.md):
 // the test pins that, so the day it changes the docs change with it.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PLUGIN_NAME } from '@cnpg-disk/core';
-import { generatePluginCertificates } from '../../src/app/install/plugin-certs.js';
-import { PLUGIN_APP, pluginManifests } from '../../src/app/install/plugin-manifests.js';
+import { PLUGIN_APP } from '../../src/app/install/plugin-manifests.js';
+import { Cli } from './lib/cli.js';
 import { MOUNTS, clusterStatus, createCluster, dfInPod, instancePods, psql, waitHealthy } from './lib/cnpg.js';
-import { Kube, waitFor } from './lib/kube.js';
+import { Kube, bytes, waitFor } from './lib/kube.js';
 
 const cfg = inject('e2e');
 const kube = new Kube(cfg);
+const cli = new Cli(cfg);
 const CLUSTER = 'pgplug';
+const WAL_SIZE = '128Mi';
 const OPERATOR_NS = process.env['CNPG_E2E_OPERATOR_NAMESPACE'] ?? 'cnpg-system';
 let ns = '';
 let image = '';
+let tmp = '';
+/** The instance whose WAL volume the test fills (the primary at that time). */
+let fullPod = '';
+
+async function postgresContainer(pod: string) {
+  const p = await kube.json<{
+    status: {
+      containerStatuses?: { name: string; ready: boolean; lastState: { terminated?: { exitCode: number } } }[];
+    };
+  }>(['-n', ns, 'get', 'pod', pod]);
+  return p.status.containerStatuses?.find((c) => c.name === 'postgres');
+}
 
 function sh(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -58,14 +77,24 @@ describe('the CNPG-I plugin on a real cluster', () => {
       if (!cfg.local) throw new Error('set CNPG_E2E_PLUGIN_IMAGE to the plugin image the target cluster can pull');
       image = (await sh('bash', [`${cfg.repoDir}/test/cluster/plugin-image.sh`])).trim().split(' ')[1] ?? '';
     }
-    const certs = await generatePluginCertificates(OPERATOR_NS);
-    const objects = pluginManifests({
-      namespace: OPERATOR_NS,
-      image,
-      certificates: { mode: 'generated', ...certs },
-      ...(cfg.local ? { imagePullPolicy: 'Never' as const } : {}),
-    });
-    await kube.apply(objects.map((o) => JSON.stringify(o)).join('\n'));
+    tmp = mkdtempSync(join(tmpdir(), 'cnpg-e2e-plugin-'));
+    // What a user runs: the CLI makes the certificates and applies every object server-side.
+    const install = await cli.run(
+      [
+        'disk',
+        'install',
+        '--plugin',
+        '-n',
+        OPERATOR_NS,
+        '--image',
+        image,
+        ...(cfg.local ? ['--image-pull-policy', 'Never'] : []),
+        '--apply',
+      ],
+      kube.t(180_000),
+    );
+    if (install.code !== 0) throw new Error(`disk install --plugin --apply: ${install.code}: ${install.stderr}`);
+    expect(install.stdout).toContain(`Service ${OPERATOR_NS}/${PLUGIN_APP} applied`);
     await kube.ok(['-n', OPERATOR_NS, 'rollout', 'status', `deployment/${PLUGIN_APP}`, `--timeout=${kube.t(300)}s`], {
       timeoutMs: kube.t(320_000),
     });
@@ -78,7 +107,7 @@ describe('the CNPG-I plugin on a real cluster', () => {
         name: CLUSTER,
         instances: 3,
         dataSize: '512Mi',
-        walSize: '128Mi',
+        walSize: WAL_SIZE,
         tablespaces: [{ name: 'tbs1', size: '128Mi' }],
         // CloudNativePG keeps 512MB of WAL by default (wal_keep_size): more than this WAL volume.
         // Without it only the test's slot fills the volume, when the test asks for it.
@@ -89,6 +118,8 @@ describe('the CNPG-I plugin on a real cluster', () => {
   }, 60 * 60_000);
 
   afterAll(async () => {
+    cli.dispose();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
     if (ns) await kube.deleteNamespace(ns);
     await kube.run([
       '-n',
@@ -174,6 +205,7 @@ describe('the CNPG-I plugin on a real cluster', () => {
 
   it('the sidecar still measures the WAL volume full while postgres exits with code 4', async () => {
     const primary = (await instancePods(kube, ns, CLUSTER)).find((p) => p.role === 'primary')?.name ?? '';
+    fullPod = primary;
     await psql(kube, ns, primary, "SELECT pg_create_physical_replication_slot('e2e_hold', true)");
     await kube.exec(
       ns,
@@ -202,6 +234,82 @@ describe('the CNPG-I plugin on a real cluster', () => {
     expect(wal?.filesystem).toBeDefined();
     // Full for postgres: less than one WAL segment available.
     expect(Number(wal?.filesystem?.availableBytes)).toBeLessThan(16 * 2 ** 20);
+  });
+
+  it("disk resize --rescue --apply acts on the sidecar's measured facts: WAL PVC grown, instance back", async () => {
+    // The Cluster's plugin parameters have errors (test above), and an invalid policy refuses a rescue:
+    // a policy file (first in precedence) with the WAL gates off, as in rescue.test.ts.
+    const policyFile = join(tmp, 'policy.yaml');
+    writeFileSync(
+      policyFile,
+      [
+        'walStorage:',
+        '  resize:',
+        '    enabled: true',
+        '    expansion: { step: 128Mi, limit: 1Gi }',
+        '    strategy:',
+        '      walSafetyPolicy: { maxPendingWALFiles: 0, maxSlotRetentionBytes: 0 }',
+        '',
+      ].join('\n'),
+    );
+    const r = await cli.run(
+      [
+        'disk',
+        'resize',
+        '-n',
+        ns,
+        CLUSTER,
+        '--instance',
+        fullPod,
+        '--volume',
+        'wal',
+        '--rescue',
+        '--policy',
+        policyFile,
+        '--apply',
+        '--yes',
+        '--wait',
+        '-o',
+        'json',
+      ],
+      kube.t(10 * 60_000),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout) as {
+      sources: { source: string; fact: string; outcome: string }[];
+      volumes: {
+        pvc: string;
+        filesystem?: { availableBytes: string; source: string };
+        walSpaceExhausted?: object;
+        decision: { verdict: string; warnings: { code: string }[] };
+        result?: { status: string; toBytes?: string };
+      }[];
+    };
+    const v = plan.volumes.find((x) => x.pvc === `${fullPod}-wal`);
+    expect(v, JSON.stringify(plan.volumes)).toBeDefined();
+    // The facts are the sidecar's measurement, not the exit-code assumption of a plain cluster.
+    expect(v?.filesystem?.source, JSON.stringify(plan.sources)).toBe('probe');
+    expect(Number(v?.filesystem?.availableBytes)).toBeLessThan(16 * 2 ** 20);
+    expect(v?.walSpaceExhausted).toBeDefined();
+    expect(v?.decision.warnings.map((w) => w.code)).not.toContain('filesystem-unmeasured');
+    expect(plan.sources).toContainEqual(expect.objectContaining({ source: 'probe', outcome: 'used' }));
+    expect(v?.decision.verdict).toBe('resize');
+    expect(v?.result?.status).toBe('applied');
+    expect(Number(v?.result?.toBytes)).toBe(bytes(WAL_SIZE) + bytes('128Mi'));
+
+    await waitFor(
+      `${fullPod}'s postgres to run and be ready again`,
+      kube.t(10 * 60_000),
+      async () => ((await postgresContainer(fullPod))?.ready ? true : undefined),
+      async () => JSON.stringify(await postgresContainer(fullPod), null, 1),
+      5_000,
+    );
+    await waitHealthy(kube, ns, CLUSTER, 3, 10 * 60_000);
+    const df = await dfInPod(kube, ns, fullPod, MOUNTS.wal);
+    expect(df.size).toBeGreaterThan(bytes(WAL_SIZE));
+    // The sidecar measures the grown volume too.
+    const wal = (await sidecarStatus(fullPod)).volumes.find((x) => x.type === 'wal');
+    expect(Number(wal?.filesystem?.totalBytes)).toBe(df.size);
   });
 
   it("with the plugin's Deployment gone the Cluster is not reconciled, and it is when the plugin is back", async () => {
