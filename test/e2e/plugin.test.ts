@@ -201,6 +201,20 @@ describe('the CNPG-I plugin on a real cluster', () => {
       ]),
     ]);
     expect(r.code, r.stderr).toBe(0);
+    // What the user sees instead: the CLI reads the parameters as the policy in force and reports the error.
+    const doc = await cli.json<{
+      valid: boolean;
+      issues: { source: string; path: string; severity: string; code: string }[];
+    }>(['disk', 'policy', 'validate', '--cluster', CLUSTER, '-n', ns], [2]);
+    expect(doc.valid).toBe(false);
+    expect(doc.issues).toContainEqual(
+      expect.objectContaining({
+        source: 'plugin',
+        path: 'wal.usageThreshold',
+        severity: 'error',
+        code: 'THRESHOLD_OUT_OF_RANGE',
+      }),
+    );
   });
 
   it('the sidecar still measures the WAL volume full while postgres exits with code 4', async () => {
