@@ -1,15 +1,14 @@
 /**
- * disk install: the manifests of the autoresize controller (src/install),
- * printed (YAML by default, -o json: a v1 List) or applied server-side with
- * a field manager (--apply; --dry-run asks the API server to validate every
- * object without storing it).
+ * disk install: the manifests of the autoresize controller (install/),
+ * printed or applied server-side by actions/install-objects.ts.
  *
  * Exit codes: 0 printed or every object applied; 2 an object was refused;
  * 3 the API server could not be reached; 64 usage error.
  */
-import YAML from 'yaml';
 import type { Deps } from '../cli/deps.js';
-import { ExitCode, usageError } from '../model/errors.js';
+import { emitObjects } from '../actions/install-objects.js';
+import { type ExitCode, usageError } from '../model/errors.js';
+import { imageReferenceProblem } from '../model/image-reference.js';
 import { paint } from '../render/printer.js';
 import { DefaultPolicyError, parseDefaultPolicy } from './default-policy.js';
 import {
@@ -58,8 +57,8 @@ export function parseInstallOptions(o: DiskInstallOptions): InstallOptions {
   if (!/^\d+(ms|s|m|h)$/.test(o.interval)) {
     throw usageError(`--interval ${JSON.stringify(o.interval)} is not a duration`, 'use e.g. 30s or 2m');
   }
-  if (!o.image.trim() || /\s/.test(o.image))
-    throw usageError(`--image ${JSON.stringify(o.image)} is not an image reference`);
+  const imageProblem = imageReferenceProblem(o.image);
+  if (imageProblem) throw usageError(`--image ${JSON.stringify(o.image)} is not an image reference: ${imageProblem}`);
   if (o.prometheusUrl !== undefined) {
     try {
       const u = new URL(o.prometheusUrl);
@@ -94,34 +93,20 @@ export async function runDiskInstall(o: DiskInstallOptions, deps: Deps): Promise
   const opts = parseInstallOptions(o);
   const manifests = generateManifests(opts);
   for (const w of installWarnings(opts)) deps.io.stderr(`${paint(deps.io, 'yellow', 'warning:')} ${w}\n`);
-  if (!o.apply) {
-    if (o.dryRun) throw usageError('--dry-run asks the API server to check an apply: use it with --apply');
-    if (o.output === 'json') {
-      deps.io.stdout(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: manifests }, null, 2)}\n`);
-    } else {
-      deps.io.stdout(manifests.map((m) => YAML.stringify(m, { lineWidth: 0 })).join('---\n'));
-    }
-    return ExitCode.OK;
-  }
-  const { serverSideApply } = await import('../kube/apply.js');
-  const results = await serverSideApply(deps.kube(), manifests, { fieldManager: FIELD_MANAGER, dryRun: o.dryRun });
-  let worst: ExitCode = ExitCode.OK;
-  for (const r of results) {
-    const what = `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
-    if (!r.error) {
-      deps.io.stdout(`${what} ${o.dryRun ? 'accepted (server dry run)' : 'applied'}\n`);
-      continue;
-    }
-    const hint =
-      r.error.status === 404 && r.kind === 'PrometheusRule'
-        ? ' (the PrometheusRule CRD of the Prometheus operator is not installed: drop --prometheus-rule)'
-        : r.error.status === 404 && o.dryRun
-          ? ' (a dry run cannot create the namespace first: apply the Namespace, then dry-run the rest)'
-          : '';
-    deps.io.stderr(`error: ${what}: ${r.error.message}${hint}\n`);
-    const code = r.error.isUnreachable ? ExitCode.UNKNOWN : ExitCode.CRITICAL;
-    if (code > worst) worst = code;
-    if (r.error.isUnreachable) break;
-  }
-  return worst;
+  return emitObjects(
+    manifests,
+    {
+      output: o.output,
+      apply: o.apply,
+      dryRun: o.dryRun,
+      fieldManager: FIELD_MANAGER,
+      hint: (kind, status) =>
+        status === 404 && kind === 'PrometheusRule'
+          ? ' (the PrometheusRule CRD of the Prometheus operator is not installed: drop --prometheus-rule)'
+          : status === 404 && o.dryRun
+            ? ' (a dry run cannot create the namespace first: apply the Namespace, then dry-run the rest)'
+            : '',
+    },
+    deps,
+  );
 }

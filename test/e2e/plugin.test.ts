@@ -1,29 +1,48 @@
 // The CNPG-I plugin on the real cluster (CloudNativePG 1.29): its image built
 // with buildah (test/cluster/plugin-image.sh), installed in the operator's
-// namespace with the objects `disk install --plugin` generates (certificates
-// made by the tool), enabled on a 3-instance cluster with a WAL volume and a
-// tablespace. Proven: the rolling restart adds the sidecar to every instance;
-// the instance's own /metrics carries our series and they equal `df -B1` in
-// the Pod and psql's archive_status count; the sidecar keeps reporting the
-// WAL volume full while postgres exits with code 4; with the plugin's
+// namespace by `disk install --plugin --apply` (certificates made by the
+// tool, server-side apply), enabled on a 3-instance cluster with a WAL volume
+// and a tablespace. Proven: the rolling restart adds the sidecar to every
+// instance; the instance's own /metrics carries our series and they equal
+// `df -B1` in the Pod and psql's archive_status count; the sidecar keeps
+// reporting the WAL volume full while postgres exits with code 4, and
+// `disk resize --rescue --apply` decides on those measured facts (source
+// probe), grows the WAL PVC and the instance comes back; with the plugin's
 // Deployment gone CloudNativePG stops reconciling the Cluster (phase says
 // why) and carries on when it is back. Parameters with errors are accepted
 // by CloudNativePG 1.29.1 (it never calls ValidateCluster*, docs/plugin.md):
 // the test pins that, so the day it changes the docs change with it.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PLUGIN_NAME } from '@cnpg-disk/core';
-import { generatePluginCertificates } from '../../src/app/install/plugin-certs.js';
-import { PLUGIN_APP, pluginManifests } from '../../src/app/install/plugin-manifests.js';
+import { PLUGIN_APP } from '../../src/app/install/plugin-manifests.js';
+import { Cli } from './lib/cli.js';
 import { MOUNTS, clusterStatus, createCluster, dfInPod, instancePods, psql, waitHealthy } from './lib/cnpg.js';
-import { Kube, waitFor } from './lib/kube.js';
+import { Kube, bytes, waitFor } from './lib/kube.js';
 
 const cfg = inject('e2e');
 const kube = new Kube(cfg);
+const cli = new Cli(cfg);
 const CLUSTER = 'pgplug';
+const WAL_SIZE = '128Mi';
 const OPERATOR_NS = process.env['CNPG_E2E_OPERATOR_NAMESPACE'] ?? 'cnpg-system';
 let ns = '';
 let image = '';
+let tmp = '';
+/** The instance whose WAL volume the test fills (the primary at that time). */
+let fullPod = '';
+
+async function postgresContainer(pod: string) {
+  const p = await kube.json<{
+    status: {
+      containerStatuses?: { name: string; ready: boolean; lastState: { terminated?: { exitCode: number } } }[];
+    };
+  }>(['-n', ns, 'get', 'pod', pod]);
+  return p.status.containerStatuses?.find((c) => c.name === 'postgres');
+}
 
 function sh(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -58,14 +77,24 @@ describe('the CNPG-I plugin on a real cluster', () => {
       if (!cfg.local) throw new Error('set CNPG_E2E_PLUGIN_IMAGE to the plugin image the target cluster can pull');
       image = (await sh('bash', [`${cfg.repoDir}/test/cluster/plugin-image.sh`])).trim().split(' ')[1] ?? '';
     }
-    const certs = await generatePluginCertificates(OPERATOR_NS);
-    const objects = pluginManifests({
-      namespace: OPERATOR_NS,
-      image,
-      certificates: { mode: 'generated', ...certs },
-      ...(cfg.local ? { imagePullPolicy: 'Never' as const } : {}),
-    });
-    await kube.apply(objects.map((o) => JSON.stringify(o)).join('\n'));
+    tmp = mkdtempSync(join(tmpdir(), 'cnpg-e2e-plugin-'));
+    // What a user runs: the CLI makes the certificates and applies every object server-side.
+    const install = await cli.run(
+      [
+        'disk',
+        'install',
+        '--plugin',
+        '-n',
+        OPERATOR_NS,
+        '--image',
+        image,
+        ...(cfg.local ? ['--image-pull-policy', 'Never'] : []),
+        '--apply',
+      ],
+      kube.t(180_000),
+    );
+    if (install.code !== 0) throw new Error(`disk install --plugin --apply: ${install.code}: ${install.stderr}`);
+    expect(install.stdout).toContain(`Service ${OPERATOR_NS}/${PLUGIN_APP} applied`);
     await kube.ok(['-n', OPERATOR_NS, 'rollout', 'status', `deployment/${PLUGIN_APP}`, `--timeout=${kube.t(300)}s`], {
       timeoutMs: kube.t(320_000),
     });
@@ -78,7 +107,7 @@ describe('the CNPG-I plugin on a real cluster', () => {
         name: CLUSTER,
         instances: 3,
         dataSize: '512Mi',
-        walSize: '128Mi',
+        walSize: WAL_SIZE,
         tablespaces: [{ name: 'tbs1', size: '128Mi' }],
         // CloudNativePG keeps 512MB of WAL by default (wal_keep_size): more than this WAL volume.
         // Without it only the test's slot fills the volume, when the test asks for it.
@@ -89,6 +118,8 @@ describe('the CNPG-I plugin on a real cluster', () => {
   }, 60 * 60_000);
 
   afterAll(async () => {
+    cli.dispose();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
     if (ns) await kube.deleteNamespace(ns);
     await kube.run([
       '-n',
@@ -170,10 +201,25 @@ describe('the CNPG-I plugin on a real cluster', () => {
       ]),
     ]);
     expect(r.code, r.stderr).toBe(0);
+    // What the user sees instead: the CLI reads the parameters as the policy in force and reports the error.
+    const doc = await cli.json<{
+      valid: boolean;
+      issues: { source: string; path: string; severity: string; code: string }[];
+    }>(['disk', 'policy', 'validate', '--cluster', CLUSTER, '-n', ns], [2]);
+    expect(doc.valid).toBe(false);
+    expect(doc.issues).toContainEqual(
+      expect.objectContaining({
+        source: 'plugin',
+        path: 'wal.usageThreshold',
+        severity: 'error',
+        code: 'THRESHOLD_OUT_OF_RANGE',
+      }),
+    );
   });
 
   it('the sidecar still measures the WAL volume full while postgres exits with code 4', async () => {
     const primary = (await instancePods(kube, ns, CLUSTER)).find((p) => p.role === 'primary')?.name ?? '';
+    fullPod = primary;
     await psql(kube, ns, primary, "SELECT pg_create_physical_replication_slot('e2e_hold', true)");
     await kube.exec(
       ns,
@@ -202,6 +248,109 @@ describe('the CNPG-I plugin on a real cluster', () => {
     expect(wal?.filesystem).toBeDefined();
     // Full for postgres: less than one WAL segment available.
     expect(Number(wal?.filesystem?.availableBytes)).toBeLessThan(16 * 2 ** 20);
+  });
+
+  it("disk resize --rescue --apply acts on the sidecar's measured facts: WAL PVC grown, instance back", async () => {
+    // The Cluster's plugin parameters have errors (test above), and an invalid policy refuses a rescue:
+    // a policy file (first in precedence) with the WAL gates off, as in rescue.test.ts.
+    const policyFile = join(tmp, 'policy.yaml');
+    writeFileSync(
+      policyFile,
+      [
+        'walStorage:',
+        '  resize:',
+        '    enabled: true',
+        '    expansion: { step: 128Mi, limit: 1Gi }',
+        '    strategy:',
+        '      walSafetyPolicy: { maxPendingWALFiles: 0, maxSlotRetentionBytes: 0 }',
+        '',
+      ].join('\n'),
+    );
+    // Every instance down on exit 4 (a streaming replica fills its 128Mi WAL volume too: it keeps
+    // WAL until its next restartpoint; CloudNativePG then cannot fail over to it either).
+    const rescue = async (instance?: string) => {
+      const r = await cli.run(
+        [
+          'disk',
+          'resize',
+          '-n',
+          ns,
+          CLUSTER,
+          ...(instance ? ['--instance', instance] : []),
+          '--volume',
+          'wal',
+          '--rescue',
+          '--policy',
+          policyFile,
+          '--apply',
+          '--yes',
+          '--wait',
+          '-o',
+          'json',
+        ],
+        kube.t(10 * 60_000),
+      );
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as {
+        sources: { source: string; fact: string; outcome: string }[];
+        volumes: {
+          pvc: string;
+          filesystem?: { availableBytes: string; source: string };
+          walSpaceExhausted?: object;
+          decision: { verdict: string; warnings: { code: string }[] };
+          result?: { status: string; toBytes?: string };
+        }[];
+      };
+    };
+    const plan = await rescue();
+    const v = plan.volumes.find((x) => x.pvc === `${fullPod}-wal`);
+    expect(v, JSON.stringify(plan.volumes)).toBeDefined();
+    for (const x of plan.volumes) {
+      // The facts are the sidecar's measurement, not the exit-code assumption of a plain cluster.
+      expect(x.filesystem?.source, `${x.pvc} ${JSON.stringify(plan.sources)}`).toBe('probe');
+      expect(Number(x.filesystem?.availableBytes), x.pvc).toBeLessThan(16 * 2 ** 20);
+      expect(x.walSpaceExhausted, x.pvc).toBeDefined();
+      expect(x.decision.warnings.map((w) => w.code)).not.toContain('filesystem-unmeasured');
+      expect(x.decision.verdict, x.pvc).toBe('resize');
+      expect(x.result?.status, x.pvc).toBe('applied');
+      expect(Number(x.result?.toBytes), x.pvc).toBe(bytes(WAL_SIZE) + bytes('128Mi'));
+    }
+    expect(plan.sources).toContainEqual(expect.objectContaining({ source: 'probe', outcome: 'used' }));
+    const rescued = new Set(plan.volumes.map((x) => x.pvc));
+
+    // Back: every instance ready. A replica whose WAL volume fills only after the first
+    // rescue (still at the old size, down on exit 4) gets the same rescue.
+    await waitFor(
+      'every instance to run and be ready again',
+      kube.t(15 * 60_000),
+      async () => {
+        const pods = await instancePods(kube, ns, CLUSTER);
+        const states = await Promise.all(pods.map(async (p) => [p.name, await postgresContainer(p.name)] as const));
+        if (states.length === 3 && states.every(([, c]) => c?.ready)) return true;
+        const late = states.filter(
+          ([name, c]) => !c?.ready && c?.lastState.terminated?.exitCode === 4 && !rescued.has(`${name}-wal`),
+        );
+        for (const [name] of late) {
+          const again = await rescue(name);
+          for (const x of again.volumes) {
+            expect(x.filesystem?.source, x.pvc).toBe('probe');
+            expect(x.result?.status, x.pvc).toBe('applied');
+            rescued.add(x.pvc);
+          }
+        }
+        return undefined;
+      },
+      async () =>
+        (await kube.run(['-n', ns, 'get', 'pods,pvc,cluster', '-o', 'wide'])).stdout + `\nrescued: ${[...rescued]}`,
+      10_000,
+    );
+    await waitHealthy(kube, ns, CLUSTER, 3, 10 * 60_000);
+    console.log(`rescued WAL volumes: ${[...rescued].join(', ')}`);
+    const df = await dfInPod(kube, ns, fullPod, MOUNTS.wal);
+    expect(df.size).toBeGreaterThan(bytes(WAL_SIZE));
+    // The sidecar measures the grown volume too.
+    const wal = (await sidecarStatus(fullPod)).volumes.find((x) => x.type === 'wal');
+    expect(Number(wal?.filesystem?.totalBytes)).toBe(df.size);
   });
 
   it("with the plugin's Deployment gone the Cluster is not reconciled, and it is when the plugin is back", async () => {

@@ -17,7 +17,7 @@
  * Nothing is mocked. Needs go, openssl, mount (root) and the kube-apiserver
  * of test/infra. The first run builds the Go client (minutes; cached).
  */
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,25 @@ const tlsArgs = (who: 'client' | 'other' | 'none' = 'client') => [
   SERVICE,
   ...(who === 'none' ? [] : ['-client-cert', certs[who].cert, '-client-key', certs[who].key]),
 ];
+
+/**
+ * The operator side as the Deployment runs it: our server certificate, and
+ * the operator's client certificate as the only CA it accepts.
+ */
+function startOperator(log: Parameters<typeof startOperatorServer>[0]['log'] = () => undefined): Promise<Running> {
+  return startOperatorServer({
+    protocol: loadProtocol(),
+    host: '127.0.0.1',
+    port: 0,
+    tls: {
+      cert: readFileSync(certs.server.cert),
+      key: readFileSync(certs.server.key),
+      clientCa: readFileSync(certs.client.cert),
+    },
+    sidecar: { image: 'registry.example/cnpg-disk-plugin:0.1.0' },
+    log,
+  });
+}
 
 function clusterJson(parameters: Record<string, unknown> | undefined, extra: Record<string, unknown> = {}): string {
   const path = join(dir, `cluster-${Math.random().toString(36).slice(2)}.json`);
@@ -91,19 +110,7 @@ it('the extracted protocol is readable by the unprivileged users the plugin runs
 
 describe('operator side: TCP, mutual TLS 1.3', () => {
   beforeAll(async () => {
-    const { readFileSync } = await import('node:fs');
-    operator = await startOperatorServer({
-      protocol: loadProtocol(),
-      host: '127.0.0.1',
-      port: 0,
-      tls: {
-        cert: readFileSync(certs.server.cert),
-        key: readFileSync(certs.server.key),
-        clientCa: readFileSync(certs.client.cert),
-      },
-      sidecar: { image: 'registry.example/cnpg-disk-plugin:0.1.0' },
-      log: (event, fields) => logs.push({ event, ...fields }),
-    });
+    operator = await startOperator((event, fields) => logs.push({ event, ...fields }));
   });
   afterAll(() => operator?.close());
 
@@ -251,19 +258,7 @@ describe('the patched Pod against a real kube-apiserver', () => {
   const dryRun = (pod: unknown) => api.request('POST', '/api/v1/namespaces/db/pods?dryRun=All', { body: pod });
 
   it('is a valid Pod that meets the restricted Pod Security Standard, with the sidecar as we built it', async () => {
-    const { readFileSync } = await import('node:fs');
-    operator = await startOperatorServer({
-      protocol: loadProtocol(),
-      host: '127.0.0.1',
-      port: 0,
-      tls: {
-        cert: readFileSync(certs.server.cert),
-        key: readFileSync(certs.server.key),
-        clientCa: readFileSync(certs.client.cert),
-      },
-      sidecar: { image: 'registry.example/cnpg-disk-plugin:0.1.0' },
-      log: () => undefined,
-    });
+    operator = await startOperator();
     try {
       const cluster = clusterJson({ 'data.enabled': 'true' }, { imagePullPolicy: 'IfNotPresent' });
       const r = await runClient(client, [...tlsArgs(), 'lifecycle', 'TYPE_CREATE', cluster]);

@@ -13,3 +13,4 @@ export * from './metrics.js';
 export * from './resize.js';
 export * from './server.js';
 export { EXIT, USAGE, main, measure, parseProbeArgs, type CliOptions, type Io } from './cli.js';
+export { runProgram, type ProgramMain, type ProgramResult } from './run-program.js';

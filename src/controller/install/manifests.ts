@@ -10,6 +10,7 @@
  * the rules tested (test/controller/install.test.ts asks the real API server
  * with SubjectAccessReviews as the generated service account).
  */
+import { INSTALL_FIELD_MANAGER } from '../../actions/install-objects.js';
 import { AUTORESIZER_ALERTS } from './alerts.js';
 import { dashboardJson } from './dashboard.js';
 
@@ -49,7 +50,7 @@ export interface Rule {
 export const APP = 'cnpg-disk-autoresizer';
 export const LEASE_NAME = 'cnpg-disk-autoresizer';
 export const METRICS_PORT = 8080;
-export const FIELD_MANAGER = 'kubectl-cnpg-disk-install';
+export const FIELD_MANAGER = INSTALL_FIELD_MANAGER;
 const DEFAULT_POLICY_PATH = '/etc/cnpg-disk/default-policy.yaml';
 
 const LABELS = { 'app.kubernetes.io/name': APP, 'app.kubernetes.io/part-of': 'cnpg-disk' };
