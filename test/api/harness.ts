@@ -3,7 +3,9 @@
  * filesystems behind the PVCs. Running the CLI: test/helpers/cli.ts.
  */
 import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import YAML from 'yaml';
 import type { ApiServerHandle, AuditEvent } from '../infra/apiserver.js';
 
 // ---------------------------------------------------------------------------
@@ -88,4 +90,53 @@ export async function df(path: string): Promise<DfFacts> {
     inodesTotal: itotal ?? '',
     inodesFree: iavail ?? '',
   };
+}
+
+// ---------------------------------------------------------------------------
+// Kubeconfigs with several contexts
+
+/** A context of a merged kubeconfig: the (only) context of a kubeconfig file, or a bare server. */
+export type ContextEntry = { name: string; kubeconfig: string } | { name: string; server: string };
+
+/**
+ * Writes one kubeconfig holding every entry as a context of that name (the
+ * harness's kubeconfigs each have one cluster, user and context, all named
+ * alike, so they are renamed per entry). A `server` entry gets a token user
+ * and no CA: for an address where nothing answers. The first entry is the
+ * current context.
+ */
+export async function mergeKubeconfigs(file: string, entries: ContextEntry[]): Promise<string> {
+  const clusters: unknown[] = [];
+  const users: unknown[] = [];
+  const contexts: unknown[] = [];
+  for (const [i, e] of entries.entries()) {
+    const cluster = `cluster-${i}`;
+    const user = `user-${i}`;
+    if ('server' in e) {
+      clusters.push({ name: cluster, cluster: { server: e.server, 'insecure-skip-tls-verify': true } });
+      users.push({ name: user, user: { token: 'nothing-answers-here' } });
+    } else {
+      const kc = YAML.parse(await readFile(e.kubeconfig, 'utf8')) as {
+        clusters: { cluster: unknown }[];
+        users: { user: unknown }[];
+        contexts: { context: { namespace?: string } }[];
+      };
+      clusters.push({ name: cluster, cluster: kc.clusters[0]!.cluster });
+      users.push({ name: user, user: kc.users[0]!.user });
+    }
+    contexts.push({ name: e.name, context: { cluster, user, namespace: 'default' } });
+  }
+  await writeFile(
+    file,
+    YAML.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters,
+      users,
+      contexts,
+      'current-context': entries[0]?.name ?? '',
+    }),
+    { mode: 0o600 },
+  );
+  return file;
 }
