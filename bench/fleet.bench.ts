@@ -27,6 +27,10 @@
  *   2. the same pods given real addresses (one relay process for all of them in network
  *      namespaces) where simulated instance managers answer /pg/status (8000) and
  *      /metrics (9187) through the real pod proxy: what a healthy cluster looks like.
+ *   3. a second API server (own etcd, test network, nodes) holding a copy of the fleet:
+ *      `disk status -A -o json --context a,b` (read-only, new node and binary) against
+ *      `--context a` then `--context b`, wall and CPU as ratios of the same run.
+ *   FLEET_PHASES=3 (or 1,2 ...) runs only those phases.
  *
  * For each run it prints exit code, wall, CPU, peak RSS and the API requests by kind
  * from the API server's audit log (one user per run), then the ratios the goals of
@@ -45,7 +49,7 @@ import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import { startApiServer, type ApiServerHandle } from '../test/infra/apiserver.js';
 import { createTestNetwork, type TestHostGroup, type TestNetwork } from '../test/infra/testhost.js';
-import { auditOf, countByKind } from '../test/api/harness.js';
+import { auditOf, countByKind, mergeKubeconfigs } from '../test/api/harness.js';
 import { BIN, REPO, requireBuiltCli } from '../test/helpers/cli.js';
 import {
   grantClusterWide,
@@ -63,6 +67,8 @@ const CLUSTERS = Number(process.env['FLEET_CLUSTERS'] ?? 300);
 const NODES = Number(process.env['FLEET_NODES'] ?? 30);
 const NAMESPACES = Number(process.env['FLEET_NAMESPACES'] ?? 30);
 const INSTANCES = 3;
+/** Which phases run: 1 (no addresses), 2 (addresses), 3 (two API servers, several contexts); default all. */
+const PHASES = new Set((process.env['FLEET_PHASES'] ?? '1,2,3').split(',').map((p) => p.trim()));
 const GNU_TIME = '/usr/bin/time';
 /** Addresses per test network (a /24, a few kept free). */
 const HOSTS_PER_NETWORK = 240;
@@ -168,6 +174,40 @@ function pgStatus(isPrimary: boolean): string {
   );
 }
 
+/** The fleet on one API server: storage classes, NODES simulated nodes, CLUSTERS clusters on shared tmpfs mounts. */
+async function seedFleet(s: Seeder): Promise<{ seeded: SeededCluster[]; tNodes: number }> {
+  await s.storageClasses();
+  const nodeNames = Array.from({ length: NODES }, (_, i) => `node-${String(i).padStart(2, '0')}`);
+  const nodeLimit = pLimit(6);
+  await Promise.all(nodeNames.map((n) => nodeLimit(() => s.node(n))));
+  const tNodes = performance.now();
+  // A few tmpfs mounts at different fill levels, shared by all volumes (statfs is read per volume per request).
+  const mounts: TmpfsMount[] = await Promise.all(
+    [0.12, 0.25, 0.38, 0.5, 0.62, 0.7, 0.75, 0.78].map((f, i) =>
+      s.pool.mount(64 * MiB, Math.round((f * 64 * MiB) / 4096) * 4096, `fleet-${i}`),
+    ),
+  );
+  let m = 0;
+  const clusterLimit = pLimit(12);
+  const seeded: SeededCluster[] = await Promise.all(
+    Array.from({ length: CLUSTERS }, (_, c) =>
+      clusterLimit(() =>
+        s.cluster({
+          namespace: `fleet-${String(c % NAMESPACES).padStart(2, '0')}`,
+          name: `pg-${String(c).padStart(3, '0')}`,
+          instances: INSTANCES,
+          walStorage: true,
+          // 3 instances on 3 different nodes
+          nodes: Array.from({ length: INSTANCES }, (_, i) => nodeNames[(c + i * 7) % NODES]!),
+          labels: { tier: c % 2 ? 'gold' : 'silver' },
+          mountFor: () => mounts[m++ % mounts.length]!,
+        }),
+      ),
+    ),
+  );
+  return { seeded, tNodes };
+}
+
 async function main(): Promise<void> {
   requireBuiltCli();
   if (process.getuid?.() !== 0) throw new Error('the fleet benchmark needs root (network namespace, tmpfs mounts)');
@@ -206,6 +246,9 @@ async function main(): Promise<void> {
   let api: ApiServerHandle | undefined;
   let net: TestNetwork | undefined;
   let seed: Seeder | undefined;
+  let apiB: ApiServerHandle | undefined;
+  let netB: TestNetwork | undefined;
+  let seedB: Seeder | undefined;
   const podNets: TestNetwork[] = [];
   const groups: TestHostGroup[] = [];
   try {
@@ -213,35 +256,7 @@ async function main(): Promise<void> {
     const tApi = performance.now();
     seed = await Seeder.create(api, net, { concurrency: 32 });
     const s = seed;
-    await s.storageClasses();
-    const nodeNames = Array.from({ length: NODES }, (_, i) => `node-${String(i).padStart(2, '0')}`);
-    const nodeLimit = pLimit(6);
-    await Promise.all(nodeNames.map((n) => nodeLimit(() => s.node(n))));
-    const tNodes = performance.now();
-    // A few tmpfs mounts at different fill levels, shared by all volumes (statfs is read per volume per request).
-    const mounts: TmpfsMount[] = await Promise.all(
-      [0.12, 0.25, 0.38, 0.5, 0.62, 0.7, 0.75, 0.78].map((f, i) =>
-        s.pool.mount(64 * MiB, Math.round((f * 64 * MiB) / 4096) * 4096, `fleet-${i}`),
-      ),
-    );
-    let m = 0;
-    const clusterLimit = pLimit(12);
-    const seeded: SeededCluster[] = await Promise.all(
-      Array.from({ length: CLUSTERS }, (_, c) =>
-        clusterLimit(() =>
-          s.cluster({
-            namespace: `fleet-${String(c % NAMESPACES).padStart(2, '0')}`,
-            name: `pg-${String(c).padStart(3, '0')}`,
-            instances: INSTANCES,
-            walStorage: true,
-            // 3 instances on 3 different nodes
-            nodes: Array.from({ length: INSTANCES }, (_, i) => nodeNames[(c + i * 7) % NODES]!),
-            labels: { tier: c % 2 ? 'gold' : 'silver' },
-            mountFor: () => mounts[m++ % mounts.length]!,
-          }),
-        ),
-      ),
-    );
+    const { seeded, tNodes } = await seedFleet(s);
     const tSeed = performance.now();
     console.log(
       `seeding: API server ${fmtMs(tApi - tStart)}, ${NODES} nodes ${fmtMs(tNodes - tApi)}, ` +
@@ -270,68 +285,142 @@ async function main(): Promise<void> {
     const STATUS = ['disk', 'status', '-A', '-o', 'json'];
     const cliNames = ['old node', 'new node', 'old binary', 'new binary'].filter(has);
 
-    console.log('\nphase 1: pods without an address (pod proxy and port-forward fail at once)');
-    for (const n of ['old node', 'new node'].filter(has))
-      await runOne('status -A, every permission, no addr', prog(n), STATUS, false);
-
-    console.log('\nphase 2: pods with addresses, instance managers answering through the pod proxy');
-    const tAddr = performance.now();
-    const instances = seeded.flatMap((c) =>
-      c.instances.map((name) => ({
-        ns: c.namespace,
-        name,
-        primary: name === c.primary,
-        vols: c.volumes.filter((v) => v.instance === name),
-      })),
-    );
-    for (let i = 0; i < instances.length; i += HOSTS_PER_NETWORK) {
-      const slice = instances.slice(i, i + HOSTS_PER_NETWORK);
-      const pn = await createTestNetwork();
-      podNets.push(pn);
-      groups.push(
-        Object.assign(
-          await pn.startHosts(slice.length, [8000, 9187], (j, port) => {
-            const it = slice[j]!;
-            if (port === 9187) return metricsExporter(it.vols, it.primary);
-            const body = pgStatus(it.primary);
-            return (req, res) => {
-              if ((req.url ?? '').split('?')[0] !== '/pg/status') {
-                res.writeHead(404);
-                res.end();
-                return;
-              }
-              res.writeHead(200, { 'content-type': 'application/json' });
-              res.end(body);
-            };
-          }),
-          { slice },
-        ),
-      );
+    if (PHASES.has('1')) {
+      console.log('\nphase 1: pods without an address (pod proxy and port-forward fail at once)');
+      for (const n of ['old node', 'new node'].filter(has))
+        await runOne('status -A, every permission, no addr', prog(n), STATUS, false);
     }
-    const patchLimit = pLimit(32);
-    await Promise.all(
-      groups.flatMap((g) =>
-        (g as TestHostGroup & { slice: typeof instances }).slice.map((it, j) =>
-          patchLimit(() =>
-            s.client.must(
-              'PATCH',
-              `/api/v1/namespaces/${it.ns}/pods/${it.name}/status`,
-              { status: { podIP: g.ips[j], podIPs: [{ ip: g.ips[j] }] } },
-              { contentType: 'application/merge-patch+json' },
+
+    if (PHASES.has('2')) {
+      console.log('\nphase 2: pods with addresses, instance managers answering through the pod proxy');
+      const tAddr = performance.now();
+      const instances = seeded.flatMap((c) =>
+        c.instances.map((name) => ({
+          ns: c.namespace,
+          name,
+          primary: name === c.primary,
+          vols: c.volumes.filter((v) => v.instance === name),
+        })),
+      );
+      for (let i = 0; i < instances.length; i += HOSTS_PER_NETWORK) {
+        const slice = instances.slice(i, i + HOSTS_PER_NETWORK);
+        const pn = await createTestNetwork();
+        podNets.push(pn);
+        groups.push(
+          Object.assign(
+            await pn.startHosts(slice.length, [8000, 9187], (j, port) => {
+              const it = slice[j]!;
+              if (port === 9187) return metricsExporter(it.vols, it.primary);
+              const body = pgStatus(it.primary);
+              return (req, res) => {
+                if ((req.url ?? '').split('?')[0] !== '/pg/status') {
+                  res.writeHead(404);
+                  res.end();
+                  return;
+                }
+                res.writeHead(200, { 'content-type': 'application/json' });
+                res.end(body);
+              };
+            }),
+            { slice },
+          ),
+        );
+      }
+      const patchLimit = pLimit(32);
+      await Promise.all(
+        groups.flatMap((g) =>
+          (g as TestHostGroup & { slice: typeof instances }).slice.map((it, j) =>
+            patchLimit(() =>
+              s.client.must(
+                'PATCH',
+                `/api/v1/namespaces/${it.ns}/pods/${it.name}/status`,
+                { status: { podIP: g.ips[j], podIPs: [{ ip: g.ips[j] }] } },
+                { contentType: 'application/merge-patch+json' },
+              ),
             ),
           ),
         ),
-      ),
-    );
-    console.log(
-      `  ${instances.length} pods got addresses in ${podNets.length} network namespaces (one relay process each) in ${fmtMs(performance.now() - tAddr)}`,
-    );
-    for (const n of cliNames) await runOne('status -A, every permission', prog(n), STATUS, false);
-    for (const n of cliNames) await runOne('status -A, read-only', prog(n), STATUS, true);
-    for (const n of ['df-pv', 'df-pv stock'].filter(has))
-      await runOne('df-pv (all namespaces), read-only', prog(n), [], false);
-    for (const n of ['old node', 'new node'].filter(has))
-      await runOne('wal health -A, every permission', prog(n), ['wal', 'health', '-A', '-o', 'json'], false);
+      );
+      console.log(
+        `  ${instances.length} pods got addresses in ${podNets.length} network namespaces (one relay process each) in ${fmtMs(performance.now() - tAddr)}`,
+      );
+      for (const n of cliNames) await runOne('status -A, every permission', prog(n), STATUS, false);
+      for (const n of cliNames) await runOne('status -A, read-only', prog(n), STATUS, true);
+      for (const n of ['df-pv', 'df-pv stock'].filter(has))
+        await runOne('df-pv (all namespaces), read-only', prog(n), [], false);
+      for (const n of ['old node', 'new node'].filter(has))
+        await runOne('wal health -A, every permission', prog(n), ['wal', 'health', '-A', '-o', 'json'], false);
+    }
+
+    // Phase 3: a second API server holding a copy of the fleet, read as two
+    // contexts of one kubeconfig in one run, against the two single-context
+    // runs one after the other (what a platform team did before), read-only.
+    const ctx: { label: string; program: string; wallMs: number; cpuMs: number; rssKiB: number; requests: number }[] =
+      [];
+    if (PHASES.has('3')) {
+      console.log('\nphase 3: two API servers (a copy of the fleet each), --context a,b vs two single-context runs');
+      const tB = performance.now();
+      [apiB, netB] = await Promise.all([startApiServer(), createTestNetwork()]);
+      seedB = await Seeder.create(apiB, netB, { concurrency: 32 });
+      await seedFleet(seedB);
+      console.log(`  second API server and fleet seeded in ${fmtMs(performance.now() - tB)}`);
+      const servers: [ApiServerHandle, Seeder][] = [
+        [api, s],
+        [apiB, seedB],
+      ];
+      for (const n of ['new node', 'new binary'].filter(has)) {
+        const user = `bench-ctx-${++seq}`;
+        for (const [a, sd] of servers) {
+          await grantClusterWide(sd.client, user, READ_ONLY_RULES);
+          await waitForPermission(a, user, { verb: 'get', resource: 'nodes', subresource: 'proxy' });
+        }
+        const kubeconfig = await mergeKubeconfigs(join(tmp, `${user}.kubeconfig`), [
+          { name: 'a', kubeconfig: await api.kubeconfigFor(user) },
+          { name: 'b', kubeconfig: await apiB.kubeconfigFor(user) },
+        ]);
+        const before = (await Promise.all(servers.map(([a]) => auditOf(a, user)))).reduce((x, e) => x + e.length, 0);
+        const one = async (label: string, contexts: string) => {
+          const r = await measure([...prog(n).argv, ...STATUS, '--context', contexts, '--kubeconfig', kubeconfig], tmp);
+          const requests = (await Promise.all(servers.map(([a]) => auditOf(a, user)))).reduce(
+            (x, e) => x + e.length,
+            0,
+          );
+          const got = { label, program: n, wallMs: r.wallMs, cpuMs: r.cpuMs, rssKiB: r.rssKiB, requests };
+          // Meaningless figures fail the benchmark: every context read, every volume measured.
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(r.stdout);
+          } catch (e) {
+            throw new Error(
+              `${label} (${n}): exit ${r.code}, stdout not JSON (${(e as Error).message}, ${r.stdout.length} characters): …${r.stdout.slice(-300)}\nstderr: ${r.stderr.slice(0, 2000)}`,
+            );
+          }
+          const docs = contexts.includes(',')
+            ? (parsed as { items: { report?: unknown }[] }).items.map((i) => i.report)
+            : [parsed];
+          for (const d of docs as ({ summary?: { clusters?: number; volumes?: number } } | undefined)[]) {
+            if (![0, 1, 2].includes(r.code) || d?.summary?.clusters !== CLUSTERS || d.summary.volumes !== pvcs) {
+              console.error(
+                `${label} (${n}): exit ${r.code}, ${JSON.stringify(d?.summary)}\n${r.stderr.slice(0, 2000)}`,
+              );
+              process.exitCode = 1;
+            }
+          }
+          console.log(
+            `  ${label.padEnd(34)} ${n.padEnd(12)} exit ${r.code}  wall ${fmtMs(r.wallMs).padStart(8)}  CPU ${fmtMs(r.cpuMs).padStart(8)}  RSS ${fmtMiB(r.rssKiB).padStart(8)}`,
+          );
+          return got;
+        };
+        const seqA = await one('contexts: a alone', 'a');
+        const seqB = await one('contexts: b alone', 'b');
+        const both = await one('contexts: --context a,b', 'a,b');
+        const after = (await Promise.all(servers.map(([a]) => auditOf(a, user)))).reduce((x, e) => x + e.length, 0);
+        both.requests = after - seqB.requests;
+        seqB.requests -= seqA.requests;
+        seqA.requests -= before;
+        ctx.push(seqA, seqB, both);
+      }
+    }
 
     // ---- report
     const cats = [...CATEGORIES.map(([c]) => c), 'other'];
@@ -405,6 +494,25 @@ async function main(): Promise<void> {
         `O(namespaces ${NAMESPACES} + nodes ${NODES}), not PVCs ${pvcs}`,
       );
     }
+    for (const n of ['new node', 'new binary']) {
+      const a = ctx.find((c) => c.program === n && c.label === 'contexts: a alone');
+      const b = ctx.find((c) => c.program === n && c.label === 'contexts: b alone');
+      const both = ctx.find((c) => c.program === n && c.label === 'contexts: --context a,b');
+      if (!a || !b || !both) continue;
+      line(
+        `${n}: --context a,b / (a then b): wall ${fmtMs(both.wallMs)} / ${fmtMs(a.wallMs + b.wallMs)}`,
+        ratio(both.wallMs, a.wallMs + b.wallMs),
+        'two API servers, read-only',
+      );
+      line(
+        `${n}: --context a,b / (a then b): CPU ${fmtMs(both.cpuMs)} / ${fmtMs(a.cpuMs + b.cpuMs)}`,
+        ratio(both.cpuMs, a.cpuMs + b.cpuMs),
+      );
+      line(
+        `${n}: --context a,b peak RSS ${fmtMiB(both.rssKiB)} (a alone ${fmtMiB(a.rssKiB)}); requests ${both.requests} (${a.requests} + ${b.requests})`,
+        '',
+      );
+    }
     console.log(`\ntotal benchmark time ${fmtMs(performance.now() - tStart)}; load now ${load()}`);
 
     // Meaningless figures are a failure of the benchmark, not a speed judgement.
@@ -440,8 +548,8 @@ async function main(): Promise<void> {
     if (bad) process.exitCode = 1;
   } finally {
     await Promise.all(groups.map((g) => g.close()));
-    await seed?.close();
-    await Promise.all([api?.stop(), net?.close(), ...podNets.map((n) => n.close())]);
+    await Promise.all([seed?.close(), seedB?.close()]);
+    await Promise.all([api?.stop(), net?.close(), apiB?.stop(), netB?.close(), ...podNets.map((n) => n.close())]);
     rmSync(tmp, { recursive: true, force: true });
   }
 }

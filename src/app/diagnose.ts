@@ -6,7 +6,7 @@
  */
 import YAML from 'yaml';
 import pLimit from 'p-limit';
-import type { Deps } from '../cli/deps.js';
+import type { ContextDepsSet, Deps } from '../cli/deps.js';
 import { CliError, ExitCode, exitCodeForSeverities, usageError } from '../model/errors.js';
 import { bufferIO, type IOStreams } from '../cli/io.js';
 import { document, printResult, type OutputFormat } from '../render/printer.js';
@@ -39,6 +39,14 @@ import {
   snapshotHeader,
   type ScopeOptions,
 } from './gather.js';
+import {
+  contextErrorsText,
+  contextPrefixed,
+  contextsDocument,
+  evaluateContexts,
+  labelFindings,
+  worstExitCode,
+} from './contexts.js';
 
 export interface DiagnoseOptions extends ScopeOptions {
   output: OutputFormat;
@@ -75,9 +83,10 @@ function yamlList(objs: unknown[]): string {
   return YAML.stringify({ apiVersion: 'v1', kind: 'List', items: objs }, { lineWidth: 0 });
 }
 
-export function diagnosisText(io: IOStreams, reports: ClusterReport[], findings: Finding[]): string {
+/** `scope`: what follows "in N cluster(s)" in the heading (the contexts of a several-context run). */
+export function diagnosisText(io: IOStreams, reports: ClusterReport[], findings: Finding[], scope = ''): string {
   const count = (s: Finding['severity']) => findings.filter((f) => f.severity === s).length;
-  const out = `DIAGNOSIS: ${count('critical')} critical, ${count('warning')} warning, ${count('info')} info in ${reports.length} cluster(s)\n`;
+  const out = `DIAGNOSIS: ${count('critical')} critical, ${count('warning')} warning, ${count('info')} info in ${reports.length} cluster(s)${scope}\n`;
   if (findings.length === 0) return out + 'no problems found\n';
   return out + '\n' + renderFindings(io, findings, { ran: { command: 'diagnose', verbose: true } });
 }
@@ -447,7 +456,7 @@ async function collectExtras(
   return out;
 }
 
-export async function runDiagnose(opts: DiagnoseOptions, deps: Deps): Promise<ExitCode> {
+function checkDiagnoseOptions(opts: DiagnoseOptions): void {
   if (opts.bundle && opts.fromBundle) {
     throw usageError('--bundle writes a bundle from a live cluster; it cannot be combined with --from-bundle');
   }
@@ -455,19 +464,68 @@ export async function runDiagnose(opts: DiagnoseOptions, deps: Deps): Promise<Ex
   if (opts.allNamespaces && opts.namespace)
     throw usageError('--namespace and --all-namespaces cannot be used together');
   requirePrometheusUrl(opts); // before --bundle's live collection, as gatherSnapshot does for the rest
-  let snapshot: Snapshot;
-  let reports: ClusterReport[];
-  let findings: Finding[];
+}
+
+interface DiagnoseEvaluation {
+  snapshot: Snapshot;
+  reports: ClusterReport[];
+  findings: Finding[];
+  exitCode: ExitCode;
+  /** Why the exit code says "could not evaluate" although no finding does (stderr lines). */
+  notEvaluated: string[];
+}
+
+/**
+ * The exit code of a diagnosis: the worst finding; and when volumes exist
+ * but not one was measured, "could not evaluate" with the reason (never a
+ * silent 0).
+ */
+function diagnosisExitCode(
+  snapshot: Snapshot,
+  reports: ClusterReport[],
+  findings: Finding[],
+): { exitCode: ExitCode; notEvaluated: string[] } {
+  const code = exitCodeForSeverities(findings.map((f) => f.severity));
+  const volumes = reports.flatMap((r) => r.volumes);
+  const denied = snapshot.sources.filter((s) => s.outcome === 'denied');
+  if (code !== ExitCode.OK || volumes.length === 0 || volumes.some((v) => v.filesystem))
+    return { exitCode: code, notEvaluated: [] };
+  if (snapshot.origin.kind === 'live' && denied.length > 0 && !snapshot.sources.some((s) => s.outcome === 'used')) {
+    return {
+      exitCode: ExitCode.UNKNOWN,
+      notEvaluated: [
+        'error: no source of filesystem or WAL facts is permitted, so the volumes could not be checked\n',
+        ...[...new Set(denied.map((d) => d.permission))].map((p) => `  hint: grant "${p}"\n`),
+      ],
+    };
+  }
+  return {
+    exitCode: ExitCode.UNKNOWN,
+    notEvaluated: [
+      'error: no volume could be measured, so the volumes could not be checked (see the NOT_MEASURED findings)\n',
+    ],
+  };
+}
+
+async function evaluateDiagnosis(opts: DiagnoseOptions, deps: Deps): Promise<DiagnoseEvaluation> {
+  const snapshot = await gatherSnapshot({ ...opts, measure: true }, deps);
+  const reports = evaluateSnapshot(snapshot, { now: judgedAt(snapshot, deps) });
+  const findings = sortFindings(reports.flatMap((r) => r.findings));
+  return { snapshot, reports, findings, ...diagnosisExitCode(snapshot, reports, findings) };
+}
+
+export async function runDiagnose(opts: DiagnoseOptions, deps: Deps): Promise<ExitCode> {
+  checkDiagnoseOptions(opts);
+  let e: DiagnoseEvaluation;
   let bundle: BundleInfo | undefined;
   if (opts.bundle) {
     const r = await collectBundle(opts, deps);
-    ({ snapshot, reports, findings } = r);
+    e = { ...r, ...diagnosisExitCode(r.snapshot, r.reports, r.findings) };
     bundle = r.info;
   } else {
-    snapshot = await gatherSnapshot({ ...opts, measure: true }, deps);
-    reports = evaluateSnapshot(snapshot, { now: judgedAt(snapshot, deps) });
-    findings = sortFindings(reports.flatMap((r) => r.findings));
+    e = await evaluateDiagnosis(opts, deps);
   }
+  const { snapshot, reports, findings } = e;
   const { io } = deps;
   printResult(io, opts.output, {
     document: () => diagnosisDocument(snapshot, reports, findings, bundle),
@@ -488,21 +546,65 @@ export async function runDiagnose(opts: DiagnoseOptions, deps: Deps): Promise<Ex
       }
     }
   }
-  let code = exitCodeForSeverities(findings.map((f) => f.severity));
   // Volumes exist but not one was measured: the findings are printed, and the
   // exit code says the disks could not be evaluated (never a silent 0).
-  const volumes = reports.flatMap((r) => r.volumes);
-  const denied = snapshot.sources.filter((s) => s.outcome === 'denied');
-  if (code === ExitCode.OK && volumes.length > 0 && !volumes.some((v) => v.filesystem)) {
-    if (snapshot.origin.kind === 'live' && denied.length > 0 && !snapshot.sources.some((s) => s.outcome === 'used')) {
-      io.stderr('error: no source of filesystem or WAL facts is permitted, so the volumes could not be checked\n');
-      for (const p of [...new Set(denied.map((d) => d.permission))]) io.stderr(`  hint: grant "${p}"\n`);
-    } else {
-      io.stderr(
-        'error: no volume could be measured, so the volumes could not be checked (see the NOT_MEASURED findings)\n',
+  for (const line of e.notEvaluated) io.stderr(line);
+  return e.exitCode;
+}
+
+/**
+ * `diagnose` over several contexts (docs/cli.md): the findings of every
+ * context ranked together, each labelled `[context]`; a context that could
+ * not be evaluated is said after them, with its reason; `-o json|yaml` a
+ * DiagnosisList. `--bundle` is refused before (one bundle is one context).
+ */
+export async function runDiagnoseContexts(
+  opts: DiagnoseOptions,
+  set: ContextDepsSet,
+  bound: number,
+): Promise<ExitCode> {
+  checkDiagnoseOptions(opts);
+  const results = await evaluateContexts(
+    set,
+    bound,
+    async (deps) => {
+      const e = await evaluateDiagnosis(opts, deps);
+      return { value: e, exitCode: e.exitCode };
+    },
+    opts,
+  );
+  const { io } = set;
+  printResult(io, opts.output, {
+    document: () =>
+      contextsDocument<DiagnoseEvaluation>('Diagnosis', results, (e) =>
+        diagnosisDocument(e.snapshot, e.reports, e.findings),
+      ),
+    text: () => {
+      const reports: ClusterReport[] = [];
+      const findings: Finding[] = [];
+      for (const r of results) {
+        if (!r.value) continue;
+        io.stderr(contextPrefixed(r.context, sourcesLine(r.value.snapshot, opts.verbose)));
+        if (r.value.reports.length === 0) io.stderr(contextPrefixed(r.context, 'no CloudNativePG clusters found\n'));
+        for (const line of r.value.notEvaluated) io.stderr(contextPrefixed(r.context, line));
+        reports.push(...r.value.reports);
+        findings.push(...labelFindings(r.context, r.value.findings));
+      }
+      const evaluated = results.filter((r) => r.value).length;
+      const failed = results.length - evaluated;
+      const text = diagnosisText(
+        io,
+        reports,
+        sortFindings(findings),
+        ` of ${evaluated} context(s)${failed > 0 ? `, ${failed} context(s) not evaluated` : ''}`,
       );
-    }
-    code = ExitCode.UNKNOWN;
-  }
-  return code;
+      // "No problems" holds only for the contexts that could be read.
+      io.stdout(
+        failed > 0 ? text.replace(/no problems found\n$/, 'no problems found in the contexts evaluated\n') : text,
+      );
+      const errors = contextErrorsText(results);
+      if (errors) io.stdout('\n' + errors);
+    },
+  });
+  return worstExitCode(results.map((r) => r.exitCode));
 }

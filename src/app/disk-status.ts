@@ -3,7 +3,7 @@
  * the engine would do. gather → evaluate → render → exit code.
  */
 import { formatBytes, type UsageForecast } from '@cnpg-disk/core';
-import type { Deps } from '../cli/deps.js';
+import type { ContextDepsSet, Deps } from '../cli/deps.js';
 import type { IOStreams } from '../cli/io.js';
 import type { ExitCode } from '../model/errors.js';
 import { cannotEvaluate, exitCodeForSeverities } from '../model/errors.js';
@@ -16,6 +16,14 @@ import { forecastCells, human, pct, usageText, renderFindings, sourcesLine } fro
 import { renderTable, type FitStep } from '../render/table.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { sanitize } from '../render/sanitize.js';
+import {
+  contextErrorsText,
+  contextPrefixed,
+  contextsDocument,
+  evaluateContexts,
+  labelFindings,
+  worstExitCode,
+} from './contexts.js';
 
 export interface DiskStatusOptions extends ScopeOptions {
   output: OutputFormat;
@@ -172,6 +180,17 @@ export function statusTable(
   forecasts?: Forecasts,
   width?: number,
 ): string {
+  const { head, rows } = statusRows(reports, wide, allNamespaces, forecasts);
+  return renderTable(head, rows, width === undefined || wide ? undefined : { width, steps: STATUS_FIT_STEPS });
+}
+
+/** The status table's header and rows (statusTable; the several-context table adds its CONTEXT column). */
+export function statusRows(
+  reports: ClusterReport[],
+  wide: boolean,
+  allNamespaces: boolean,
+  forecasts?: Forecasts,
+): { head: string[]; rows: string[][] } {
   const head = [
     'CLUSTER',
     'INSTANCE',
@@ -229,7 +248,7 @@ export function statusTable(
       rows.push(row);
     }
   }
-  return renderTable(head, rows, width === undefined || wide ? undefined : { width, steps: STATUS_FIT_STEPS });
+  return { head, rows };
 }
 
 /** The width a table for people must fit: the terminal's, or none when stdout is not a terminal. */
@@ -300,4 +319,86 @@ export async function runDiskStatus(opts: DiskStatusOptions, deps: Deps): Promis
   const e = await evaluateStatus(opts, deps);
   printStatus(deps.io, opts, e);
   return exitCodeForSeverities(e.findings.map((f) => f.severity));
+}
+
+type StatusEvaluation = Awaited<ReturnType<typeof evaluateStatus>>;
+
+/**
+ * `disk status` over several contexts (docs/cli.md): each evaluated as a
+ * single-context run, at most `bound` at once; one table with a CONTEXT
+ * column (a context that could not be evaluated is a row saying so, and
+ * its reason follows the findings); `-o json|yaml` a DiskStatusList.
+ */
+export async function runDiskStatusContexts(
+  opts: DiskStatusOptions,
+  set: ContextDepsSet,
+  bound: number,
+): Promise<ExitCode> {
+  const results = await evaluateContexts(
+    set,
+    bound,
+    async (deps) => {
+      const e = await evaluateStatus(opts, deps);
+      return { value: e, exitCode: exitCodeForSeverities(e.findings.map((f) => f.severity)) };
+    },
+    opts,
+  );
+  const { io } = set;
+  printResult(io, opts.output, {
+    document: () =>
+      contextsDocument<StatusEvaluation>('DiskStatus', results, (e) =>
+        statusDocument(e.snapshot, e.reports, opts.verbose),
+      ),
+    text: (wide) => {
+      let head: string[] = [];
+      const rows: string[][] = [];
+      const findings: Finding[] = [];
+      for (const r of results) {
+        if (!r.value) continue;
+        io.stderr(contextPrefixed(r.context, sourcesLine(r.value.snapshot, opts.verbose)));
+        if (r.value.reports.length === 0) io.stderr(contextPrefixed(r.context, 'no CloudNativePG clusters found\n'));
+        const t = statusRows(r.value.reports, wide, opts.allNamespaces);
+        head = t.head;
+        rows.push(...t.rows.map((row) => [r.context, ...row]));
+        findings.push(...labelFindings(r.context, r.value.findings));
+      }
+      if (head.length === 0) head = statusRows([], wide, opts.allNamespaces).head;
+      const verdict = head.indexOf('VERDICT');
+      for (const r of results)
+        if (r.error) rows.push([r.context, ...head.map((_, i) => (i === verdict ? 'not evaluated' : '-'))]);
+      const width = terminalWidth(io);
+      if (rows.length > 0)
+        io.stdout(
+          renderTable(
+            ['CONTEXT', ...head],
+            rows,
+            width === undefined || wide ? undefined : { width, steps: STATUS_FIT_STEPS },
+          ),
+        );
+      const sorted = sortFindings(findings);
+      const shown = opts.verbose ? sorted : sorted.filter((f) => f.severity !== 'info');
+      if (shown.length > 0)
+        io.stdout('\n' + renderFindings(io, shown, { ran: { command: 'disk status', verbose: opts.verbose } }));
+      const errors = contextErrorsText(results);
+      if (errors) io.stdout((rows.length > 0 ? '\n' : '') + errors);
+      if (opts.verbose) {
+        for (const r of results) {
+          if (!r.value) continue;
+          for (const c of r.value.reports)
+            for (const v of c.volumes) {
+              if (!v.decision) continue;
+              io.stdout(
+                sanitize(
+                  `\n[${r.context}] ${c.namespace}/${c.name} ${v.pvcName} (${volumeLabel(v)}): ${v.decision.verdict}\n`,
+                  { keepNewlines: true },
+                ),
+              );
+              for (const t of v.decision.trace)
+                io.stdout(sanitize(`  ${t.outcome.padEnd(4)} ${t.check}: ${t.message}`) + '\n');
+            }
+        }
+      }
+    },
+  });
+  return worstExitCode(results.map((r) => r.exitCode));
 }

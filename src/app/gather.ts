@@ -44,12 +44,20 @@ export function matchesSelector(selector: string | undefined, l: Record<string, 
   return s === undefined || matchesLabelSelector(s, l);
 }
 
-export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Snapshot> {
+/**
+ * The checks of the scope options that need no cluster (usage errors, 64);
+ * a run over several contexts makes them once, before reading any.
+ */
+export function checkScopeOptions(opts: ScopeOptions): LabelSelector | undefined {
   requirePrometheusUrl(opts);
   if (opts.allNamespaces && opts.namespace) {
     throw usageError('--namespace and --all-namespaces cannot be used together');
   }
-  const selector = parseSelectorOption(opts.selector);
+  return parseSelectorOption(opts.selector);
+}
+
+export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Snapshot> {
+  const selector = checkScopeOptions(opts);
   if (opts.fromBundle) {
     const snap = await readBundle(opts.fromBundle);
     const all = snap.clusters;

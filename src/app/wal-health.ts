@@ -8,7 +8,7 @@
  * same checks `diagnose` runs), so the two commands never disagree.
  */
 import { archiveHealthy, formatBytesHuman, type WalHealth } from '@cnpg-disk/core';
-import type { Deps } from '../cli/deps.js';
+import type { ContextDepsSet, Deps } from '../cli/deps.js';
 import { exitCodeForSeverities, type ExitCode, type Severity } from '../model/errors.js';
 import { document, paint, printResult, type OutputFormat } from '../render/printer.js';
 import { evaluateSnapshot, type ClusterReport, type InstanceReport } from '../analysis/evaluate.js';
@@ -21,6 +21,14 @@ import { sanitize } from '../render/sanitize.js';
 import type { Snapshot } from '../model/snapshot.js';
 import { gatherSnapshot, judgedAt, snapshotHeader, type ScopeOptions } from './gather.js';
 import { noFactsError } from './unmeasured.js';
+import {
+  contextErrorsText,
+  contextPrefixed,
+  contextsDocument,
+  evaluateContexts,
+  labelFindings,
+  worstExitCode,
+} from './contexts.js';
 
 export interface WalHealthOptions extends ScopeOptions {
   output: OutputFormat;
@@ -203,6 +211,17 @@ export function walTable(
   now: number,
   width?: number,
 ): string {
+  const { head, rows } = walRows(reports, wide, withNamespace, now);
+  return renderTable(head, rows, width === undefined || wide ? undefined : { width, steps: WAL_FIT_STEPS });
+}
+
+/** The WAL table's header and rows (walTable; the several-context table adds its CONTEXT column). */
+export function walRows(
+  reports: WalClusterReport[],
+  wide: boolean,
+  withNamespace: boolean,
+  now: number,
+): { head: string[]; rows: string[][] } {
   const head = [
     'CLUSTER',
     'INSTANCE',
@@ -263,7 +282,7 @@ export function walTable(
       rows.push(row);
     }
   }
-  return renderTable(head, rows, width === undefined || wide ? undefined : { width, steps: WAL_FIT_STEPS });
+  return { head, rows };
 }
 
 export function walDocument(snapshot: Snapshot, reports: WalClusterReport[]): Record<string, unknown> {
@@ -295,14 +314,41 @@ export function requireSomeWalFacts(snapshot: Snapshot, reports: WalClusterRepor
   throw noFactsError(snapshot, 'wal', 'no instance could be judged');
 }
 
-/** `--source prometheus` needs `--prometheus-url` (live runs only). */
-export async function runWalHealth(opts: WalHealthOptions, deps: Deps): Promise<ExitCode> {
+interface WalEvaluation {
+  snapshot: Snapshot;
+  reports: WalClusterReport[];
+  now: number;
+  exitCode: ExitCode;
+}
+
+/** One evaluation: gather, judge every instance, refuse a run where no instance could be judged. */
+async function evaluateWal(opts: WalHealthOptions, deps: Deps): Promise<WalEvaluation> {
   const snapshot = await gatherSnapshot({ ...opts, measure: true }, deps);
   const now = judgedAt(snapshot, deps);
   const reports = evaluateSnapshot(snapshot, { now }).map((r) => walClusterReport(snapshot, r));
   requireSomeWalFacts(snapshot, reports);
-  const { io } = deps;
   const verdicts = reports.flatMap((c) => c.instances.map((i) => i.verdict));
+  // An unknown instance is a warning, as its WAL_UNKNOWN finding is in
+  // disk status and diagnose: the three commands give one exit code.
+  const exitCode = exitCodeForSeverities(
+    verdicts.sort((a, b) => RANK[b] - RANK[a]).map((v) => (v === 'healthy' ? 'ok' : v === 'unknown' ? 'warning' : v)),
+  );
+  return { snapshot, reports, now, exitCode };
+}
+
+/** The findings shown under the WAL table (info ones with -v only). */
+function shownFindings(reports: WalClusterReport[], verbose: boolean): Finding[] {
+  const hints = reports.flatMap((c) => [...c.instances.flatMap((i) => i.findings), ...(verbose ? c.findings : [])]);
+  return verbose ? hints : hints.filter((f) => f.severity !== 'info');
+}
+
+function unknownLine(io: Deps['io'], pods: string[]): string {
+  return `\n${paint(io, 'dim', `no WAL facts for ${sanitize(pods.join(', '))} (run with -v to see which sources were tried)`)}\n`;
+}
+
+export async function runWalHealth(opts: WalHealthOptions, deps: Deps): Promise<ExitCode> {
+  const { snapshot, reports, now, exitCode } = await evaluateWal(opts, deps);
+  const { io } = deps;
   printResult(io, opts.output, {
     document: () => walDocument(snapshot, reports),
     text: (wide) => {
@@ -320,24 +366,78 @@ export async function runWalHealth(opts: WalHealthOptions, deps: Deps): Promise<
           io.isStdoutTTY ? io.width : undefined,
         ),
       );
-      const hints = reports.flatMap((c) => [
-        ...c.instances.flatMap((i) => i.findings),
-        ...(opts.verbose ? c.findings : []),
-      ]);
-      const shown = opts.verbose ? hints : hints.filter((f) => f.severity !== 'info');
+      const shown = shownFindings(reports, opts.verbose);
       if (shown.length > 0)
         io.stdout('\n' + renderFindings(io, shown, { ran: { command: 'wal health', verbose: opts.verbose } }));
       const unknown = reports.flatMap((c) => c.instances.filter((i) => i.verdict === 'unknown').map((i) => i.pod));
-      if (unknown.length > 0) {
-        io.stdout(
-          `\n${paint(io, 'dim', `no WAL facts for ${sanitize(unknown.join(', '))} (run with -v to see which sources were tried)`)}\n`,
-        );
-      }
+      if (unknown.length > 0) io.stdout(unknownLine(io, unknown));
     },
   });
-  // An unknown instance is a warning, as its WAL_UNKNOWN finding is in
-  // disk status and diagnose: the three commands give one exit code.
-  return exitCodeForSeverities(
-    verdicts.sort((a, b) => RANK[b] - RANK[a]).map((v) => (v === 'healthy' ? 'ok' : v === 'unknown' ? 'warning' : v)),
+  return exitCode;
+}
+
+/**
+ * `wal health` over several contexts (docs/cli.md): one table with a
+ * CONTEXT column, a row saying "not evaluated" for a context that could
+ * not be, its reason after the findings; `-o json|yaml` a WalHealthReportList.
+ */
+export async function runWalHealthContexts(
+  opts: WalHealthOptions,
+  set: ContextDepsSet,
+  bound: number,
+): Promise<ExitCode> {
+  const results = await evaluateContexts(
+    set,
+    bound,
+    async (deps) => {
+      const e = await evaluateWal(opts, deps);
+      return { value: e, exitCode: e.exitCode };
+    },
+    opts,
   );
+  const { io } = set;
+  printResult(io, opts.output, {
+    document: () =>
+      contextsDocument<WalEvaluation>('WalHealthReport', results, (e) => walDocument(e.snapshot, e.reports)),
+    text: (wide) => {
+      let head: string[] = [];
+      const rows: string[][] = [];
+      const findings: Finding[] = [];
+      const unknown: string[] = [];
+      for (const r of results) {
+        if (!r.value) continue;
+        const { snapshot, reports, now } = r.value;
+        io.stderr(contextPrefixed(r.context, sourcesLine(snapshot, opts.verbose)));
+        if (reports.length === 0) io.stderr(contextPrefixed(r.context, 'no CloudNativePG clusters found\n'));
+        const t = walRows(reports, wide, opts.allNamespaces, now);
+        head = t.head;
+        rows.push(...t.rows.map((row) => [r.context, ...row]));
+        findings.push(...labelFindings(r.context, shownFindings(reports, opts.verbose)));
+        unknown.push(
+          ...reports.flatMap((c) =>
+            c.instances.filter((i) => i.verdict === 'unknown').map((i) => `[${r.context}] ${i.pod}`),
+          ),
+        );
+      }
+      if (head.length === 0) head = walRows([], wide, opts.allNamespaces, 0).head;
+      const verdict = head.indexOf('VERDICT');
+      for (const r of results)
+        if (r.error) rows.push([r.context, ...head.map((_, i) => (i === verdict ? 'not evaluated' : '-'))]);
+      const width = io.isStdoutTTY ? io.width : undefined;
+      if (rows.length > 0)
+        io.stdout(
+          renderTable(
+            ['CONTEXT', ...head],
+            rows,
+            width === undefined || wide ? undefined : { width, steps: WAL_FIT_STEPS },
+          ),
+        );
+      if (findings.length > 0)
+        io.stdout('\n' + renderFindings(io, findings, { ran: { command: 'wal health', verbose: opts.verbose } }));
+      if (unknown.length > 0) io.stdout(unknownLine(io, unknown));
+      const errors = contextErrorsText(results);
+      if (errors) io.stdout((rows.length > 0 ? '\n' : '') + errors);
+    },
+  });
+  return worstExitCode(results.map((r) => r.exitCode));
 }

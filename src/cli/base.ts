@@ -17,6 +17,19 @@ export abstract class BaseCommand extends Command {
     if (code !== ExitCode.OK) this.exit(code);
   }
 
+  /**
+   * Runs after every command, before oclif ends the process: a non-zero exit
+   * is a process.exit, which drops whatever stdout and stderr still hold when
+   * they are pipes and the reader is slower than we are (a large -o json
+   * document with findings, piped to jq on a loaded machine, was cut at the
+   * pipe's 64 KiB). Wait until both are written first.
+   */
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    const result = await super.finally(err);
+    await Promise.all([drained(process.stdout), drained(process.stderr)]);
+    return result;
+  }
+
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     // oclif's own exit (this.exit) and parse errors.
     if (err instanceof Errors.ExitError) throw err;
@@ -54,4 +67,12 @@ export function parseErrorText(message: string): string {
     .map((l) => l.trim())
     .filter((l) => l && !/^The following errors? occurred:?$/.test(l) && !/^See more help with --help$/.test(l));
   return lines.join('; ') || message.trim();
+}
+
+/** Resolves when everything written to the stream so far has been handed to the OS (or the stream failed). */
+export function drained(stream: NodeJS.WritableStream & { writableLength?: number }): Promise<void> {
+  if (!stream.writable || !stream.writableLength) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.write('', () => resolve());
+  });
 }

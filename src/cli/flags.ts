@@ -45,6 +45,31 @@ export const kubeFlags = {
   }),
 };
 
+/**
+ * For the commands that read several contexts (disk status, wal health,
+ * diagnose): --context may be repeated and takes comma lists; spread after
+ * kubeFlags, it replaces the single --context.
+ */
+export const contextFlags = {
+  context: Flags.string({
+    summary: 'kubeconfig context to use; several as a,b or repeated --context (read concurrently, every row labelled).',
+    multiple: true,
+    multipleNonGreedy: true,
+    helpGroup: 'KUBERNETES',
+  }),
+  'all-contexts': Flags.boolean({
+    summary: 'Every context of the kubeconfig (read concurrently, every row labelled).',
+    helpGroup: 'KUBERNETES',
+  }),
+  'context-concurrency': Flags.integer({
+    summary: 'With several contexts: at most this many are read at once.',
+    default: 4,
+    min: 1,
+    max: 32,
+    helpGroup: 'KUBERNETES',
+  }),
+};
+
 export const sourceFlags = {
   source: Flags.string({
     summary: `Where filesystem and WAL facts come from: auto|${SOURCE_NAMES.join('|')}.`,

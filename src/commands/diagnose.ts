@@ -1,7 +1,7 @@
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 import { BaseCommand } from '../cli/base.js';
-import { kubeFlags, outputFlags, sourceFlags } from '../cli/flags.js';
+import { contextFlags, kubeFlags, outputFlags, sourceFlags } from '../cli/flags.js';
 
 export default class Diagnose extends BaseCommand {
   static override summary =
@@ -12,7 +12,9 @@ export default class Diagnose extends BaseCommand {
 
 disk status, wal health and diagnose read a bundle offline with --from-bundle; diagnose --from-bundle FILE --list shows what it holds (manifest, what failed, redaction, tool version, clusters).
 
-Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluate, 64 usage error.`;
+Several contexts (--context a,b, a repeated --context, or --all-contexts) are read concurrently, at most --context-concurrency at once: the findings of all of them ranked together, each labelled [context]; JSON/YAML a DiagnosisList; a context that cannot be read is reported, not a failed run. --bundle takes one context (run it once per context).
+
+Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluate, 64 usage error; with several contexts the worst of theirs.`;
   static override examples = [
     '<%= config.bin %> diagnose',
     '<%= config.bin %> diagnose main -n payments',
@@ -20,10 +22,12 @@ Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluat
     '<%= config.bin %> diagnose main -n payments --bundle main-bundle.tar.gz',
     '<%= config.bin %> diagnose --from-bundle examples/instance-down-exit-code-4.tar.gz',
     '<%= config.bin %> diagnose --from-bundle examples/instance-down-exit-code-4.tar.gz --list',
+    '<%= config.bin %> diagnose -A --context prod-eu,prod-us',
   ];
   static override args = { cluster: Args.string({ description: 'Cluster name (default: every cluster in scope).' }) };
   static override flags = {
     ...kubeFlags,
+    ...contextFlags,
     ...sourceFlags,
     ...outputFlags,
     bundle: Flags.string({
@@ -51,27 +55,27 @@ Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluat
     const { args, flags } = await this.parse(Diagnose);
     this.verbose = flags.verbose;
     // Imported here, not above: only a run needs them (see index.ts).
-    const [{ depsFromFlags, readOptionsFromFlags }, { runDiagnose }] = await Promise.all([
-      import('./shared.js'),
-      import('../app/diagnose.js'),
-    ]);
-    const deps = await depsFromFlags(flags);
+    const [{ contextPlan, depsFromFlags, readOptionsFromFlags }, { runDiagnose, runDiagnoseContexts }] =
+      await Promise.all([import('./shared.js'), import('../app/diagnose.js')]);
+    const plan = await contextPlan(flags);
     if (flags.list) {
+      const deps = await depsFromFlags({ ...flags, context: plan.kind === 'single' ? plan.context : undefined });
       const { runBundleList } = await import('../app/bundle-list.js');
       const { fromBundle, output } = readOptionsFromFlags(flags, args.cluster);
       this.finish(await runBundleList({ fromBundle, output, bundle: flags.bundle }, deps));
       return;
     }
-    const code = await runDiagnose(
-      {
-        ...readOptionsFromFlags(flags, args.cluster),
-        bundle: flags.bundle,
-        force: flags.force,
-        redact: flags.redact,
-        pluginVersion: this.config.version,
-      },
-      deps,
-    );
+    const opts = {
+      ...readOptionsFromFlags(flags, args.cluster),
+      bundle: flags.bundle,
+      force: flags.force,
+      redact: flags.redact,
+      pluginVersion: this.config.version,
+    };
+    const code =
+      plan.kind === 'several'
+        ? await runDiagnoseContexts(opts, plan.set, plan.bound)
+        : await runDiagnose(opts, await depsFromFlags({ ...flags, context: plan.context }));
     this.finish(code);
   }
 }

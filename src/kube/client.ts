@@ -315,6 +315,87 @@ export function mergePatch(): ConfigurationOptions {
  * back to localhost:8080.
  */
 export function loadKubeConfig(opts: KubeOptions): KubeConfig {
+  const kc = readKubeConfig(opts);
+  if (opts.context) {
+    requireKnownContexts(kc, [opts.context]);
+    kc.setCurrentContext(opts.context);
+  }
+  if (!kc.getCurrentContext() || !kc.getCurrentCluster()) {
+    throw usageError('the kubeconfig has no current context', 'pass --context or run kubectl config use-context');
+  }
+  return kc;
+}
+
+/** An unknown context name is a usage error (64) naming the kubeconfig's contexts. */
+function requireKnownContexts(kc: KubeConfig, names: readonly string[]): void {
+  const known = kc.getContexts().map((c) => c.name);
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length === 0) return;
+  throw usageError(
+    unknown.length === 1
+      ? `context ${JSON.stringify(unknown[0])} is not in the kubeconfig`
+      : `contexts ${unknown.map((n) => JSON.stringify(n)).join(', ')} are not in the kubeconfig`,
+    `known contexts: ${known.join(', ') || 'none'}`,
+  );
+}
+
+/** Several contexts of one kubeconfig: their names, and a KubeConfig per context. */
+export interface KubeContexts {
+  names: string[];
+  forContext(name: string): KubeConfig;
+}
+
+/**
+ * The contexts `--context a,b` (or repeated `--context`) or `--all-contexts`
+ * name, resolved against the kubeconfig before any request: a value that is a
+ * context's exact name is that context (a name may hold a comma), any other
+ * value is a comma-separated list; duplicates count once, in the order given.
+ * An unknown name is a usage error; so is a kubeconfig with no context at all
+ * for `--all-contexts`. A context whose cluster entry is missing fails alone,
+ * when its client is made (forContext), as a problem of that context
+ * ("could not evaluate", 3).
+ */
+export function loadKubeContexts(opts: Omit<KubeOptions, 'context'>, asked: readonly string[] | 'all'): KubeContexts {
+  const kc = readKubeConfig(opts);
+  const known = kc.getContexts().map((c) => c.name);
+  let names: string[];
+  if (asked === 'all') {
+    names = known;
+    if (names.length === 0)
+      throw usageError('the kubeconfig has no contexts', 'check it with kubectl config get-contexts');
+  } else {
+    names = asked.flatMap((v) =>
+      known.includes(v)
+        ? [v]
+        : v
+            .split(',')
+            .map((n) => n.trim())
+            .filter((n) => n !== ''),
+    );
+    if (names.length === 0) throw usageError('--context names no context', 'e.g. --context prod,staging');
+    requireKnownContexts(kc, names);
+  }
+  names = [...new Set(names)];
+  return {
+    names,
+    forContext(name: string): KubeConfig {
+      const one = new KubeConfig();
+      one.loadFromOptions({ clusters: kc.clusters, users: kc.users, contexts: kc.contexts, currentContext: name });
+      if (!one.getCurrentCluster()) {
+        // One broken entry among several contexts: that context cannot be evaluated (3), the others can.
+        throw cannotEvaluate(
+          `context ${JSON.stringify(name)} names a cluster the kubeconfig does not have`,
+          'KUBECONFIG_NO_CLUSTER',
+          'check it with kubectl config get-contexts',
+        );
+      }
+      return one;
+    },
+  };
+}
+
+/** The kubeconfig file(s) as kubectl finds them, without choosing a context. */
+function readKubeConfig(opts: Omit<KubeOptions, 'context'>): KubeConfig {
   const kc = new KubeConfig();
   const path = opts.kubeconfig;
   try {
@@ -351,23 +432,6 @@ export function loadKubeConfig(opts: KubeOptions): KubeConfig {
       `cannot read the kubeconfig: ${(e as Error).message.split('\n')[0]}`,
       'check that the file is a valid kubeconfig (kubectl config view)',
     );
-  }
-  if (opts.context) {
-    if (!kc.getContexts().some((c) => c.name === opts.context)) {
-      throw usageError(
-        `context ${JSON.stringify(opts.context)} is not in the kubeconfig`,
-        `known contexts: ${
-          kc
-            .getContexts()
-            .map((c) => c.name)
-            .join(', ') || 'none'
-        }`,
-      );
-    }
-    kc.setCurrentContext(opts.context);
-  }
-  if (!kc.getCurrentContext() || !kc.getCurrentCluster()) {
-    throw usageError('the kubeconfig has no current context', 'pass --context or run kubectl config use-context');
   }
   return kc;
 }

@@ -4,11 +4,13 @@
  * tests share. Running the CLI: test/helpers/cli.ts.
  */
 import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { startApiServer, type ApiServerHandle, type AuditEvent } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
 import { requireBuiltCli } from '../helpers/cli.js';
 import { Seeder, type SeededCluster } from './seed.js';
+import YAML from 'yaml';
 
 // ---------------------------------------------------------------------------
 // Audit log
@@ -134,4 +136,53 @@ export async function startGrowingVolume(user: string, namespace: string): Promi
       await api.stop();
     },
   };
+}
+
+// ---------------------------------------------------------------------------
+// Kubeconfigs with several contexts
+
+/** A context of a merged kubeconfig: the (only) context of a kubeconfig file, or a bare server. */
+export type ContextEntry = { name: string; kubeconfig: string } | { name: string; server: string };
+
+/**
+ * Writes one kubeconfig holding every entry as a context of that name (the
+ * harness's kubeconfigs each have one cluster, user and context, all named
+ * alike, so they are renamed per entry). A `server` entry gets a token user
+ * and no CA: for an address where nothing answers. The first entry is the
+ * current context.
+ */
+export async function mergeKubeconfigs(file: string, entries: ContextEntry[]): Promise<string> {
+  const clusters: unknown[] = [];
+  const users: unknown[] = [];
+  const contexts: unknown[] = [];
+  for (const [i, e] of entries.entries()) {
+    const cluster = `cluster-${i}`;
+    const user = `user-${i}`;
+    if ('server' in e) {
+      clusters.push({ name: cluster, cluster: { server: e.server, 'insecure-skip-tls-verify': true } });
+      users.push({ name: user, user: { token: 'nothing-answers-here' } });
+    } else {
+      const kc = YAML.parse(await readFile(e.kubeconfig, 'utf8')) as {
+        clusters: { cluster: unknown }[];
+        users: { user: unknown }[];
+        contexts: { context: { namespace?: string } }[];
+      };
+      clusters.push({ name: cluster, cluster: kc.clusters[0]!.cluster });
+      users.push({ name: user, user: kc.users[0]!.user });
+    }
+    contexts.push({ name: e.name, context: { cluster, user, namespace: 'default' } });
+  }
+  await writeFile(
+    file,
+    YAML.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters,
+      users,
+      contexts,
+      'current-context': entries[0]?.name ?? '',
+    }),
+    { mode: 0o600 },
+  );
+  return file;
 }
