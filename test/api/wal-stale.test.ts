@@ -75,7 +75,7 @@ describe('disk resize --apply on WAL facts from CloudNativePG metrics cache', { 
       items: { metadata: { name: string }; spec: { resources: { requests: { storage: string } } } }[];
     }>().items;
     return items
-      .filter((p) => p.metadata.name.startsWith(`${name}-`) && p.metadata.name.endsWith('-wal'))
+      .filter((p) => new RegExp(`^${name}-\\d+-wal$`).test(p.metadata.name))
       .map((p) => `${p.metadata.name}=${p.spec.resources.requests.storage}`)
       .sort();
   }
@@ -92,7 +92,13 @@ describe('disk resize --apply on WAL facts from CloudNativePG metrics cache', { 
     seed = await Seeder.create(api, net);
     await seed.storageClasses();
     await Promise.all(nodes.map((n) => seed.node(n)));
-    await Promise.all([seedCluster('cached', '3s'), seedCluster('live', '0s'), seedCluster('long', '10m')]);
+    await Promise.all([
+      seedCluster('cached', '3s'),
+      seedCluster('live', '0s'),
+      seedCluster('long', '10m'),
+      seedCluster('auto', '3s'),
+      seedCluster('auto-long', '10m'),
+    ]);
   }, 240_000);
 
   afterAll(async () => {
@@ -146,5 +152,41 @@ describe('disk resize --apply on WAL facts from CloudNativePG metrics cache', { 
       expect(v.result?.message).toMatch(/may predate this run .*waiting out metricsQueriesTTL \(600 s\)/);
     }
     expect(await requests('long')).toEqual(before);
+  });
+
+  interface AutoReport {
+    exitCode: number;
+    clusters: {
+      volumes: { pvc: string; type: string; action: string; verdict: string; reason?: string; message: string }[];
+    }[];
+  }
+  const autoresize = async (name: string) =>
+    cli(['disk', 'autoresize', name, '-n', 'stale', '-o', 'json'], {
+      kubeconfig: await api.kubeconfigFor('admin', ['system:masters']),
+      killAfterMs: 120_000,
+    });
+
+  it('the autoresizer (one pass) reads the WAL facts again the same way: held on the new slot, nothing written', async () => {
+    const before = await requests('auto');
+    const r = await autoresize('auto');
+    expect(r.code, r.stderr).toBe(1);
+    const wal = json<AutoReport>(r).clusters[0]!.volumes.filter((v) => v.type === 'wal');
+    expect(wal).toHaveLength(2);
+    for (const v of wal) {
+      expect(v, v.pvc).toMatchObject({ action: 'held', verdict: 'blocked', reason: 'slot-retention' });
+    }
+    expect(r.stderr).toMatch(/waiting \d+ s for CloudNativePG's metrics cache/);
+    expect(await requests('auto')).toEqual(before);
+  });
+
+  it('the autoresizer with facts too stale to confirm: unknown (fail closed), nothing written', async () => {
+    const before = await requests('auto-long');
+    const r = await autoresize('auto-long');
+    const wal = json<AutoReport>(r).clusters[0]!.volumes.filter((v) => v.type === 'wal');
+    for (const v of wal) {
+      expect(v.action, v.pvc).toBe('unknown');
+      expect(v.message, v.pvc).toMatch(/may predate this run/);
+    }
+    expect(await requests('auto-long')).toEqual(before);
   });
 });
