@@ -58,6 +58,8 @@ export interface DiskResizeOptions {
   rescue?: boolean | undefined;
   /** Writes attempted per PVC before giving up on conflicts (default 5). */
   maxAttempts?: number;
+  /** The longest the write waits for CloudNativePG's metrics cache (tests; default WAL_RECHECK_MAX_WAIT_MS). */
+  walRecheckMaxWaitMs?: number;
 }
 
 /** What the CLI will do with a volume. */
@@ -116,11 +118,26 @@ export interface WaitResult {
   seconds: number;
 }
 
+/** How the WAL facts of a planned resize were confirmed, or why they could not be. */
+export interface WalRecheck {
+  /** exec: read live; rescrape: the same source after the cache's TTL; none: neither could. */
+  how: 'exec' | 'rescrape' | 'none';
+  /** confirmed: the same resize; changed: the fresh decision differs (acted on); stale: no fresh facts, no write. */
+  outcome: 'confirmed' | 'changed' | 'stale';
+  /** The first facts' time, and the fresh ones'. */
+  staleObservedAt?: string;
+  observedAt?: string;
+  waitedSeconds?: number;
+  message: string;
+}
+
 export interface PlanItem {
   volume: VolumeReport;
   /** The PVC as read when planning (its resourceVersion is the write's precondition). */
   pvcObject: KubeObject;
   walHealth?: WalHealth;
+  /** The WAL facts read again right before the write (wal-recheck.ts). */
+  walRecheck?: WalRecheck;
   action: PlanAction;
   refusal?: Refusal;
   result?: ApplyResult;

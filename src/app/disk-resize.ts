@@ -35,6 +35,7 @@ import { planDocument, planTable, q, reasonText, traceText } from './resize/rend
 import { type ApplyContext, applyResize, createEvents, eventsFor } from '../actions/resize-apply.js';
 import { roleTargets, specChanges, updateClusterSpec } from '../actions/spec-update.js';
 import { waitForExpansions } from './resize/wait.js';
+import { recheckWalFacts } from '../actions/wal-recheck.js';
 
 // ---------------------------------------------------------------- run
 
@@ -58,6 +59,8 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
     prometheusUrl: opts.prometheusUrl,
     measure: true,
   };
+  // WAL facts observed before this moment may predate the run (docs/resize.md, WAL facts' age).
+  const startedAt = deps.now().getTime();
   const snapshot = await gatherSnapshot(scope, deps);
   const cs = requireCluster(snapshot, opts, deps);
   // One clock per snapshot: a bundle is judged at its collectedAt, a live run at now.
@@ -124,9 +127,20 @@ export async function runDiskResize(opts: DiskResizeOptions, deps: Deps): Promis
     forceUnknownStorageClass: opts.forceUnknownStorageClass,
     maxAttempts: opts.maxAttempts ?? 5,
   };
+  await recheckWalFacts(plan, todo, {
+    client,
+    now: deps.now,
+    notBefore: startedAt,
+    source: opts.source,
+    concurrency: opts.concurrency,
+    prometheusUrl: opts.prometheusUrl,
+    execTimeoutMs: Math.max(client.timeoutMs, 15_000),
+    ...(opts.walRecheckMaxWaitMs !== undefined ? { maxWaitMs: opts.walRecheckMaxWaitMs } : {}),
+    log: (line) => io.stderr(`wal: ${line}\n`),
+  });
   const applyStarted = Date.now();
   for (const i of todo) {
-    i.result = await applyResize(i, ctx);
+    i.result ??= await applyResize(i, ctx);
     const r = i.result;
     const label = `${i.volume.pvcName} (${volumeLabel(i.volume)})`;
     if (r.status === 'applied') io.stderr(`${paint(io, 'green', 'resized')} ${label}: ${r.message}\n`);

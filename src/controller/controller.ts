@@ -250,6 +250,15 @@ export class Controller {
     this.schedule(this.jittered());
   }
 
+  private sleepUnlessStopping(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const end = Date.now() + ms;
+      const tick = () =>
+        this.stopping || Date.now() >= end ? resolve() : setTimeout(tick, Math.min(200, end - Date.now()));
+      tick();
+    });
+  }
+
   private mayAct = (): boolean => !this.stopping && this.elector.isLeader;
 
   /** One pass, when leading and the caches are sound. Returns undefined when it did not run. */
@@ -261,6 +270,7 @@ export class Controller {
       this.recorderReady = true;
     }
     const now = this.now();
+    const measuredFrom = now.getTime();
     const snapshot = snapshotFromCache(this.cache, {
       ...(this.selector ? { selector: this.selector } : {}),
       ...(this.o.namespaces ? { namespaces: this.o.namespaces } : {}),
@@ -295,6 +305,16 @@ export class Controller {
       keepSpecInStep: this.o.keepSpecInStep,
       maxFactAgeMs: 2 * this.o.intervalMs,
       mayAct: this.mayAct,
+      walRecheck: {
+        notBefore: measuredFrom,
+        source: this.o.source,
+        concurrency: this.o.concurrency,
+        prometheusUrl: this.o.prometheusUrl,
+        execTimeoutMs: 20_000,
+        // A stop ends the wait at once; the write is then not made (mayAct is false).
+        sleep: (ms) => this.sleepUnlessStopping(ms),
+        log: (line) => this.o.log(line),
+      },
       metrics: this.metrics,
       recorder: this.recorder,
       concurrency: this.o.concurrency,

@@ -30,6 +30,7 @@ import {
 } from '../actions/resize-plan.js';
 import { applyResize, eventsFor, type ApplyContext } from '../actions/resize-apply.js';
 import { updateClusterSpec } from '../actions/spec-update.js';
+import { recheckWalFacts, type WalRecheckContext } from '../actions/wal-recheck.js';
 import type { KubeClient } from '../kube/client.js';
 import type { ClusterSnapshot, Snapshot } from '../model/snapshot.js';
 import { defaultPolicyFor, type DefaultPolicyFile } from './default-policy.js';
@@ -106,6 +107,11 @@ export interface PassContext {
   maxAttempts?: number;
   /** Each write's promise, so a SIGTERM can wait for the one in flight. */
   track?: (p: Promise<unknown>) => void;
+  /**
+   * WAL facts read again before a write that rests on facts older than the
+   * pass (actions/wal-recheck.ts): when the pass began measuring, and how.
+   */
+  walRecheck: Omit<WalRecheckContext, 'client' | 'now'>;
 }
 
 /** Fail closed: the reasons a volume with an enabled policy must not be acted on. */
@@ -178,6 +184,16 @@ function applyFloor(plan: ResizePlan, report: ClusterReport, floorPvcs: Set<stri
 }
 
 function actionOf(i: PlanItem): VolumeAction {
+  // WAL facts read again before the write: too stale is unknown (fail closed);
+  // a fresh decision that differs is acted on like any decision.
+  if (i.walRecheck?.outcome === 'stale') return 'unknown';
+  const fresh = i.walRecheck?.outcome === 'changed' ? i.result?.freshDecision : undefined;
+  if (fresh) {
+    if (fresh.verdict === 'unknown') return 'unknown';
+    if (fresh.verdict === 'none' || fresh.verdict === 'disabled') return 'none';
+    if (fresh.verdict === 'resize-failed') return 'failed';
+    return 'held';
+  }
   if (i.result) {
     if (i.result.status === 'applied') return 'resized';
     if (i.result.status === 'failed') return 'failed';
@@ -237,8 +253,18 @@ async function judgeCluster(
     maxAttempts: ctx.maxAttempts ?? 5,
     ledgerWhy: (pvc) => (floorPvcs.has(pvc) ? 'sibling-floor' : undefined),
   };
+  // The same re-read as disk resize --apply: it waits (bounded) inside this
+  // Cluster's judgement rather than deferring to the next pass, so a one-shot
+  // pass (a CronJob) is as safe as the loop. Only a pass that may write asks.
+  if (ctx.mayAct()) {
+    await recheckWalFacts(
+      plan,
+      plan.items.filter((i) => i.action === 'resize'),
+      { client: ctx.client, now: ctx.now, ...ctx.walRecheck },
+    );
+  }
   for (const i of plan.items) {
-    if (i.action !== 'resize' || !ctx.mayAct()) continue;
+    if (i.action !== 'resize' || i.result || !ctx.mayAct()) continue;
     const write = applyResize(i, applyCtx);
     ctx.track?.(write);
     i.result = await write;
@@ -263,7 +289,7 @@ async function judgeCluster(
     const d = i.result?.freshDecision ?? v.decision;
     const action = actionOf(i);
     const events: VolumeEvent[] = eventsFor(i).map((e) => fromCoreEvent(e, v.policy.source));
-    const unknownWhy = unknown.get(v.pvcName);
+    const unknownWhy = unknown.get(v.pvcName) ?? (i.walRecheck?.outcome === 'stale' ? i.walRecheck.message : undefined);
     if (action === 'unknown' && (v.policy.enabled || unknownWhy)) {
       events.push({
         type: 'Warning',

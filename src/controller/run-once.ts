@@ -114,6 +114,7 @@ export async function runAutoresizeOnce(o: AutoresizeOnceOptions, deps: Deps): P
   const spinner = deps.io.spinner('connecting');
   const namespace = o.namespace ?? client.currentNamespace;
   let snapshot;
+  const measuredFrom = deps.now().getTime();
   try {
     snapshot = await collectSnapshot(client, {
       namespaces: o.allNamespaces ? 'all' : [namespace],
@@ -144,6 +145,14 @@ export async function runAutoresizeOnce(o: AutoresizeOnceOptions, deps: Deps): P
     ...(defaultPolicy ? { defaultPolicy } : {}),
     keepSpecInStep: o.keepSpecInStep,
     mayAct: () => !o.dryRun,
+    walRecheck: {
+      notBefore: measuredFrom,
+      source: o.source,
+      concurrency: o.concurrency,
+      prometheusUrl: o.prometheusUrl,
+      execTimeoutMs: Math.max(client.timeoutMs, 15_000),
+      log: (line) => deps.io.stderr(`wal: ${line}\n`),
+    },
     ...(o.events && !o.dryRun
       ? {
           recorder: await startedRecorder(

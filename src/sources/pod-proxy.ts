@@ -23,7 +23,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { ReplicationSlot, WalHealth } from '@cnpg-disk/core';
+import { DEFAULT_METRICS_QUERIES_TTL_MS, parseGoDuration, type ReplicationSlot, type WalHealth } from '@cnpg-disk/core';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { arr, get, isObj, str } from '../model/kube-objects.js';
@@ -167,6 +167,35 @@ export function metricsScheme(cluster: KubeObject): 'https' | 'http' {
   return get(cluster, 'spec', 'monitoring', 'tls', 'enabled') === true ? 'https' : 'http';
 }
 
+/**
+ * How long CloudNativePG caches the results of its monitoring queries for
+ * this Cluster (spec.monitoring.metricsQueriesTTL; 30 s when unset; 0 or a
+ * negative duration: no cache, the queries run at every scrape). Unreadable
+ * text: a problem, and the age of the metrics' figures is unknown.
+ */
+export function metricsQueriesTtl(cluster: KubeObject): { ms: number } | { problem: string } {
+  const raw = get(cluster, 'spec', 'monitoring', 'metricsQueriesTTL');
+  if (raw === undefined || raw === null) return { ms: DEFAULT_METRICS_QUERIES_TTL_MS };
+  const name = str(cluster, 'metadata', 'name') ?? '';
+  if (typeof raw !== 'string') {
+    return {
+      problem: `Cluster ${name}: spec.monitoring.metricsQueriesTTL is not a duration; the age of its /metrics figures is unknown`,
+    };
+  }
+  const d = parseGoDuration(raw);
+  if (!d.ok)
+    return {
+      problem: `Cluster ${name}: spec.monitoring.metricsQueriesTTL ${d.error}; the age of its /metrics figures is unknown`,
+    };
+  return { ms: Math.max(0, d.ms) };
+}
+
+/** The true time of figures read at `scrapedAt` from a page cached for `ttl` (undefined: unknown). */
+export function cachedSince(scrapedAt: string, ttl: { ms: number } | { problem: string }): string | undefined {
+  if (!('ms' in ttl)) return undefined;
+  return new Date(Date.parse(scrapedAt) - ttl.ms).toISOString();
+}
+
 function target(scheme: 'https' | 'http', pod: string, port: number): string {
   return scheme === 'https' ? `https:${pod}:${port}` : `${pod}:${port}`;
 }
@@ -290,6 +319,10 @@ export function mergeWal(
   if (!status) return metrics;
   if (!metrics) return status;
   const out: WalHealth = { ...status };
+  // One time for the merged facts: the oldest (the metrics page's may be cached).
+  const older = [status.observedAt, metrics.observedAt].map((t) => (t === undefined ? Number.NaN : Date.parse(t)));
+  if (older.some(Number.isNaN)) delete out.observedAt;
+  else out.observedAt = new Date(Math.min(...older)).toISOString();
   if (out.isPrimary === undefined && metrics.isPrimary !== undefined) out.isPrimary = metrics.isPrimary;
   if (metrics.archiver) {
     const a = status.archiver;
@@ -410,6 +443,14 @@ export async function readInstance(
         const w = walHealthFromSamples(parsed.samples, name, 'pod-proxy', observedAt);
         errors.push(...w.problems);
         metricsWal = w.health;
+        if (metricsWal) {
+          // CloudNativePG caches its query results (archiver, slots) for metricsQueriesTTL.
+          const ttl = metricsQueriesTtl(cluster);
+          if ('problem' in ttl) errors.push(ttl.problem);
+          const since = cachedSince(observedAt, ttl);
+          if (since) metricsWal.observedAt = since;
+          else delete metricsWal.observedAt;
+        }
         counts = w.archiverCounts;
         const fs = filesystemsFromSamples(parsed.samples, name, 'pod-proxy', observedAt);
         errors.push(...fs.problems);

@@ -9,6 +9,7 @@ import {
   queryPrometheus,
   walHealthFromSamples,
 } from './prometheus.js';
+import { cachedSince, metricsQueriesTtl } from './pod-proxy.js';
 import { type MeasureRun, type Source } from './source.js';
 import { SOURCE_FACTS } from '../model/snapshot.js';
 
@@ -62,6 +63,14 @@ export const prometheusSource: Source = {
         if (needsWal(i)) {
           const w = walHealthFromSamples(mine, i.pod, 'prometheus', observedAt);
           problems.push(...w.problems);
+          if (w.health) {
+            // The same cnpg_pg_* figures, cached by CloudNativePG for metricsQueriesTTL before Prometheus scraped them.
+            const ttl = metricsQueriesTtl(i.cs.cluster);
+            if ('problem' in ttl) problems.push(ttl.problem);
+            const since = cachedSince(observedAt, ttl);
+            if (since) w.health.observedAt = since;
+            else delete w.health.observedAt;
+          }
           if (setWal(i, w.health)) walUsed++;
         }
       }

@@ -428,6 +428,8 @@ export interface ClusterSpec {
   instances?: number;
   /** Separate WAL volume (spec.walStorage). */
   walStorage?: boolean;
+  /** spec.monitoring (e.g. { metricsQueriesTTL: '0s' }). */
+  monitoring?: Record<string, unknown>;
   tablespaces?: string[];
   /** backup.barmanObjectStore (default true). */
   archiving?: boolean;
@@ -611,6 +613,7 @@ export class Seeder {
         imageName: PG_IMAGE,
         storage,
         ...(spec.walStorage ? { walStorage: storage } : {}),
+        ...(spec.monitoring ? { monitoring: spec.monitoring } : {}),
         ...(spec.tablespaces ? { tablespaces: spec.tablespaces.map((t) => ({ name: t, storage })) } : {}),
         ...(spec.archiving !== false
           ? {
@@ -943,7 +946,7 @@ export class Seeder {
 export function metricsExporter(
   volumes: SeededVolume[],
   isPrimary: boolean,
-  wal: { failing?: boolean; ready?: number } = {},
+  wal: { failing?: boolean; ready?: number; extraLines?: () => string[] } = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics') {
@@ -1003,6 +1006,7 @@ export function metricsExporter(
         ]);
         put('cnpg_collector_pg_wal', 'pg_wal.', [['{value="size"}', 16 * MiB * 5]]);
       }
+      if (wal.extraLines) lines.push(...wal.extraLines());
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(lines.join('\n') + '\n');
     })().catch((e: unknown) => {

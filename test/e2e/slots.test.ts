@@ -3,6 +3,10 @@
 // (CloudNativePG copies user slots to standbys), the numbers match what
 // PostgreSQL itself computes, and `disk resize` holds the WAL volume with
 // reason slot-retention while the slot retains more than the policy allows.
+// Then the stale-facts case: CloudNativePG caches its slot query for
+// metricsQueriesTTL (30 s here), so a slot created moments ago is missing
+// from the instances' /metrics pages; `disk resize --apply` must still not
+// grow a WAL volume on them (it reads the WAL facts again with exec first).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,5 +145,60 @@ describe('an inactive replication slot retaining WAL', () => {
       return d.every((x) => x.verdict === 'resize') ? d : undefined;
     });
     expect(freed).toHaveLength(2);
+  });
+
+  it('a fresh inactive slot blocks disk resize --apply at once, inside the metrics cache window', async () => {
+    const primary = pods.find((p) => p.role === 'primary')?.name ?? '';
+    const replicas = pods.filter((p) => p.role !== 'primary').map((p) => p.name);
+    const fresh = 'e2e_fresh';
+    // Prime the caches: every instance's slot query runs now, without the slot.
+    await walInstances();
+    const primed = Date.now();
+    await psql(kube, ns, primary, `SELECT pg_create_physical_replication_slot('${fresh}', true)`);
+    await psql(
+      kube,
+      ns,
+      primary,
+      "CREATE TABLE fill2 AS SELECT g, repeat('y', 900) AS pad FROM generate_series(1, 60000) g; SELECT pg_switch_wal(); CHECKPOINT",
+    );
+    // As the issue saw it: the replicas have the slot in psql at once (synchronizeReplicas, every 5 s).
+    for (const r of replicas) {
+      await waitFor(`${fresh} on ${r} in psql`, kube.t(60_000), async () =>
+        (await psql(kube, ns, r, `SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${fresh}'`)) === '1'
+          ? true
+          : undefined,
+      );
+    }
+    const sizes = async () =>
+      (
+        await kube.json<{
+          items: { metadata: { name: string }; spec: { resources: { requests: { storage: string } } } }[];
+        }>(['-n', ns, 'get', 'pvc'])
+      ).items
+        .map((p) => `${p.metadata.name}=${p.spec.resources.requests.storage}`)
+        .sort();
+    const before = await sizes();
+    const inWindow = Date.now() - primed;
+    const plan = await cli.json<{
+      volumes: {
+        instance: string;
+        decision: { verdict: string; reason?: string };
+        result?: { status: string; freshDecision?: { verdict: string; reason?: string } };
+        walRecheck?: { how: string; outcome: string };
+      }[];
+    }>(['disk', 'resize', '-n', ns, CLUSTER, '--policy', policyFile, '--volume', 'wal', '--apply', '--yes'], [0, 1, 2]);
+    // Seen for the record: how far into the 30 s window the run started.
+    console.log(`apply started ${inWindow} ms after the caches were primed; ${JSON.stringify(plan.volumes)}`);
+    expect(plan.volumes).toHaveLength(2);
+    for (const v of plan.volumes) {
+      expect(v.result?.status, v.instance).not.toBe('applied');
+      const final = v.result?.freshDecision ?? v.decision;
+      expect(final, v.instance).toMatchObject({ verdict: 'blocked', reason: 'slot-retention' });
+      // The plan on cached figures is read again before any write (exec: this identity may).
+      if (v.decision.verdict === 'resize')
+        expect(v.walRecheck, v.instance).toMatchObject({ how: 'exec', outcome: 'changed' });
+    }
+    expect(await sizes()).toEqual(before);
+    await psql(kube, ns, primary, `SELECT pg_drop_replication_slot('${fresh}')`);
   });
 });

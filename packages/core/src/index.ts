@@ -17,6 +17,7 @@ export * from './metric-names.js';
 export * from './sibling-floor.js';
 export * from './pvc-state.js';
 export * from './wal-safety.js';
+export * from './wal-freshness.js';
 export * from './engine-input.js';
 export * from './event-dedup.js';
 export * from './selector.js';

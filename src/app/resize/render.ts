@@ -94,7 +94,7 @@ function traceLines(plan: ResizePlan): string {
   for (const i of plan.items) {
     const d = i.result?.freshDecision ?? i.volume.decision;
     if (!d) continue;
-    out += `\n${i.volume.pvcName} (${volumeLabel(i.volume)}): ${d.verdict}${i.result?.freshDecision ? ' (after re-reading the PVC)' : ''}\n`;
+    out += `\n${i.volume.pvcName} (${volumeLabel(i.volume)}): ${d.verdict}${i.walRecheck?.outcome === 'changed' ? ' (after reading the WAL facts again)' : i.result?.freshDecision ? ' (after re-reading the PVC)' : ''}\n`;
     for (const t of d.trace) out += `  ${t.outcome.padEnd(4)} ${t.check}: ${t.message}\n`;
     for (const w of d.warnings) out += `  warning: ${w.message}\n`;
   }
@@ -168,6 +168,7 @@ export function planDocument(
           ledger: i.result.ledger,
           freshDecision: decisionDoc(i.result.freshDecision),
         },
+        walRecheck: i.walRecheck,
         wait: i.wait,
       };
     }),
