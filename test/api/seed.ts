@@ -25,7 +25,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, rm, statfs } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -128,8 +128,9 @@ export class TmpfsPool {
   static async create(): Promise<TmpfsPool> {
     if (process.getuid?.() !== 0) throw new Error('tmpfs mounts need root (run the API tests as root)');
     sweepStaleMountDirs();
-    const dir = join(tmpdir(), `${MOUNT_PREFIX}${process.pid}-${Date.now().toString(36)}`);
-    await mkdir(dir, { recursive: true });
+    // mkdtemp, not a clock: two pools created in the same millisecond (two API
+    // servers seeded side by side) must never share a directory.
+    const dir = await mkdtemp(join(tmpdir(), `${MOUNT_PREFIX}${process.pid}-`));
     const unregister = onExit(() => {
       umountAllSync(dir);
       if (mountsUnder(dir).length === 0) rmSync(dir, { recursive: true, force: true });
