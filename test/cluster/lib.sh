@@ -172,3 +172,12 @@ with_build_lock() {
     "$@"
   )
 }
+
+# True when containerd (k8s.io namespace) holds image $1. The listing is read
+# whole before matching: `ctr ... | grep -q` under pipefail fails at random
+# when grep exits on the first match and ctr dies of SIGPIPE.
+has_image() {
+  local listing
+  listing=$(ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q) || return 1
+  grep -qxF -- "$1" <<<"$listing"
+}

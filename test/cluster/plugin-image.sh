@@ -70,8 +70,8 @@ if [ ! -f "$archive" ]; then
   rm -f "$archive.old"
   for f in "$IMAGES"/cnpg-disk-plugin-*.tar; do [ "$f" = "$archive" ] || rm -f "$f"; done
 fi
-if [ -S "$CONTAINERD_SOCK" ] && ! ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$image"; then
+if [ -S "$CONTAINERD_SOCK" ] && ! has_image "$image"; then
   ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$archive" >/dev/null
-  ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$image" || die "$image is not in containerd after import"
+  has_image "$image" || die "$image is not in containerd after import"
 fi
 printf '%s %s\n' "$archive" "$image"

@@ -256,7 +256,7 @@ start_daemon containerd containerd --config "$STATE/containerd.toml"
 wait_for 30 containerd ctr --address "$CONTAINERD_SOCK" version
 import_image() {
   ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$1" >/dev/null || die "importing $1 into containerd failed"
-  ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$2" || die "$2 is not in containerd after import"
+  has_image "$2" || die "$2 is not in containerd after import"
 }
 mapfile -t image_list < <("$CLUSTER_DIR/images.sh" --list)
 pg_image=${image_list[2]#* }

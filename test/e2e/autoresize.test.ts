@@ -9,16 +9,19 @@
 //
 // On a cluster other than the local one (AKS...), set
 // CNPG_E2E_AUTORESIZER_IMAGE to an image pushed from the same archives.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { build, version } from '../../scripts/release/build.js';
-import { buildImage, LOCAL_IMAGE } from '../../scripts/release/image.js';
-import { target } from '../../scripts/release/targets.js';
+import {
+  clusterEvents,
+  controllerImage,
+  deployController,
+  ledgerEntries,
+  leaseHolder,
+  POD_LABEL,
+  removeController,
+} from './lib/autoresizer.js';
 import { Cli } from './lib/cli.js';
 import { MOUNTS, createCluster, dfInPod, instancePods, pvcs, waitHealthy } from './lib/cnpg.js';
-import { Kube, exec, waitFor } from './lib/kube.js';
+import { Kube, waitFor } from './lib/kube.js';
 
 const cfg = inject('e2e');
 const kube = new Kube(cfg);
@@ -34,90 +37,33 @@ const POLICY = [
 ].join('\n');
 let ns = '';
 let ctrlNs = '';
-let tmp = '';
 
 describe('autoresizer (in-cluster controller)', () => {
   beforeAll(async () => {
-    tmp = mkdtempSync(join(tmpdir(), 'cnpg-e2e-autoresize-'));
-    let image = process.env['CNPG_E2E_AUTORESIZER_IMAGE'] ?? '';
-    if (!image) {
-      if (!cfg.local)
-        throw new Error('set CNPG_E2E_AUTORESIZER_IMAGE to the pushed controller image (docs/autoresize.md)');
-      const t = target('linux-x64');
-      const res = await build({ targets: [t], programs: ['cli'], out: join(tmp, 'build') });
-      const bin = res.binaries[0]?.file ?? '';
-      const archive = join(tmp, 'image.oci.tar');
-      await buildImage(bin, t, archive, version());
-      const sock = join(process.env['CNPG_E2E_RUN'] ?? '/run/cnpg-disk-e2e', 'containerd', 'containerd.sock');
-      const r = await exec('ctr', ['--address', sock, '-n', 'k8s.io', 'images', 'import', archive], {
-        timeoutMs: 300_000,
-      });
-      expect(r.code, r.stderr).toBe(0);
-      image = LOCAL_IMAGE(version());
-    }
+    const image = await controllerImage(cfg);
     ns = await kube.createNamespace('autoresize');
     ctrlNs = await kube.createNamespace('autoresizer');
-    const install = await cli.run([
-      'disk',
-      'install',
-      '--namespace',
-      ctrlNs,
-      '--image',
-      image,
-      '--watch-namespace',
-      ns,
-      '--source',
-      'cluster-status,pod-proxy,kubelet-summary',
-      '--interval',
-      '10s',
-      '--apply',
-    ]);
-    expect(install.code, install.stderr).toBe(0);
-    await kube.ok(['-n', ctrlNs, 'rollout', 'status', 'deployment/cnpg-disk-autoresizer', '--timeout=300s'], {
-      timeoutMs: 320_000,
-    });
+    await deployController(kube, cli, { ctrlNs, watchNs: ns, image });
     await createCluster(kube, cfg, ns, { name: CLUSTER, instances: 1, dataSize: '512Mi' });
     await kube.ok(['-n', ns, 'annotate', 'cluster', CLUSTER, `disk.cnpg-plugin.dev/resize-policy=${POLICY}`]);
   });
 
   afterAll(async () => {
-    if (ctrlNs) {
-      const logs = await kube.run([
-        '-n',
-        ctrlNs,
-        'logs',
-        '-l',
-        'app.kubernetes.io/name=cnpg-disk-autoresizer',
-        '--tail=40',
-      ]);
-      console.error(`[e2e] controller logs:\n${logs.stdout}`);
-    }
-    if (ns) await kube.deleteNamespace(ns);
-    if (ctrlNs) await kube.deleteNamespace(ctrlNs);
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    for (const r of ['clusterrole', 'clusterrolebinding']) {
-      await kube.run(['delete', r, 'cnpg-disk-autoresizer-cluster', '--ignore-not-found']);
-    }
+    await removeController(kube, ctrlNs, ns);
   });
 
   it('two replicas, exactly one holds the Lease', async () => {
-    const lease = await kube.json<{ spec: { holderIdentity?: string } }>([
-      '-n',
-      ctrlNs,
-      'get',
-      'lease',
-      'cnpg-disk-autoresizer',
-    ]);
+    const holder = await leaseHolder(kube, ctrlNs);
     const pods = await kube.json<{ items: { metadata: { name: string } }[] }>([
       '-n',
       ctrlNs,
       'get',
       'pods',
       '-l',
-      'app.kubernetes.io/name=cnpg-disk-autoresizer',
+      POD_LABEL,
     ]);
     expect(pods.items).toHaveLength(2);
-    expect(pods.items.map((p) => p.metadata.name)).toContain(lease.spec.holderIdentity);
+    expect(pods.items.map((p) => p.metadata.name)).toContain(holder);
   });
 
   it('a filling data volume is grown online: request, capacity, filesystem; an event; one ledger entry', async () => {
@@ -146,22 +92,10 @@ describe('autoresizer (in-cluster controller)', () => {
     expect(grown.size).toBeGreaterThan(before.size);
     const [p] = await pvcs(kube, ns, CLUSTER);
     expect(p?.requested).toBe(768 * 2 ** 20);
-    const pvc = await kube.json<{ metadata: { annotations: Record<string, string> } }>(['-n', ns, 'get', 'pvc', name]);
-    const ledger = JSON.parse(pvc.metadata.annotations['disk.cnpg-plugin.dev/resize-ledger'] ?? '{}') as {
-      entries?: unknown[];
-    };
-    expect(ledger.entries).toHaveLength(1);
-    const events = await kube.json<{ items: { reason: string; involvedObject: { kind: string } }[] }>([
-      '-n',
-      ns,
-      'get',
-      'events',
-      '--field-selector',
-      `involvedObject.name=${CLUSTER}`,
-    ]);
-    expect(events.items.filter((e) => e.reason === 'AutoResized' && e.involvedObject.kind === 'Cluster')).toHaveLength(
-      1,
-    );
+    const ledger = await ledgerEntries(kube, ns, name);
+    expect(ledger).toHaveLength(1);
+    const events = await clusterEvents(kube, ns, CLUSTER);
+    expect(events.filter((e) => e.reason === 'AutoResized')).toHaveLength(1);
   });
 
   it('a new replica gets the sibling floor', async () => {
