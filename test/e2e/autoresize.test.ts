@@ -20,7 +20,7 @@ import {
   removeController,
 } from './lib/autoresizer.js';
 import { Cli } from './lib/cli.js';
-import { MOUNTS, createCluster, dfInPod, instancePods, pvcs, waitHealthy } from './lib/cnpg.js';
+import { MOUNTS, createCluster, dfInPod, fillVolume, instancePods, pvcs, waitHealthy } from './lib/cnpg.js';
 import { Kube, waitFor } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -69,16 +69,7 @@ describe('autoresizer (in-cluster controller)', () => {
   it('a filling data volume is grown online: request, capacity, filesystem; an event; one ledger entry', async () => {
     const [pod] = await instancePods(kube, ns, CLUSTER);
     const name = pod?.name ?? '';
-    const before = await dfInPod(kube, ns, name, MOUNTS.data);
-    const fill = Math.floor(before.size * 0.85) - before.used;
-    const r = await kube.exec(
-      ns,
-      name,
-      'postgres',
-      ['sh', '-c', `head -c ${fill} /dev/zero > ${MOUNTS.data}/e2e-fill && sync`],
-      120_000,
-    );
-    expect(r.code, r.stderr).toBe(0);
+    const before = await fillVolume(kube, ns, name, MOUNTS.data, 0.85);
     const grown = await waitFor(
       'the filesystem to grow',
       kube.t(5 * 60_000),

@@ -223,3 +223,29 @@ export const MOUNTS = {
   wal: '/var/lib/postgresql/wal',
   tablespace: (name: string) => `/var/lib/postgresql/tablespaces/${name}`,
 } as const;
+
+/**
+ * Fills the filesystem at `mount` in `pod` with a plain file (`file` under the
+ * mount) until `fraction` of it is used; returns the df before. A real file
+ * the filesystem counts, not a metric: what a runaway table or log would do.
+ */
+export async function fillVolume(
+  kube: Kube,
+  ns: string,
+  pod: string,
+  mount: string,
+  fraction: number,
+  file = 'e2e-fill',
+): Promise<DfRow> {
+  const before = await dfInPod(kube, ns, pod, mount);
+  const bytes = Math.max(0, Math.floor(before.size * fraction) - before.used);
+  const r = await kube.exec(
+    ns,
+    pod,
+    'postgres',
+    ['sh', '-c', `head -c ${bytes} /dev/zero >> ${mount}/${file} && sync`],
+    120_000,
+  );
+  if (r.code !== 0) throw new Error(`filling ${mount} in ${pod} failed: ${r.stderr}`);
+  return before;
+}
