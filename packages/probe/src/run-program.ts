@@ -22,19 +22,45 @@ export async function runProgram(
   proc: NodeJS.Process = process,
 ): Promise<void> {
   const io: Io = { stdout: (s) => proc.stdout.write(s), stderr: (s) => proc.stderr.write(s) };
+  // The signal handlers are in place before main() starts: a SIGTERM that
+  // arrives while a server is still starting (a pod deleted at once) is kept
+  // and closes the server as soon as it exists, instead of Node's default
+  // abrupt exit.
+  let close: (() => Promise<void>) | undefined;
+  let stopRequested = false;
+  const stop = (): void => {
+    if (stopRequested) return;
+    stopRequested = true;
+    if (close) {
+      void close().then(() => proc.exit(codes.ok));
+      return;
+    }
+    // Still starting: a server gets its graceful close when main() returns; a
+    // one-shot command that hangs (a dead mount) must still die of the signal.
+    setTimeout(() => proc.exit(128 + 15), 10_000).unref();
+  };
+  proc.once('SIGTERM', stop);
+  proc.once('SIGINT', stop);
+  const unhook = (): void => {
+    proc.removeListener('SIGTERM', stop);
+    proc.removeListener('SIGINT', stop);
+  };
   try {
     const r = await main(proc.argv.slice(2), proc.env, io);
     if (r.close) {
-      const close = r.close;
-      const stop = (): void => {
-        void close().then(() => proc.exit(codes.ok));
-      };
-      proc.once('SIGTERM', stop);
-      proc.once('SIGINT', stop);
+      close = r.close;
+      if (stopRequested) void close().then(() => proc.exit(codes.ok));
     } else {
-      proc.exitCode = r.code;
+      unhook();
+      if (stopRequested) {
+        // A one-shot command that finished despite the signal: the signal's conventional code.
+        proc.exitCode = r.code === codes.ok ? 128 + 15 : r.code;
+      } else {
+        proc.exitCode = r.code;
+      }
     }
   } catch (err) {
+    unhook();
     io.stderr(`${name}: ${(err as Error).message ?? String(err)}\n`);
     proc.exitCode = codes.crashed;
   }

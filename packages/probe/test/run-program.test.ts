@@ -57,6 +57,28 @@ describe('runProgram', () => {
     expect(r.code, JSON.stringify(r)).toBe(0);
   }, 30_000);
 
+  it('a SIGTERM while the server is still starting closes it gracefully once it exists', async () => {
+    let closed = 0;
+    const exits: number[] = [];
+    const proc = Object.assign(new EventEmitter(), {
+      argv: ['node', 'bin.js', 'serve'],
+      env: {},
+      stdout: { write: () => true },
+      stderr: { write: () => true },
+      exitCode: undefined as number | undefined,
+      exit: (code: number) => exits.push(code),
+    }) as unknown as NodeJS.Process;
+    let started!: (r: { code: number; close: () => Promise<void> }) => void;
+    const running = runProgram('cnpg-disk-test', () => new Promise((r) => (started = r)), { ok: 0, crashed: 3 }, proc);
+    proc.emit('SIGTERM');
+    expect(closed).toBe(0);
+    started({ code: 0, close: () => Promise.resolve(void closed++) });
+    await running;
+    await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(1);
+    expect(exits).toEqual([0]);
+  });
+
   it('a main() that throws: "<name>: <message>" and the crashed code', async () => {
     const written: string[] = [];
     const proc = Object.assign(new EventEmitter(), {
