@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { archiverStats, setArchiveCredentials, switchWal as switchWalOn, type ArchiverStats } from './lib/archive.js';
 import { Cli } from './lib/cli.js';
-import { clusterStatus, condition, instancePods, psql, createCluster } from './lib/cnpg.js';
+import { clusterStatus, condition, instancePods, createCluster } from './lib/cnpg.js';
 import { Kube, exec, waitFor } from './lib/kube.js';
 
 const cfg = inject('e2e');
@@ -68,21 +69,8 @@ async function cliWalDecision(): Promise<{ verdict: string; reason?: string; mes
   return v.decision;
 }
 
-interface Archiver {
-  archived: number;
-  failed: number;
-  lastArchived: string;
-}
-
-async function archiver(): Promise<Archiver> {
-  const row = await psql(
-    kube,
-    ns,
-    primary,
-    "SELECT archived_count, failed_count, coalesce(last_archived_wal, '') FROM pg_stat_archiver",
-  );
-  const [a, f, l] = row.split('|');
-  return { archived: Number(a), failed: Number(f), lastArchived: l ?? '' };
+async function archiver(): Promise<ArchiverStats> {
+  return archiverStats(kube, ns, primary);
 }
 
 async function readyCount(): Promise<number> {
@@ -94,38 +82,17 @@ async function readyCount(): Promise<number> {
   return Number(r.stdout.trim());
 }
 
-/** Writes some WAL and closes the segment so it has to be archived; returns its name. */
 async function switchWal(): Promise<string> {
-  await psql(kube, ns, primary, 'CREATE TABLE IF NOT EXISTS t_wal (x int); INSERT INTO t_wal VALUES (1)');
-  return psql(kube, ns, primary, 'SELECT pg_walfile_name(pg_switch_wal())');
+  return switchWalOn(kube, ns, primary);
 }
 
-/**
- * Replaces the connection string. CloudNativePG's instance manager re-reads the
- * credentials only when it reconciles the Cluster, so touch the Cluster too
- * (otherwise archiving keeps using the old credentials for a long while).
- */
+/** Replaces the connection string (and touches the Cluster once it exists: lib/archive.ts). */
 async function setCredentials(connectionString: string): Promise<void> {
-  await kube.apply(
-    [
-      'apiVersion: v1',
-      'kind: Secret',
-      `metadata: { name: ${SECRET}, namespace: ${ns} }`,
-      'stringData:',
-      `  AZURE_CONNECTION_STRING: ${JSON.stringify(connectionString)}`,
-    ].join('\n'),
-  );
-  if (primary) {
-    await kube.ok([
-      '-n',
-      ns,
-      'annotate',
-      'cluster.postgresql.cnpg.io',
-      CLUSTER,
-      '--overwrite',
-      `cnpg-disk.test/credentials-changed=${Date.now()}`,
-    ]);
-  }
+  await setArchiveCredentials(kube, ns, {
+    secret: SECRET,
+    connectionString,
+    ...(primary ? { cluster: CLUSTER } : {}),
+  });
 }
 
 async function archivingCondition(): Promise<string> {
