@@ -26,7 +26,6 @@ import {
   type WalSpaceExhausted,
   type Ledger,
   type LedgerEntry,
-  formatBytes,
 } from '@cnpg-disk/core';
 import type { ClusterSnapshot, KubeObject, Snapshot } from '../model/snapshot.js';
 import {
@@ -247,8 +246,7 @@ export function evaluateCluster(
       const ledger = parseLedger(annotations(raw)[LEDGER_ANNOTATION]);
       // An exit 4 the volume was already grown for is answered: the pod has not
       // started on the new size yet, so its last exit is still the old one.
-      const grownAfterExit = exitFact ? resizeSinceExit(ledger, exitFact) : undefined;
-      const exhausted = grownAfterExit ? undefined : exitFact;
+      const exhausted = exitFact && !resizeSinceExit(ledger, exitFact) ? exitFact : undefined;
       const resolved = resolvePolicy(sources, ref.type, ref.tablespace);
       const policy =
         resolved.policy && exhausted && opts.rescue ? { ...resolved.policy, enabled: true } : resolved.policy;
@@ -265,12 +263,6 @@ export function evaluateCluster(
         const prefix = `filesystem facts of ${ref.pvcName} rejected: `;
         const rejected = m?.errors.find((e) => e.startsWith(prefix));
         if (rejected) report.unmeasuredReason = rejected.slice(prefix.length);
-        else if (grownAfterExit && exitFact) {
-          report.unmeasuredReason =
-            `the instance exited with code 4 at ${exitFact.exitedAt ?? '?'} and the volume was grown at ` +
-            `${grownAfterExit.at} (${formatBytes(grownAfterExit.fromBytes)} → ${formatBytes(grownAfterExit.toBytes)}); ` +
-            'nothing measures it until the instance starts again';
-        }
       }
       if (policy) {
         report.resolvedPolicy = policy;
