@@ -135,7 +135,7 @@ export async function recheckWalFacts(plan: ResizePlan, items: PlanItem[], ctx: 
   // 1. exec, live.
   if (ctx.source === 'auto' || ctx.source === 'exec') {
     ctx.log?.(
-      `WAL facts of ${[...pods].join(', ')} may predate this run (metrics cache): reading them again with exec`,
+      `WAL facts of ${[...pods].join(', ')} may predate this run (metrics cache): trying exec to read them again (used only when permitted)`,
     );
     const attempts: SourceAttempt[] = [];
     const problems: string[] = [];

@@ -24,6 +24,8 @@ import {
   type VolumeRef,
   type VolumeSizes,
   type WalSpaceExhausted,
+  type Ledger,
+  type LedgerEntry,
 } from '@cnpg-disk/core';
 import type { ClusterSnapshot, KubeObject, Snapshot } from '../model/snapshot.js';
 import {
@@ -114,6 +116,18 @@ function walSpaceExhaustedOf(pg: unknown, restarts: number): WalSpaceExhausted |
   if (get(term, 'exitCode') !== MISSING_WAL_DISK_SPACE_EXIT_CODE) return undefined;
   const at = str(term, 'finishedAt');
   return { ...(at ? { exitedAt: at } : {}), restarts };
+}
+
+/**
+ * The ledger entry (engine, manual or sibling floor) written at or after the
+ * exit code 4, if any: the volume grew after the instance found it full, so
+ * that exit no longer says the volume is full. Without a known exit time
+ * nothing can be compared and the fact stands.
+ */
+function resizeSinceExit(ledger: Ledger, fact: WalSpaceExhausted): LedgerEntry | undefined {
+  const exited = fact.exitedAt !== undefined ? Date.parse(fact.exitedAt) : NaN;
+  if (!Number.isFinite(exited)) return undefined;
+  return ledger.entries.find((e) => Date.parse(e.at) >= exited);
 }
 
 function policySourcesFor(
@@ -226,10 +240,13 @@ export function evaluateCluster(
       const m = measurements.get(ref.instance);
       const fs = m?.filesystems[ref.pvcName];
       // Only the volume that holds pg_wal: the wal volume, or data when there is none.
-      const exhausted = walSafetyApplies(ref, shape)
+      const exitFact = walSafetyApplies(ref, shape)
         ? instances.find((i) => i.pod === ref.instance)?.walSpaceExhausted
         : undefined;
       const ledger = parseLedger(annotations(raw)[LEDGER_ANNOTATION]);
+      // An exit 4 the volume was already grown for is answered: the pod has not
+      // started on the new size yet, so its last exit is still the old one.
+      const exhausted = exitFact && !resizeSinceExit(ledger, exitFact) ? exitFact : undefined;
       const resolved = resolvePolicy(sources, ref.type, ref.tablespace);
       const policy =
         resolved.policy && exhausted && opts.rescue ? { ...resolved.policy, enabled: true } : resolved.policy;

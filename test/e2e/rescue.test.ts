@@ -11,6 +11,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cli } from './lib/cli.js';
 import { MOUNTS, dfInPod, psql, waitHealthy, createCluster } from './lib/cnpg.js';
 import { Kube, bytes, waitFor } from './lib/kube.js';
+import {
+  fillWalUntilExit4,
+  postgresContainer as postgresContainerOf,
+  type PostgresContainerStatus,
+} from './lib/wal-full.js';
 
 const cfg = inject('e2e');
 const kube = new Kube(cfg);
@@ -23,22 +28,8 @@ let tmp = '';
 let policyFile = '';
 let generation = 0;
 
-interface PodStatus {
-  status: {
-    phase: string;
-    containerStatuses?: {
-      name: string;
-      ready: boolean;
-      restartCount: number;
-      state: { waiting?: { reason: string }; running?: object };
-      lastState: { terminated?: { exitCode: number } };
-    }[];
-  };
-}
-
-async function postgresContainer(): Promise<NonNullable<PodStatus['status']['containerStatuses']>[number] | undefined> {
-  const p = await kube.json<PodStatus>(['-n', ns, 'get', 'pod', POD]);
-  return p.status.containerStatuses?.find((c) => c.name === 'postgres');
+async function postgresContainer(): Promise<PostgresContainerStatus | undefined> {
+  return postgresContainerOf(kube, ns, POD);
 }
 
 async function clusterSpec(): Promise<{ generation: number; walSize: string }> {
@@ -88,36 +79,9 @@ describe('WAL disk full: diagnose and rescue by PVC resize', () => {
   });
 
   it('fills the WAL volume until the instance exits with code 4', async () => {
-    await psql(kube, ns, POD, "SELECT pg_create_physical_replication_slot('e2e_hold', true)");
-    // Write until PostgreSQL cannot write WAL any more: the session is cut
-    // when the server stops (each -c runs on its own, so COMMIT works in DO).
-    const fill = await kube.exec(
-      ns,
-      POD,
-      'postgres',
-      [
-        'psql',
-        '-d',
-        'postgres',
-        '-Xq',
-        '-c',
-        'CREATE TABLE fill (pad text)',
-        '-c',
-        "DO $$ BEGIN FOR i IN 1..400 LOOP INSERT INTO fill SELECT repeat('x', 1000) FROM generate_series(1, 1000); COMMIT; END LOOP; END $$",
-      ],
-      300_000,
-    );
+    const { fill, container: c } = await fillWalUntilExit4(kube, ns, POD);
     expect(fill.code, fill.stdout).not.toBe(0);
     expect(fill.stderr).toMatch(/connection to server was lost|server closed the connection|No space left on device/);
-    const c = await waitFor(
-      'the postgres container to have exited with code 4',
-      kube.t(6 * 60_000),
-      async () => {
-        const s = await postgresContainer();
-        return s?.lastState.terminated?.exitCode === 4 ? s : undefined;
-      },
-      async () => JSON.stringify(await postgresContainer(), null, 1),
-    );
     expect(c.ready).toBe(false);
   });
 

@@ -212,6 +212,56 @@ describe('an instance down on exit code 4 (no WAL disk space)', () => {
     expect(evaluate(p).volumes[1]!.walSpaceExhausted).toEqual({ exitedAt: '2026-11-26T00:06:00Z', restarts: 9 });
   });
 
+  it('grown after the exit (the pod has not started on it yet): the exit 4 no longer makes the volume full, no second grow', () => {
+    // The autoresizer grew the WAL volume 2Gi → 4Gi 30 s after the exit; the
+    // kubelet's back-off has not restarted the container, so its last state
+    // is still that exit 4. The old code took the volume as full again and
+    // grew it to 6Gi on the next pass.
+    const grown = [
+      pvcs[0]!,
+      pvc({
+        instance: 'pg-1',
+        role: 'PG_WAL',
+        request: '4Gi',
+        ledger: [{ at: '2026-11-26T00:00:30Z', fromBytes: 2n * GiB, toBytes: 4n * GiB, by: 'engine' }],
+      }),
+    ];
+    const r = evaluateCluster(
+      clusterSnapshot(cluster({ walStorage: true, annotations: walPolicy }), [crashLooping], grown),
+      storageClasses,
+      {
+        now: NOW + 60_000,
+      },
+    );
+    const walVol = r.volumes[1]!;
+    expect(walVol.walSpaceExhausted).toBeUndefined();
+    expect(walVol.decision!.verdict).not.toBe('resize');
+    expect(walVol.decision!.verdict).toBe('unknown');
+    expect(walVol.unmeasuredReason).toBeUndefined();
+    // the instance is still down: diagnose still says so
+    expect(r.instances[0]!.walSpaceExhausted).toBeDefined();
+    expect(r.findings.map((f) => f.code)).toContain('WAL_DISK_FULL_EXIT');
+  });
+
+  it('a resize before the exit does not answer it: the instance found the grown volume full again', () => {
+    const grownBefore = [
+      pvcs[0]!,
+      pvc({
+        instance: 'pg-1',
+        role: 'PG_WAL',
+        request: '4Gi',
+        ledger: [{ at: '2026-11-25T23:50:00Z', fromBytes: 2n * GiB, toBytes: 4n * GiB, by: 'engine' }],
+      }),
+    ];
+    const r = evaluateCluster(
+      clusterSnapshot(cluster({ walStorage: true, annotations: walPolicy }), [crashLooping], grownBefore),
+      storageClasses,
+      { now: NOW + 60_000 },
+    );
+    expect(r.volumes[1]!.walSpaceExhausted).toEqual({ exitedAt: '2026-11-26T00:00:00Z', restarts: 7 });
+    expect(r.volumes[1]!.decision).toMatchObject({ verdict: 'resize', newBytes: 6n * GiB });
+  });
+
   it('a crash loop on another exit code is not the fact', () => {
     const r = evaluate(pod({ name: 'pg-1', lastExitCode: 1, waiting: 'CrashLoopBackOff', ready: false, restarts: 3 }));
     expect(r.instances[0]!.walSpaceExhausted).toBeUndefined();
