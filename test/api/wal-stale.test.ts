@@ -123,7 +123,7 @@ describe('disk resize --apply on WAL facts from CloudNativePG metrics cache', { 
       expect(Date.parse(v.walRecheck!.observedAt!) - Date.parse(v.walRecheck!.staleObservedAt!)).toBeGreaterThan(3000);
     }
     // exec was tried first (the admin may exec) and the simulated kubelet cannot: then the wait.
-    expect(r.stderr).toMatch(/reading them again with exec/);
+    expect(r.stderr).toMatch(/trying exec to read them again/);
     expect(r.stderr).toMatch(/waiting \d+ s for CloudNativePG's metrics cache \(metricsQueriesTTL 3 s\)/);
     expect(await requests('cached')).toEqual(before);
   });
