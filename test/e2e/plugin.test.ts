@@ -355,8 +355,25 @@ describe('the CNPG-I plugin on a real cluster', () => {
 
   it("with the plugin's Deployment gone the Cluster is not reconciled, and it is when the plugin is back", async () => {
     await kube.ok(['-n', OPERATOR_NS, 'scale', `deployment/${PLUGIN_APP}`, '--replicas=0']);
+    // Poke only once the plugin's pods are gone: a reconciliation that starts
+    // while they terminate can wait on the old connection. Even so,
+    // CloudNativePG took up to 5 min 7 s to say so in one run (its own dial
+    // and connection timeouts), hence the 8 minutes (docs/plugin.md).
+    await kube.ok(
+      [
+        '-n',
+        OPERATOR_NS,
+        'wait',
+        '--for=delete',
+        'pod',
+        '-l',
+        `app.kubernetes.io/name=${PLUGIN_APP}`,
+        '--timeout=120s',
+      ],
+      { timeoutMs: 130_000 },
+    );
     await kube.ok(['-n', ns, 'annotate', 'cluster', CLUSTER, `cnpg-disk.test/poke=${Date.now()}`, '--overwrite']);
-    await waitFor('the Cluster phase to name the plugin failure', kube.t(5 * 60_000), async () => {
+    await waitFor('the Cluster phase to name the plugin failure', kube.t(8 * 60_000), async () => {
       const st = await clusterStatus(kube, ns, CLUSTER);
       return /plugin/i.test(st.phase ?? '') ? st : undefined;
     });
