@@ -165,9 +165,13 @@ describe('3-instance cluster with WAL volume and tablespace', () => {
 
   for (const source of ['auto', 'exec', 'kubelet-summary'] as const) {
     it(`disk status --source ${source} agrees with df within 1 % on every volume of every instance`, async () => {
-      // The two measurements are moments apart (WAL keeps being written): a few tries.
+      // The two measurements are moments apart (WAL keeps being written): a few tries. The
+      // kubelet's figures are up to one volumeStatsAggPeriod (10 s here) old by design, so
+      // the tries are spaced by more than that (once a volume just written by the previous
+      // test showed 0 used in three back-to-back tries).
       let last: string[] = [];
-      for (let attempt = 0; attempt < 3; attempt++) {
+      for (let attempt = 0; attempt < 4; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 12_000));
         const doc = await cli.json<DiskStatusDoc>(['disk', 'status', '-n', ns, CLUSTER, '--source', source]);
         expect(doc.kind).toBe('DiskStatus');
         const volumes = doc.clusters[0]?.volumes ?? [];
