@@ -10,6 +10,8 @@
 //  3. The leader abandoned mid-run (its renewals stop, as after kill -9): the
 //     other takes over within the lease duration and finishes the work; no
 //     PVC's ledger holds two entries (no budget slot spent twice).
+//  4. RBAC: as an identity holding exactly what `disk install` generates but
+//     for patch on PVCs, the pass writes nothing and names that rule.
 //
 // Real: API server, etcd, admission, optimistic concurrency, audit log, the
 // node proxy, tmpfs filesystems measured with statfs. Simulated: the kubelets
@@ -23,6 +25,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEDGER_ANNOTATION, parseLedger } from '@cnpg-disk/core';
 import { Controller } from '../../src/controller/controller.js';
+import { clusterScopedRules, namespacedRules } from '../../src/controller/install/manifests.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
@@ -416,5 +419,55 @@ describe('autoresize against a real API server', { timeout: 240_000 }, () => {
     } finally {
       await c.stop();
     }
+  });
+
+  it('RBAC: the generated rules less one — the missing rule is named, nothing is written', async () => {
+    const ns = 'norbac';
+    await seed.cluster({
+      namespace: ns,
+      name: 'short',
+      instances: 1,
+      walStorage: true,
+      nodes,
+      usage: { data: 0.3, wal: 0.88 },
+      annotations: { 'disk.cnpg-plugin.dev/resize-policy': WAL_POLICY },
+    });
+    // What `disk install --watch-namespace norbac --source kubelet-summary` grants, without patch on PVCs.
+    const rules = namespacedRules(['kubelet-summary']).map((r) =>
+      r.resources.includes('persistentvolumeclaims') ? { ...r, verbs: r.verbs.filter((v) => v !== 'patch') } : r,
+    );
+    const must = async (path: string, body: unknown) => {
+      const r = await api.request('POST', path, { body });
+      if (r.status !== 201) throw new Error(`${path}: ${r.status} ${r.body}`);
+    };
+    const rbac = '/apis/rbac.authorization.k8s.io/v1';
+    const subjects = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'ar-missing' }];
+    await must(`${rbac}/namespaces/${ns}/roles`, { metadata: { name: 'ar' }, rules });
+    await must(`${rbac}/namespaces/${ns}/rolebindings`, {
+      metadata: { name: 'ar' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ar' },
+      subjects,
+    });
+    await must(`${rbac}/clusterroles`, {
+      metadata: { name: 'ar-missing' },
+      rules: clusterScopedRules(['kubelet-summary']),
+    });
+    await must(`${rbac}/clusterrolebindings`, {
+      metadata: { name: 'ar-missing' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ar-missing' },
+      subjects,
+    });
+    const kubeconfig = await api.kubeconfigFor('ar-missing');
+    const r = await cli(['disk', 'autoresize', '-n', ns, '--source', 'kubelet-summary', '-o', 'json'], { kubeconfig });
+    if (process.env['AR_DEBUG']) console.log(r.code, r.stdout, r.stderr);
+    const wal = json<Report>(r)
+      .clusters.flatMap((c) => c.volumes)
+      .find((v) => v.pvc === 'short-1-wal');
+    expect(wal).toMatchObject({ action: 'failed' });
+    expect(wal?.message).toContain('grant "patch persistentvolumeclaims" in namespace norbac');
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(r.code).not.toBe(0);
+    expect((await pvc(ns, 'short-1-wal')).spec.resources.requests.storage).toBe('64Mi');
+    expect((await pvc(ns, 'short-1-wal')).metadata.annotations?.[LEDGER_ANNOTATION]).toBeUndefined();
   });
 });
