@@ -4,7 +4,6 @@
 // values, and an alert must go from inactive to firing on a real scrape.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,19 +11,9 @@ import { ControllerMetrics } from '../../src/controller/metrics.js';
 import { startHealthServer, type HealthServer } from '../../src/controller/server.js';
 import { RULES_FILE } from '../../src/controller/install/assets.js';
 import { DASHBOARD_PANELS, NAMESPACE_VARIABLE_QUERY } from '../../src/controller/install/dashboard.js';
+import { freePort } from '../infra/proc.js';
 
 const RULES = join(import.meta.dirname, '..', '..', 'deploy', 'autoresizer', RULES_FILE);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface QueryResult {
   status: string;

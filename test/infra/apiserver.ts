@@ -22,11 +22,10 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as net from 'node:net';
 import { join } from 'node:path';
 import { binaryPath, cacheDir, cnpgCrdDir, INFRA_DIR, pinnedVersions, type PinnedVersions } from './paths.js';
 import { CertificateAuthority, type IssuedCert, type TlsMaterial } from './pki.js';
-import { onExit, ownedTempDirSync, run, sleep, spawnManaged, type ManagedProcess } from './proc.js';
+import { freePort, onExit, ownedTempDirSync, run, sleep, spawnManaged, type ManagedProcess } from './proc.js';
 
 export type { TlsMaterial } from './pki.js';
 
@@ -177,18 +176,6 @@ omitStages: ["RequestReceived"]
 rules:
   - level: Metadata
 `;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface RawRequest {
   readonly method: string;

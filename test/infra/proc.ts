@@ -1,6 +1,7 @@
 // Child processes that cannot outlive the test process, and cleanup at exit.
 import { spawn, execFile, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -191,4 +192,17 @@ export function ownedTempDirSync(prefix: string, keep = false): string {
   const dir = mkdtempSync(join(base, prefix));
   if (!keep) writeFileSync(join(dir, OWNER_FILE), String(process.pid));
   return dir;
+}
+
+/** A TCP port free on 127.0.0.1 now (bound, read, released: the caller binds it next). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -6,10 +6,10 @@
 // Stopped (and its directory removed) by stop().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { freePort } from '../../infra/proc.js';
 import { waitFor } from './kube.js';
 
 /** One pod's HTTP endpoint, scraped through the API server. */
@@ -43,17 +43,6 @@ export interface QueryResponse {
   readonly errorType?: string;
   readonly error?: string;
   readonly data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 interface KubeconfigDoc {

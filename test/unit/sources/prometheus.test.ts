@@ -19,6 +19,7 @@ import {
   walHealthFromSamples,
 } from '../../../src/sources/prometheus.js';
 import { metricsText, walArchiveFailingScenario } from '../../../scripts/make-examples.scenarios.js';
+import { freePort } from '../../infra/proc.js';
 
 const NOW = Date.now();
 let dir: string;
@@ -53,14 +54,6 @@ function page(): string {
     'kubelet_volume_stats_capacity_bytes{namespace="other",persistentvolumeclaim="x"} 1',
   ].join('\n');
   return `${cnpg}\n${kubelet}\n`;
-}
-
-async function freePort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 beforeAll(async () => {
