@@ -7,6 +7,7 @@ import { Command } from '@oclif/core/command';
 import * as Errors from '@oclif/core/errors';
 import { CliError, ExitCode } from '../model/errors.js';
 import { sanitize } from '../render/sanitize.js';
+import { writeStderr } from './io.js';
 
 export abstract class BaseCommand extends Command {
   /** Set by commands after parsing, so errors can show stacks with -v. */
@@ -33,7 +34,7 @@ export abstract class BaseCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     // oclif's own exit (this.exit) and parse errors.
     if (err instanceof Errors.ExitError) throw err;
-    const write = (t: string) => process.stderr.write(t);
+    const write = writeStderr;
     if (err instanceof CliError) {
       // Messages quote names from the cluster or a bundle: untrusted.
       write(`error: ${sanitize(err.message)}\n`);

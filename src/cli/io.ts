@@ -2,6 +2,7 @@
  * The one place that knows about the terminal: TTY, colour, width, and where
  * data (stdout) and progress/status (stderr) go.
  */
+import { writeSync } from 'node:fs';
 import type { Ora } from 'ora';
 
 export interface IOStreams {
@@ -41,8 +42,8 @@ export function systemIO(opts: { noColor?: boolean } = {}): IOStreams {
   const isStderrTTY = Boolean(process.stderr.isTTY);
   const color = colorWanted(isStdoutTTY, opts.noColor ?? false, env);
   return {
-    stdout: (t) => void process.stdout.write(t),
-    stderr: (t) => void process.stderr.write(t),
+    stdout: writeStdout,
+    stderr: writeStderr,
     isStdoutTTY,
     isStderrTTY,
     isStdinTTY: Boolean(process.stdin.isTTY),
@@ -79,6 +80,55 @@ export function systemIO(opts: { noColor?: boolean } = {}): IOStreams {
       }
     },
   };
+}
+
+/**
+ * Whether output goes through blocking writes: under Bun (the single binary).
+ * Bun's process.exit drops what a pipe has not taken yet, and its streams do
+ * not say that anything is pending (writableLength 0, the write callback runs
+ * at once), so base.ts cannot wait for them: `-o json` of a fleet (2.7 MB)
+ * piped to jq was cut at 128 KiB whenever the exit code was not 0. A blocking
+ * writeSync hands every byte to the OS before it returns. Under Node the
+ * stream is used and base.ts waits for it to drain before exit.
+ */
+const BLOCKING_WRITES = typeof (process.versions as Record<string, string | undefined>)['bun'] === 'string';
+/** fds whose reader went away (EPIPE): written to no more, like a closed stream. */
+const closedFds = new Set<number>();
+
+/** Writes all of `text` to fd 1 or 2 before returning (retrying partial writes and EAGAIN). */
+export function writeBlocking(fd: 1 | 2, text: string): void {
+  if (closedFds.has(fd)) return;
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        // A non-blocking pipe that is full: wait a millisecond for the reader.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        continue;
+      }
+      if (code === 'EPIPE') {
+        closedFds.add(fd);
+        return;
+      }
+      throw e;
+    }
+  }
+}
+
+/** stdout for every command: see BLOCKING_WRITES. */
+export function writeStdout(text: string): void {
+  if (BLOCKING_WRITES) writeBlocking(1, text);
+  else process.stdout.write(text);
+}
+
+/** stderr for every command: see BLOCKING_WRITES. */
+export function writeStderr(text: string): void {
+  if (BLOCKING_WRITES) writeBlocking(2, text);
+  else process.stderr.write(text);
 }
 
 /** IO that records everything, for tests. */

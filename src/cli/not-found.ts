@@ -14,6 +14,7 @@
  */
 import type { Hook } from '@oclif/core';
 import { isDiskBinary, userCommandLine } from './invocation.js';
+import { writeStderr } from './io.js';
 
 /** The exit code of an unknown command (docs/cli.md), as before. */
 export const UNKNOWN_COMMAND = 127;
@@ -72,7 +73,7 @@ const hook: Hook.CommandNotFound = async function (opts) {
     ...opts.config.commands.filter((c) => !c.hidden).map((c) => c.id),
     ...opts.config.topics.filter((t) => !t.hidden).map((t) => t.name),
   ];
-  process.stderr.write(notFoundMessage(opts.id, names, process.argv[1] ?? ''));
+  writeStderr(notFoundMessage(opts.id, names, process.argv[1] ?? ''));
   this.exit(UNKNOWN_COMMAND);
 };
 

@@ -9,6 +9,7 @@
 // a warm cache, plus one API server); the other five platforms, krew and
 // kubectl are in the smoke suite (npm run release:smoke). Needs root and the
 // binaries of test/infra/build-k8s.sh, like the other API-server tests.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -23,7 +24,17 @@ import type { ApiServerHandle } from '../infra/apiserver.js';
 import { CertificateAuthority } from '../infra/pki.js';
 import { ensureNamespace } from '../infra/simulated.js';
 import { cluster, pod, pvc } from '../helpers/fixtures.js';
-import { REPO, cleanEnv, linkFarm, runBin, runNode, tempDir, withoutRuntime, writeSampleBundle } from './helpers.js';
+import {
+  REPO,
+  cleanEnv,
+  linkFarm,
+  runBin,
+  runNode,
+  tempDir,
+  withoutRuntime,
+  writeFleetSnapshot,
+  writeSampleBundle,
+} from './helpers.js';
 
 const tmp = tempDir('cli-binary');
 let built: BuildResult;
@@ -101,6 +112,27 @@ describe('kubectl-cnpg for linux-x64', { timeout: 90_000 }, () => {
       }
     }
   }, 180_000);
+
+  it('writes a document of megabytes in full to a slow pipe, though it exits non-zero', async () => {
+    // Bun's process.exit dropped what the pipe had not taken: `-o json | jq`
+    // on a fleet got 128 KiB of 2.7 MB. Here the reader waits a second
+    // before it reads anything, so the pipe is full when the CLI is done.
+    const file = writeFleetSnapshot(tmp.dir, 400);
+    const args = ['disk', 'status', '--from-bundle', file, '-o', 'json'];
+    const slow = await new Promise<{ status: number | null; stdout: string }>((resolve, reject) => {
+      const child = spawn(bin, args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'ignore'] });
+      const chunks: Buffer[] = [];
+      child.on('error', reject);
+      setTimeout(() => child.stdout.on('data', (c: Buffer) => chunks.push(c)), 1000);
+      child.on('close', (status) => resolve({ status, stdout: Buffer.concat(chunks).toString() }));
+    });
+    const n = await runNode(args);
+    expect(n.status).toBe(2);
+    expect(n.stdout.length).toBeGreaterThan(1_000_000);
+    expect(slow.status).toBe(2);
+    expect(slow.stdout.length).toBe(n.stdout.length);
+    expect(slow.stdout).toBe(n.stdout);
+  });
 
   it('renders the table for the bundle like the Node CLI', async () => {
     const args = ['disk', 'status', '--from-bundle', sample.tgz];

@@ -118,3 +118,32 @@ export async function writeSampleBundle(dir: string): Promise<{ tgz: string; jso
   );
   return { tgz, json };
 }
+
+/**
+ * A bare snapshot of `clusters` 3-instance clusters whose data volumes are
+ * nearly full (exit 2): a `-o json` document of megabytes, for output that
+ * must survive a slow pipe and a non-zero exit.
+ */
+export function writeFleetSnapshot(dir: string, clusters: number): string {
+  const snaps = Array.from({ length: clusters }, (_, c) => {
+    const name = `pg-${String(c).padStart(4, '0')}`;
+    const ids = [1, 2, 3].map((i) => `${name}-${i}`);
+    return clusterSnapshot(
+      cluster({ name, instances: 3, walStorage: true, archiving: true }),
+      ids.map((id) => pod({ name: id, cluster: name })),
+      ids.flatMap((id) => [
+        pvc({ cluster: name, instance: id, role: 'PG_DATA', request: '10Gi' }),
+        pvc({ cluster: name, instance: id, role: 'PG_WAL', request: '2Gi' }),
+      ]),
+      ids.map((id) => ({
+        pod: id,
+        filesystems: { [id]: fs(10, 96.5), [`${id}-wal`]: fs(2, 12) },
+        errors: [],
+        wal: wal(id),
+      })),
+    );
+  });
+  const file = join(dir, `fleet-${clusters}.json`);
+  writeFileSync(file, JSON.stringify({ kind: 'Snapshot', ...(toPlain(snapshot(snaps)) as object) }));
+  return file;
+}
