@@ -31,6 +31,8 @@
  *      `disk status -A -o json --context a,b` (read-only, new node and binary) against
  *      `--context a` then `--context b`, wall and CPU as ratios of the same run.
  *   FLEET_PHASES=3 (or 1,2 ...) runs only those phases.
+ *   FLEET_HOLD=1 keeps the fleet up once phase 2 has given the pods addresses and prints a
+ *   read-only and an admin kubeconfig (for profiling a run by hand); a signal goes on.
  *
  * For each run it prints exit code, wall, CPU, peak RSS and the API requests by kind
  * from the API server's audit log (one user per run), then the ratios the goals of
@@ -69,6 +71,8 @@ const NAMESPACES = Number(process.env['FLEET_NAMESPACES'] ?? 30);
 const INSTANCES = 3;
 /** Which phases run: 1 (no addresses), 2 (addresses), 3 (two API servers, several contexts); default all. */
 const PHASES = new Set((process.env['FLEET_PHASES'] ?? '1,2,3').split(',').map((p) => p.trim()));
+/** FLEET_HOLD=1: keep the fleet up after phase 2's addresses, print kubeconfigs, wait for a signal (profiling). */
+const HOLD = process.env['FLEET_HOLD'] === '1';
 const GNU_TIME = '/usr/bin/time';
 /** Addresses per test network (a /24, a few kept free). */
 const HOSTS_PER_NETWORK = 240;
@@ -344,6 +348,18 @@ async function main(): Promise<void> {
       console.log(
         `  ${instances.length} pods got addresses in ${podNets.length} network namespaces (one relay process each) in ${fmtMs(performance.now() - tAddr)}`,
       );
+      if (HOLD) {
+        // For profiling by hand: the fleet stays up with a read-only and an admin kubeconfig.
+        await grantClusterWide(s.client, 'bench-hold-ro', READ_ONLY_RULES);
+        await waitForPermission(api, 'bench-hold-ro', { verb: 'get', resource: 'nodes', subresource: 'proxy' });
+        console.log(`  holding (FLEET_HOLD): Ctrl-C or SIGTERM ends the run`);
+        console.log(`    read-only kubeconfig: ${await api.kubeconfigFor('bench-hold-ro')}`);
+        console.log(`    admin kubeconfig:     ${await api.kubeconfigFor('bench-hold-admin', ['system:masters'])}`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+      }
       for (const n of cliNames) await runOne('status -A, every permission', prog(n), STATUS, false);
       for (const n of cliNames) await runOne('status -A, read-only', prog(n), STATUS, true);
       for (const n of ['df-pv', 'df-pv stock'].filter(has))
