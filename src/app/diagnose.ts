@@ -320,7 +320,9 @@ async function collectExtras(
   );
   if (wanted.size > 0) {
     try {
-      const list = await client.call('list persistentvolumes', () => client.core.listPersistentVolume());
+      const list = await client.call('list persistentvolumes', async () =>
+        (await client.apis()).core.listPersistentVolume(),
+      );
       out.pvs = (list.items ?? []).map(plain).filter((pv) => wanted.has(nameOf(pv)));
     } catch (e) {
       const d = describe(e);
@@ -334,8 +336,8 @@ async function collectExtras(
     namespaces.map((namespace) =>
       limit(async () => {
         try {
-          const list = await client.call(`list events in ${namespace}`, () =>
-            client.core.listNamespacedEvent({ namespace }),
+          const list = await client.call(`list events in ${namespace}`, async () =>
+            (await client.apis()).core.listNamespacedEvent({ namespace }),
           );
           const items = (list.items ?? []).map(plain);
           for (const cs of snapshot.clusters.filter((c) => c.namespace === namespace)) {
@@ -370,8 +372,8 @@ async function collectExtras(
           for (const previous of restarted ? [false, true] : [false]) {
             const path = `${cs.namespace}/${cs.name}/${pod}/postgres${previous ? '.previous' : ''}.log`;
             try {
-              const text = await client.call(`get pods/log ${cs.namespace}/${pod}`, () =>
-                client.core.readNamespacedPodLog({
+              const text = await client.call(`get pods/log ${cs.namespace}/${pod}`, async () =>
+                (await client.apis()).core.readNamespacedPodLog({
                   name: pod,
                   namespace: cs.namespace,
                   container: 'postgres',

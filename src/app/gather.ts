@@ -5,7 +5,6 @@
 import type { Deps } from '../cli/deps.js';
 import type { KubeClient } from '../kube/client.js';
 import type { CollectOptions } from '../snapshot/collect.js';
-import { readBundle } from '../snapshot/bundle.js';
 import type { ClusterSnapshot, Snapshot, SourceName } from '../model/snapshot.js';
 import { labels } from '../model/kube-objects.js';
 import { cannotEvaluate, usageError } from '../model/errors.js';
@@ -59,6 +58,8 @@ export function checkScopeOptions(opts: ScopeOptions): LabelSelector | undefined
 export async function gatherSnapshot(opts: ScopeOptions, deps: Deps): Promise<Snapshot> {
   const selector = checkScopeOptions(opts);
   if (opts.fromBundle) {
+    // Loaded only to read a bundle (it brings tar); a live run does not need it.
+    const { readBundle } = await import('../snapshot/bundle.js');
     const snap = await readBundle(opts.fromBundle);
     const all = snap.clusters;
     snap.clusters = all.filter(

@@ -52,8 +52,7 @@ export class ObjectCache {
   private async startAll(): Promise<void> {
     const { client } = this;
     const nss = this.o.namespaces;
-    const core = client.core;
-    const custom = client.custom;
+    const { core, custom, storage } = await client.apis();
     const crd = { group: CNPG_GROUP, version: CNPG_VERSION, plural: 'clusters' };
     const labelSelector = CLUSTER_LABEL;
     const list = <T>(p: Promise<T>) => p as unknown as Promise<KubernetesListObject<Obj>>;
@@ -118,7 +117,7 @@ export class ObjectCache {
       key: 'storageclasses',
       kind: 'storageclasses',
       path: '/apis/storage.k8s.io/v1/storageclasses',
-      list: () => list(client.storage.listStorageClass()),
+      list: () => list(storage.listStorageClass()),
     });
     await Promise.all(
       specs.map(async (s) => {

@@ -62,18 +62,19 @@ export interface ControllerOptions {
  */
 export function withCachedAccess(client: KubeClient, ttlMs: number, now: () => number = Date.now): KubeClient {
   const cache = new Map<string, { at: number; answer: unknown }>();
-  const authz = client.authz;
-  const cached = Object.create(authz) as typeof authz;
-  cached.createSelfSubjectAccessReview = (async (param: Parameters<typeof authz.createSelfSubjectAccessReview>[0]) => {
-    const key = JSON.stringify(param.body.spec);
-    const hit = cache.get(key);
-    if (hit && now() - hit.at < ttlMs) return hit.answer;
-    const answer = await authz.createSelfSubjectAccessReview(param);
-    cache.set(key, { at: now(), answer });
-    return answer;
-  }) as typeof authz.createSelfSubjectAccessReview;
   const view = Object.create(client) as KubeClient;
-  Object.defineProperty(view, 'authz', { value: cached });
+  const post = client.postJson.bind(client);
+  Object.defineProperty(view, 'postJson', {
+    value: async (apiPath: string, body: unknown, action: string): Promise<unknown> => {
+      if (!apiPath.endsWith('/selfsubjectaccessreviews')) return post(apiPath, body, action);
+      const key = JSON.stringify((body as { spec?: unknown } | null)?.spec);
+      const hit = cache.get(key);
+      if (hit && now() - hit.at < ttlMs) return hit.answer;
+      const answer = await post(apiPath, body, action);
+      cache.set(key, { at: now(), answer });
+      return answer;
+    },
+  });
   return view;
 }
 

@@ -97,12 +97,16 @@ export class EventRecorder {
     const lists = namespaces
       ? await Promise.all(
           namespaces.map((namespace) =>
-            this.client.call(`list events in ${namespace}`, () =>
-              this.client.core.listNamespacedEvent({ namespace, labelSelector }),
+            this.client.call(`list events in ${namespace}`, async () =>
+              (await this.client.apis()).core.listNamespacedEvent({ namespace, labelSelector }),
             ),
           ),
         )
-      : [await this.client.call('list events', () => this.client.core.listEventForAllNamespaces({ labelSelector }))];
+      : [
+          await this.client.call('list events', async () =>
+            (await this.client.apis()).core.listEventForAllNamespaces({ labelSelector }),
+          ),
+        ];
     const newest = new Map<string, { at: number; seq: number; keys: string[] }>();
     for (const list of lists) {
       for (const e of list.items) {
@@ -154,7 +158,9 @@ export class EventRecorder {
   private async write(cluster: ClusterRef, volume: string, e: VolumeEvent, keys: string[]): Promise<void> {
     const now = this.o.now();
     try {
-      await this.client.core.createNamespacedEvent({
+      await (
+        await this.client.apis()
+      ).core.createNamespacedEvent({
         namespace: cluster.namespace,
         body: {
           metadata: {

@@ -140,7 +140,9 @@ export class LeaderElector {
 
   private async replace(body: V1Lease): Promise<V1Lease | 'conflict'> {
     try {
-      return await this.o.client.coordination.replaceNamespacedLease({
+      return await (
+        await this.o.client.apis()
+      ).coordination.replaceNamespacedLease({
         name: this.o.name,
         namespace: this.o.namespace,
         body,
@@ -174,7 +176,9 @@ export class LeaderElector {
     }
     let cur: V1Lease;
     try {
-      cur = await this.o.client.coordination.readNamespacedLease({ name: this.o.name, namespace: this.o.namespace });
+      cur = await (
+        await this.o.client.apis()
+      ).coordination.readNamespacedLease({ name: this.o.name, namespace: this.o.namespace });
     } catch (e) {
       const k = toKubeError('get leases', e);
       if (!k.isNotFound) {
@@ -182,7 +186,9 @@ export class LeaderElector {
         return false;
       }
       try {
-        this.own = await this.o.client.coordination.createNamespacedLease({
+        this.own = await (
+          await this.o.client.apis()
+        ).coordination.createNamespacedLease({
           namespace: this.o.namespace,
           body: {
             apiVersion: 'coordination.k8s.io/v1',

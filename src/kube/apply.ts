@@ -29,7 +29,7 @@ export async function serverSideApply(
   objects: readonly KubernetesObject[],
   opts: { fieldManager: string; dryRun: boolean; createOnly?: (o: KubernetesObject) => boolean },
 ): Promise<ApplyResult[]> {
-  const api = KubernetesObjectApi.makeApiClient(client.kc);
+  const api = KubernetesObjectApi.makeApiClient(await client.clientNodeConfig());
   const out: ApplyResult[] = [];
   const dryRun = opts.dryRun ? 'All' : undefined;
   // In order: the Namespace before what lives in it, Roles before their bindings.

@@ -10,38 +10,27 @@
  * commands read only), error mapping, and the one connection pool per API
  * server (see `agent()`).
  */
-import { existsSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import * as tls from 'node:tls';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import {
+import type {
   AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   StorageV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  createConfiguration,
-  ServerConfiguration,
-  type ConfigurationOptions,
-  type Middleware,
-  type RequestContext,
-  type ResponseContext,
+  ConfigurationOptions,
+  Middleware,
+  RequestContext,
+  ResponseContext,
 } from '@kubernetes/client-node';
-import { cannotEvaluate, usageError } from '../model/errors.js';
+import { cannotEvaluate } from '../model/errors.js';
 import { KubeApiError, toKubeError } from './errors.js';
+import type { KubeConfigData } from './kubeconfig.js';
 
-export interface KubeOptions {
-  kubeconfig?: string | undefined;
-  context?: string | undefined;
-  /** Milliseconds; 0 = no timeout. */
-  requestTimeoutMs?: number | undefined;
-}
+export { loadKubeConfig, loadKubeContexts, type KubeContexts, type KubeOptions } from './kubeconfig.js';
 
 export interface RequestLog {
   method: string;
@@ -103,49 +92,78 @@ class CountingHttpAgent extends http.Agent {
   }
 }
 
-export class KubeClient {
-  readonly kc: KubeConfig;
-  readonly core: CoreV1Api;
-  readonly custom: CustomObjectsApi;
-  readonly storage: StorageV1Api;
-  readonly authz: AuthorizationV1Api;
+/** client-node's generated API clients, made on first use (see KubeClient.apis). */
+export interface KubeApis {
+  core: CoreV1Api;
+  custom: CustomObjectsApi;
+  storage: StorageV1Api;
+  authz: AuthorizationV1Api;
   /** Leases (the autoresize controller's leader election). */
-  readonly coordination: CoordinationV1Api;
+  coordination: CoordinationV1Api;
+}
+
+export class KubeClient {
+  readonly kc: KubeConfigData;
   readonly requests: RequestLog[] = [];
   readonly timeoutMs: number;
   /** Connections of the shared agent (tests and benchmarks read it). */
   readonly connections: ConnectionStats = { opened: 0, resumed: 0 };
   private agentOnce: Promise<http.Agent | undefined> | undefined;
   private streamingKc: Promise<KubeConfig> | undefined;
+  private fullKc: Promise<KubeConfig> | undefined;
+  private apisOnce: Promise<KubeApis> | undefined;
 
-  constructor(kc: KubeConfig, timeoutMs = 0) {
+  constructor(kc: KubeConfigData, timeoutMs = 0) {
     this.kc = kc;
     this.timeoutMs = timeoutMs;
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw cannotEvaluate('the kubeconfig has no current cluster', 'KUBECONFIG_NO_CLUSTER');
-    const counter: Middleware = {
-      pre: (ctx: RequestContext) => {
-        this.requests.push({ method: ctx.getHttpMethod().toString(), url: ctx.getUrl() });
-        if (this.timeoutMs > 0) ctx.setSignal(AbortSignal.timeout(this.timeoutMs));
-        // client-node has just given this request an agent of its own (a new
-        // TLS context, a new connection); use the shared one instead.
-        return this.agent().then((agent) => {
-          if (agent) ctx.setAgent(agent);
-          return ctx;
-        });
-      },
-      post: (r: ResponseContext) => Promise.resolve(r),
-    } as unknown as Middleware;
-    const config = createConfiguration({
-      baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: kc },
-      promiseMiddleware: [counter],
-    } as unknown as Parameters<typeof createConfiguration>[0]);
-    this.core = new CoreV1Api(config);
-    this.custom = new CustomObjectsApi(config);
-    this.storage = new StorageV1Api(config);
-    this.authz = new AuthorizationV1Api(config);
-    this.coordination = new CoordinationV1Api(config);
+    if (!kc.getCurrentCluster()) throw cannotEvaluate('the kubeconfig has no current cluster', 'KUBECONFIG_NO_CLUSTER');
+  }
+
+  /**
+   * client-node's KubeConfig with the same entries, loaded on first use: its
+   * module brings the whole generated API (docs/testing.md, bench:fleet), so
+   * the read-only path, which reads plain JSON, never loads it.
+   */
+  clientNodeConfig(): Promise<KubeConfig> {
+    this.fullKc ??= this.kc.toClientNode();
+    return this.fullKc;
+  }
+
+  /**
+   * The generated API clients, for writes, leases, events, logs and the
+   * controller's informers; every call goes through the shared agent and is
+   * counted and timed out like getJson.
+   */
+  apis(): Promise<KubeApis> {
+    this.apisOnce ??= (async () => {
+      const [kc, gen] = await Promise.all([this.clientNodeConfig(), import('@kubernetes/client-node')]);
+      const counter = {
+        pre: (ctx: RequestContext) => {
+          this.requests.push({ method: ctx.getHttpMethod().toString(), url: ctx.getUrl() });
+          if (this.timeoutMs > 0) ctx.setSignal(AbortSignal.timeout(this.timeoutMs));
+          // client-node has just given this request an agent of its own (a new
+          // TLS context, a new connection); use the shared one instead.
+          return this.agent().then((agent) => {
+            if (agent) ctx.setAgent(agent);
+            return ctx;
+          });
+        },
+        post: (r: ResponseContext) => Promise.resolve(r),
+      } as unknown as Middleware;
+      const config = gen.createConfiguration({
+        baseServer: new gen.ServerConfiguration(this.server, {}),
+        authMethods: { default: kc },
+        promiseMiddleware: [counter],
+      } as unknown as Parameters<typeof gen.createConfiguration>[0]);
+      return {
+        core: new gen.CoreV1Api(config),
+        custom: new gen.CustomObjectsApi(config),
+        storage: new gen.StorageV1Api(config),
+        authz: new gen.AuthorizationV1Api(config),
+        coordination: new gen.CoordinationV1Api(config),
+      };
+    })();
+    return this.apisOnce;
   }
 
   /** The namespace of the current context, or "default". */
@@ -206,10 +224,12 @@ export class KubeClient {
    */
   async requestAuth(): Promise<RequestAuth> {
     const o: https.RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(o);
-    // client-node only ever sets a plain header object here.
+    const shared = await this.agent();
+    // Through a proxy (`proxy-url`), client-node's proxy agent, per request as before.
+    await (shared ? this.kc : await this.clientNodeConfig()).applyToHTTPSOptions(o);
+    // Only ever a plain header object here.
     const headers = { ...(o.headers as http.OutgoingHttpHeaders | undefined) };
-    const agent = (await this.agent()) ?? (o.agent as http.Agent | undefined);
+    const agent = shared ?? (o.agent as http.Agent | undefined);
     return { headers, ...(o.auth ? { auth: o.auth } : {}), ...(agent ? { agent } : {}) };
   }
 
@@ -221,9 +241,8 @@ export class KubeClient {
    * option for them; its WebSocketHandler factory would need the ws package.)
    */
   streamingKubeConfig(): Promise<KubeConfig> {
-    this.streamingKc ??= this.agent().then((agent) => {
-      if (!agent) return this.kc;
-      const kc = this.kc;
+    this.streamingKc ??= Promise.all([this.agent(), this.clientNodeConfig()]).then(([agent, kc]) => {
+      if (!agent) return kc;
       const view = Object.create(kc) as KubeConfig;
       view.applyToHTTPSOptions = async (opts) => {
         await kc.applyToHTTPSOptions(opts);
@@ -244,32 +263,55 @@ export class KubeClient {
    * KubeApiError exactly like the generated calls' (toKubeError).
    */
   async getJson(apiPath: string, query: Record<string, string | undefined>, action: string): Promise<unknown> {
+    return this.requestJson('GET', apiPath, query, undefined, action);
+  }
+
+  /**
+   * POST of a JSON body to an API path, the answer as plain JSON (access
+   * reviews on the read-only path), like getJson.
+   */
+  async postJson(apiPath: string, body: unknown, action: string): Promise<unknown> {
+    return this.requestJson('POST', apiPath, {}, body, action);
+  }
+
+  private async requestJson(
+    method: 'GET' | 'POST',
+    apiPath: string,
+    query: Record<string, string | undefined>,
+    body: unknown,
+    action: string,
+  ): Promise<unknown> {
     const base = new URL(this.server);
     const url = new URL(`${base.pathname.replace(/\/$/, '')}${apiPath}`, base);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
-    this.requests.push({ method: 'GET', url: url.toString() });
+    this.requests.push({ method, url: url.toString() });
     const auth = await this.requestAuth();
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const opts: https.RequestOptions = {
-      method: 'GET',
+      method,
       ...auth,
-      headers: { ...auth.headers, accept: 'application/json' },
+      headers: {
+        ...auth.headers,
+        accept: 'application/json',
+        ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+      },
     };
-    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = (url.protocol === 'http:' ? http : https).request(url, opts, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
       });
       if (this.timeoutMs > 0) req.setTimeout(this.timeoutMs, () => req.destroy(new Error('the request timed out')));
       req.on('error', reject);
-      req.end();
+      req.end(payload);
     }).catch((e: unknown) => {
       throw toKubeError(action, e);
     });
-    if (status < 200 || status >= 300) throw toKubeError(action, { code: status, body });
+    if (status < 200 || status >= 300) throw toKubeError(action, { code: status, body: text });
     try {
-      return JSON.parse(body) as unknown;
+      return JSON.parse(text) as unknown;
     } catch {
       throw new KubeApiError(
         action,
@@ -305,133 +347,7 @@ export class KubeClient {
 }
 
 /** Options that make a patch call send a JSON merge patch. */
-export function mergePatch(): ConfigurationOptions {
+export async function mergePatch(): Promise<ConfigurationOptions> {
+  const { setHeaderOptions, PatchStrategy } = await import('@kubernetes/client-node');
   return setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-}
-
-/**
- * Loads the kubeconfig like kubectl: --kubeconfig, else $KUBECONFIG, else
- * ~/.kube/config, else the in-cluster service account. Never silently falls
- * back to localhost:8080.
- */
-export function loadKubeConfig(opts: KubeOptions): KubeConfig {
-  const kc = readKubeConfig(opts);
-  if (opts.context) {
-    requireKnownContexts(kc, [opts.context]);
-    kc.setCurrentContext(opts.context);
-  }
-  if (!kc.getCurrentContext() || !kc.getCurrentCluster()) {
-    throw usageError('the kubeconfig has no current context', 'pass --context or run kubectl config use-context');
-  }
-  return kc;
-}
-
-/** An unknown context name is a usage error (64) naming the kubeconfig's contexts. */
-function requireKnownContexts(kc: KubeConfig, names: readonly string[]): void {
-  const known = kc.getContexts().map((c) => c.name);
-  const unknown = names.filter((n) => !known.includes(n));
-  if (unknown.length === 0) return;
-  throw usageError(
-    unknown.length === 1
-      ? `context ${JSON.stringify(unknown[0])} is not in the kubeconfig`
-      : `contexts ${unknown.map((n) => JSON.stringify(n)).join(', ')} are not in the kubeconfig`,
-    `known contexts: ${known.join(', ') || 'none'}`,
-  );
-}
-
-/** Several contexts of one kubeconfig: their names, and a KubeConfig per context. */
-export interface KubeContexts {
-  names: string[];
-  forContext(name: string): KubeConfig;
-}
-
-/**
- * The contexts `--context a,b` (or repeated `--context`) or `--all-contexts`
- * name, resolved against the kubeconfig before any request: a value that is a
- * context's exact name is that context (a name may hold a comma), any other
- * value is a comma-separated list; duplicates count once, in the order given.
- * An unknown name is a usage error; so is a kubeconfig with no context at all
- * for `--all-contexts`. A context whose cluster entry is missing fails alone,
- * when its client is made (forContext), as a problem of that context
- * ("could not evaluate", 3).
- */
-export function loadKubeContexts(opts: Omit<KubeOptions, 'context'>, asked: readonly string[] | 'all'): KubeContexts {
-  const kc = readKubeConfig(opts);
-  const known = kc.getContexts().map((c) => c.name);
-  let names: string[];
-  if (asked === 'all') {
-    names = known;
-    if (names.length === 0)
-      throw usageError('the kubeconfig has no contexts', 'check it with kubectl config get-contexts');
-  } else {
-    names = asked.flatMap((v) =>
-      known.includes(v)
-        ? [v]
-        : v
-            .split(',')
-            .map((n) => n.trim())
-            .filter((n) => n !== ''),
-    );
-    if (names.length === 0) throw usageError('--context names no context', 'e.g. --context prod,staging');
-    requireKnownContexts(kc, names);
-  }
-  names = [...new Set(names)];
-  return {
-    names,
-    forContext(name: string): KubeConfig {
-      const one = new KubeConfig();
-      one.loadFromOptions({ clusters: kc.clusters, users: kc.users, contexts: kc.contexts, currentContext: name });
-      if (!one.getCurrentCluster()) {
-        // One broken entry among several contexts: that context cannot be evaluated (3), the others can.
-        throw cannotEvaluate(
-          `context ${JSON.stringify(name)} names a cluster the kubeconfig does not have`,
-          'KUBECONFIG_NO_CLUSTER',
-          'check it with kubectl config get-contexts',
-        );
-      }
-      return one;
-    },
-  };
-}
-
-/** The kubeconfig file(s) as kubectl finds them, without choosing a context. */
-function readKubeConfig(opts: Omit<KubeOptions, 'context'>): KubeConfig {
-  const kc = new KubeConfig();
-  const path = opts.kubeconfig;
-  try {
-    if (path) {
-      if (!existsSync(path)) {
-        throw usageError(`kubeconfig ${path} does not exist`, 'check the --kubeconfig path');
-      }
-      kc.loadFromFile(path);
-    } else if (process.env['KUBECONFIG']) {
-      const files = process.env['KUBECONFIG'].split(process.platform === 'win32' ? ';' : ':').filter(Boolean);
-      const present = files.filter((f) => existsSync(f));
-      if (present.length === 0) {
-        throw usageError(
-          `no file of KUBECONFIG (${process.env['KUBECONFIG']}) exists`,
-          'set KUBECONFIG or use --kubeconfig',
-        );
-      }
-      if (present.length === 1) kc.loadFromFile(present[0] as string);
-      else kc.loadFromDefault();
-    } else if (existsSync(join(homedir(), '.kube', 'config'))) {
-      kc.loadFromFile(join(homedir(), '.kube', 'config'));
-    } else if (process.env['KUBERNETES_SERVICE_HOST']) {
-      kc.loadFromCluster();
-    } else {
-      throw cannotEvaluate(
-        'no kubeconfig found (no --kubeconfig, no KUBECONFIG, no ~/.kube/config, not in a cluster)',
-        'KUBECONFIG_MISSING',
-        'point --kubeconfig or KUBECONFIG at a kubeconfig file, or use --from-bundle to read a support bundle',
-      );
-    }
-  } catch (e) {
-    if (e instanceof Error && e.name === 'CliError') throw e;
-    throw usageError(
-      `cannot read the kubeconfig: ${(e as Error).message.split('\n')[0]}`,
-      'check that the file is a valid kubeconfig (kubectl config view)',
-    );
-  }
-  return kc;
 }

@@ -4,7 +4,7 @@
  * command ends; the exit status arrives later in a V1Status.
  */
 import { Writable } from 'node:stream';
-import { Exec, type V1Status } from '@kubernetes/client-node';
+import type { V1Status } from '@kubernetes/client-node';
 import type { KubeClient } from './client.js';
 import { KubeApiError, toKubeError } from './errors.js';
 
@@ -52,6 +52,8 @@ export async function execInPod(
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   // The shared agent: the WebSocket resumes the run's TLS session instead of a new context and full handshake.
+  // Loaded here, not at the top: client-node's main module is heavy and a read-only run never execs.
+  const { Exec } = await import('@kubernetes/client-node');
   const exec = new Exec(await client.streamingKubeConfig());
   return new Promise<ExecResult>((resolve, reject) => {
     let settled = false;

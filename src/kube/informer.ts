@@ -32,7 +32,7 @@ export async function startInformer<T extends KubernetesObject>(
   client: KubeClient,
   o: InformerOptions<T>,
 ): Promise<CachedInformer<T>> {
-  const inf = makeInformer<T>(client.kc, o.path, o.list, o.labelSelector);
+  const inf = makeInformer<T>(await client.clientNodeConfig(), o.path, o.list, o.labelSelector);
   let healthy = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

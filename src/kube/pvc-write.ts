@@ -18,8 +18,8 @@ function plain(o: unknown): KubeObject {
 
 export async function getPvc(client: KubeClient, namespace: string, name: string): Promise<KubeObject> {
   return plain(
-    await client.call(`get persistentvolumeclaims ${namespace}/${name}`, () =>
-      client.core.readNamespacedPersistentVolumeClaim({ name, namespace }),
+    await client.call(`get persistentvolumeclaims ${namespace}/${name}`, async () =>
+      (await client.apis()).core.readNamespacedPersistentVolumeClaim({ name, namespace }),
     ),
   );
 }
@@ -49,10 +49,10 @@ export async function patchPvcResize(
   w: PvcResizeWrite,
 ): Promise<KubeObject> {
   return plain(
-    await client.call(`patch persistentvolumeclaims ${namespace}/${name}`, () =>
-      client.core.patchNamespacedPersistentVolumeClaim(
+    await client.call(`patch persistentvolumeclaims ${namespace}/${name}`, async () =>
+      (await client.apis()).core.patchNamespacedPersistentVolumeClaim(
         { name, namespace, body: pvcResizePatch(w), fieldManager: 'kubectl-cnpg-disk' },
-        mergePatch(),
+        await mergePatch(),
       ),
     ),
   );
@@ -60,8 +60,8 @@ export async function patchPvcResize(
 
 export async function getCluster(client: KubeClient, namespace: string, name: string): Promise<KubeObject> {
   return plain(
-    await client.call(`get clusters.postgresql.cnpg.io ${namespace}/${name}`, () =>
-      client.custom.getNamespacedCustomObject({
+    await client.call(`get clusters.postgresql.cnpg.io ${namespace}/${name}`, async () =>
+      (await client.apis()).custom.getNamespacedCustomObject({
         group: CNPG_GROUP,
         version: CNPG_VERSION,
         plural: 'clusters',
@@ -81,8 +81,8 @@ export async function patchClusterSpec(
   spec: Record<string, unknown>,
 ): Promise<KubeObject> {
   return plain(
-    await client.call(`patch clusters.postgresql.cnpg.io ${namespace}/${name}`, () =>
-      client.custom.patchNamespacedCustomObject(
+    await client.call(`patch clusters.postgresql.cnpg.io ${namespace}/${name}`, async () =>
+      (await client.apis()).custom.patchNamespacedCustomObject(
         {
           group: CNPG_GROUP,
           version: CNPG_VERSION,
@@ -92,7 +92,7 @@ export async function patchClusterSpec(
           body: { metadata: { resourceVersion }, spec },
           fieldManager: 'kubectl-cnpg-disk',
         },
-        mergePatch(),
+        await mergePatch(),
       ),
     ),
   );
@@ -105,8 +105,8 @@ export async function listEventsFor(
   kind: string,
   name: string,
 ): Promise<KubeObject[]> {
-  const list = await client.call(`list events in ${namespace}`, () =>
-    client.core.listNamespacedEvent({
+  const list = await client.call(`list events in ${namespace}`, async () =>
+    (await client.apis()).core.listNamespacedEvent({
       namespace,
       fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}`,
     }),
@@ -126,8 +126,8 @@ export async function createPvcEvent(client: KubeClient, pvc: KubeObject, e: New
   const md = (pvc.metadata ?? {}) as { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
   const namespace = md.namespace ?? 'default';
   const time = now.toISOString();
-  await client.call(`create events in ${namespace}`, () =>
-    client.core.createNamespacedEvent({
+  await client.call(`create events in ${namespace}`, async () =>
+    (await client.apis()).core.createNamespacedEvent({
       namespace,
       body: {
         metadata: { generateName: `${md.name ?? 'pvc'}.`, namespace },

@@ -68,26 +68,22 @@ function items(list: unknown): KubeObject[] {
   return Array.isArray(i) ? (i as KubeObject[]) : [];
 }
 
-/** Converts client-node model objects (Date fields) into plain API JSON. */
-function plain(o: unknown): KubeObject {
-  return slim(JSON.parse(JSON.stringify(o)) as KubeObject);
-}
-
 /** Lists Clusters; an API error here means the command cannot evaluate anything. */
 async function listClusters(client: KubeClient, opts: CollectOptions): Promise<KubeObject[]> {
   const labelSelector = opts.selector;
   const fieldSelector = opts.cluster ? `metadata.name=${opts.cluster}` : undefined;
-  const common = { group: CNPG_GROUP, version: CNPG_VERSION, plural: 'clusters', labelSelector, fieldSelector };
+  const query = { labelSelector, fieldSelector };
+  const api = `/apis/${CNPG_GROUP}/${CNPG_VERSION}`;
   try {
     if (opts.namespaces === 'all') {
-      return items(
-        await client.call('list clusters.postgresql.cnpg.io', () => client.custom.listClusterCustomObject(common)),
-      );
+      return items(await client.getJson(`${api}/clusters`, query, 'list clusters.postgresql.cnpg.io'));
     }
     const lists = await Promise.all(
       opts.namespaces.map((namespace) =>
-        client.call(`list clusters.postgresql.cnpg.io in ${namespace}`, () =>
-          client.custom.listNamespacedCustomObject({ ...common, namespace }),
+        client.getJson(
+          `${api}/namespaces/${encodeURIComponent(namespace)}/clusters`,
+          query,
+          `list clusters.postgresql.cnpg.io in ${namespace}`,
         ),
       ),
     );
@@ -218,15 +214,15 @@ export async function collectSnapshot(client: KubeClient, opts: CollectOptions):
   const problems: string[] = [];
   const sources: SourceAttempt[] = [];
   opts.onProgress?.('listing CloudNativePG clusters');
-  const clusters = (await listClusters(client, opts)).map(plain);
+  const clusters = (await listClusters(client, opts)).map(slim);
   if (clusters.length === 0) await requireScopeMatched(client, opts);
   const namespaces = [...new Set(clusters.map(namespaceOf))].sort();
   opts.onProgress?.(`reading ${clusters.length} cluster(s) in ${namespaces.length} namespace(s)`);
   const [byNs, storageClasses] = await Promise.all([
     listNamespaceObjects(client, namespaces, opts.namespaces === 'all', problems),
     client
-      .call('list storageclasses', () => client.storage.listStorageClass())
-      .then((l) => items(l).map(plain))
+      .getJson('/apis/storage.k8s.io/v1/storageclasses', {}, 'list storageclasses')
+      .then((l) => items(l).map(slim))
       .catch((e: unknown) => {
         problems.push(`list storageclasses failed (${describeApiError(e)}): expandability unknown`);
         return [] as KubeObject[];

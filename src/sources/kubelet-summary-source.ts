@@ -4,6 +4,7 @@
 import { parseKubeletSummary } from './parse.js';
 import { type MeasureRun, type Source, describeApiError } from './source.js';
 import { SOURCE_FACTS } from '../model/snapshot.js';
+import { KubeApiError } from '../kube/errors.js';
 
 export const kubeletSummarySource: Source = {
   name: 'kubelet-summary',
@@ -24,13 +25,15 @@ export const kubeletSummarySource: Source = {
         limit(async () => {
           opts.onProgress?.(`reading the kubelet summary of node ${node}`);
           try {
-            const text = await client.call(`get nodes/proxy ${node}`, () =>
-              client.core.connectGetNodeProxyWithPath({ name: node, path: 'stats/summary' }),
-            );
             let doc: unknown;
             try {
-              doc = typeof text === 'string' ? JSON.parse(text) : text;
-            } catch {
+              doc = await client.getJson(
+                `/api/v1/nodes/${encodeURIComponent(node)}/proxy/stats/summary`,
+                {},
+                `get nodes/proxy ${node}`,
+              );
+            } catch (e) {
+              if (!(e instanceof KubeApiError && e.reason === 'BadResponse')) throw e;
               problems.push(`kubelet summary of node ${node} is not JSON`);
               return;
             }

@@ -60,8 +60,10 @@ export async function checkAccess(client: KubeClient, checks: Access[]): Promise
       const key = ruleText(a);
       if (out.has(key)) return;
       try {
-        const r = await client.authz.createSelfSubjectAccessReview({
-          body: {
+        // Plain JSON (no client-node models on the read-only path).
+        const r = (await client.postJson(
+          '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+          {
             apiVersion: 'authorization.k8s.io/v1',
             kind: 'SelfSubjectAccessReview',
             spec: {
@@ -74,8 +76,9 @@ export async function checkAccess(client: KubeClient, checks: Access[]): Promise
               },
             },
           },
-        });
-        out.set(key, r.status?.allowed === true);
+          `create selfsubjectaccessreviews (${key})`,
+        )) as { status?: { allowed?: unknown } } | null;
+        out.set(key, r?.status?.allowed === true);
       } catch {
         out.set(key, false);
       }

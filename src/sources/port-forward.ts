@@ -16,7 +16,6 @@
  */
 import * as net from 'node:net';
 import type * as https from 'node:https';
-import { PortForward } from '@kubernetes/client-node';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { httpGet, MAX_PROXY_BODY, type InstanceGet, type PodProxyResult, type ProxyResponse } from './pod-proxy.js';
@@ -97,6 +96,8 @@ export function kubeForwarder(client: KubeClient, namespace: string, pod: string
       method: 'GET',
       url: `${client.server.replace(/\/$/, '')}/api/v1/namespaces/${namespace}/pods/${pod}/portforward?ports=${port}`,
     });
+    // Loaded here, not at the top: client-node's main module is heavy and a read-only run never forwards.
+    const { PortForward } = await import('@kubernetes/client-node');
     const ws = await new PortForward(await client.streamingKubeConfig()).portForward(
       namespace,
       pod,

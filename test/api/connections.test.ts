@@ -137,7 +137,7 @@ describe('one TLS context and keep-alive pool per API server', { timeout: 180_00
     expect(pods.items).toHaveLength(CLUSTERS * INSTANCES);
     // the API server's own JSON, not client-node's models (whose dates would be Date objects)
     expect(typeof pods.items[0]?.metadata.creationTimestamp).toBe('string');
-    const viaModels = await admin.core.listNamespacedPod({ namespace: 'conn', labelSelector: 'cnpg.io/cluster' });
+    const viaModels = await (await admin.apis()).core.listNamespacedPod({ namespace: 'conn', labelSelector: 'cnpg.io/cluster' });
     expect(pods.items.map((p) => p.metadata.name).sort()).toEqual(viaModels.items.map((p) => p.metadata?.name).sort());
     const nobody = new KubeClient(loadKubeConfig({ kubeconfig: await api.kubeconfigFor('conn-nobody') }));
     const denied = await nobody.getJson('/api/v1/pods', {}, 'list pods').catch((e: unknown) => e);
@@ -168,7 +168,7 @@ describe('one TLS context and keep-alive pool per API server', { timeout: 180_00
     // The first handshake is full; the next two resume its session.
     expect(client.connections.resumed).toBe(2);
     // A list after that reuses an idle kept-alive connection or opens one more, never one per call.
-    for (let i = 0; i < 5; i++) await client.core.listNamespacedPod({ namespace: 'conn' });
+    for (let i = 0; i < 5; i++) await (await client.apis()).core.listNamespacedPod({ namespace: 'conn' });
     expect(client.connections.opened).toBeLessThanOrEqual(4);
     (await client.agent())?.destroy();
   });

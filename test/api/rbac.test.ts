@@ -16,6 +16,7 @@ import { startApiServer, type ApiServerHandle } from '../infra/apiserver.js';
 import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
 import { df } from './harness.js';
 import { cli, expectCleanError, json, requireBuiltCli, type CliResult } from '../helpers/cli.js';
+import { moduleLog, packagesIn } from '../helpers/module-log.js';
 import {
   grantClusterWide,
   grantInNamespace,
@@ -240,6 +241,31 @@ describe('RBAC: restricted identities against a real kube-apiserver', { timeout:
     const offline = await cli(['disk', 'status', '--from-bundle', bundle, '-o', 'json']);
     expect([0, 1, 2], offline.stderr).toContain(offline.code);
     await expectNumbersFromDf(json<Doc>(offline), app, 'kubelet-summary');
+  });
+
+  it('a read-only disk status -A loads none of the generated Kubernetes API (plain JSON requests), and still measures', async () => {
+    // The read-only path reads lists, node summaries and access reviews as
+    // plain JSON; client-node's main module (every generated API group and
+    // model, ~0.7 s of CPU under Node) is only for writes, exec, port-forward
+    // and watches. The module hook records every module the run loads.
+    const modules = moduleLog();
+    try {
+      const log = modules.newLog();
+      const r = await cli(['disk', 'status', '-A', '-o', 'json'], {
+        kubeconfig: kc.get('reader')!,
+        nodeArgs: modules.nodeArgs,
+        env: log.env,
+      });
+      expect([0, 1, 2], r.stderr).toContain(r.code);
+      const loaded = log.read();
+      expect(packagesIn(loaded).has('@oclif/core'), 'the hook records packages').toBe(true);
+      const clientNode = loaded.filter((u) => u.includes('node_modules/@kubernetes/client-node/'));
+      expect(clientNode.length, 'the kubeconfig types of client-node are used').toBeGreaterThan(0);
+      expect(clientNode.filter((u) => /\/dist\/(gen\/|index\.js$|api\.js$)/.test(u))).toEqual([]);
+      await expectNumbersFromDf(json<Doc>(r), secure, 'kubelet-summary');
+    } finally {
+      modules.remove();
+    }
   });
 
   it('wal health needs a WAL source: with the read-only rules it says which (exit 3); adding get pods/proxy is enough', async () => {

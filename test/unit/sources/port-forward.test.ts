@@ -18,7 +18,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfigData } from '../../../src/kube/kubeconfig.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../../src/kube/client.js';
 import { readInstance, type PodProxyResult } from '../../../src/sources/pod-proxy.js';
@@ -160,8 +160,7 @@ async function startFakeApi(ports: Map<number, number>): Promise<FakeApi> {
 }
 
 function clientFor(server: string): KubeClient {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
+  const kc = KubeConfigData.fromParts({
     clusters: [{ name: 'c', server, skipTLSVerify: true }],
     users: [{ name: 'u', token: 'test-token' }],
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
