@@ -23,6 +23,8 @@ import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { execInPod } from '../../src/kube/exec.js';
 import { KubeApiError } from '../../src/kube/errors.js';
+import { listAll, LIST_PAGE_SIZE } from '../../src/snapshot/collect.js';
+import pLimit from 'p-limit';
 import { auditOf, countByKind } from './harness.js';
 import { cli, json, requireBuiltCli } from '../helpers/cli.js';
 import { metricsExporter, Seeder } from './seed.js';
@@ -137,7 +139,9 @@ describe('one TLS context and keep-alive pool per API server', { timeout: 180_00
     expect(pods.items).toHaveLength(CLUSTERS * INSTANCES);
     // the API server's own JSON, not client-node's models (whose dates would be Date objects)
     expect(typeof pods.items[0]?.metadata.creationTimestamp).toBe('string');
-    const viaModels = await (await admin.apis()).core.listNamespacedPod({ namespace: 'conn', labelSelector: 'cnpg.io/cluster' });
+    const viaModels = await (
+      await admin.apis()
+    ).core.listNamespacedPod({ namespace: 'conn', labelSelector: 'cnpg.io/cluster' });
     expect(pods.items.map((p) => p.metadata.name).sort()).toEqual(viaModels.items.map((p) => p.metadata?.name).sort());
     const nobody = new KubeClient(loadKubeConfig({ kubeconfig: await api.kubeconfigFor('conn-nobody') }));
     const denied = await nobody.getJson('/api/v1/pods', {}, 'list pods').catch((e: unknown) => e);
@@ -149,6 +153,47 @@ describe('one TLS context and keep-alive pool per API server', { timeout: 180_00
       .catch((e: unknown) => e);
     expect((missing as KubeApiError).isNotFound).toBe(true);
     for (const c of [admin, nobody]) (await c.agent())?.destroy();
+  });
+
+  it('lists are read in pages of 500 (limit/continue), each object without managedFields', async () => {
+    const admin = new KubeClient(
+      loadKubeConfig({ kubeconfig: await api.kubeconfigFor('conn-pages', ['system:masters']) }),
+    );
+    const core = (await admin.apis()).core;
+    await core.createNamespace({ body: { metadata: { name: 'pages' } } });
+    const COUNT = 2 * LIST_PAGE_SIZE + 7;
+    const names = Array.from({ length: COUNT }, (_, i) => `cm-${String(i).padStart(4, '0')}`);
+    const limit = pLimit(32);
+    await Promise.all(
+      names.map((name) =>
+        limit(() =>
+          core.createNamespacedConfigMap({
+            namespace: 'pages',
+            body: { metadata: { name, labels: { 'cnpg.io/cluster': 'x' } }, data: { k: name } },
+          }),
+        ),
+      ),
+    );
+    const before = admin.requests.length;
+    const got = await listAll(
+      admin,
+      '/api/v1/namespaces/pages/configmaps',
+      { labelSelector: 'cnpg.io/cluster' },
+      'list configmaps',
+    );
+    const made = admin.requests.slice(before).map((r) => new URL(r.url));
+    expect(got.map((o) => (o['metadata'] as { name: string }).name).sort()).toEqual(names);
+    // three pages: 500, 500, 7; the second and third carry the previous page's continue token
+    expect(made.map((u) => u.searchParams.get('limit'))).toEqual(['500', '500', '500']);
+    expect(made.map((u) => u.searchParams.has('continue'))).toEqual([false, true, true]);
+    expect(made.every((u) => u.searchParams.get('labelSelector') === 'cnpg.io/cluster')).toBe(true);
+    // the API server sets managedFields on every create; the list drops them
+    const raw = (await admin.getJson('/api/v1/namespaces/pages/configmaps', { limit: '1' }, 'get one')) as {
+      items: { metadata: Record<string, unknown> }[];
+    };
+    expect(raw.items[0]?.metadata['managedFields']).toBeDefined();
+    expect(got.filter((o) => 'managedFields' in (o['metadata'] as object))).toEqual([]);
+    (await admin.agent())?.destroy();
   });
 
   it('exec WebSockets share the TLS context and resume its session', async () => {
