@@ -34,7 +34,7 @@ export const kubeletSummarySource: Source = {
               );
             } catch (e) {
               if (!(e instanceof KubeApiError && e.reason === 'BadResponse')) throw e;
-              problems.push(`kubelet summary of node ${node} is not JSON`);
+              problems.push(`kubelet summary of node ${node} unavailable (the answer is not valid JSON)`);
               return;
             }
             const r = parseKubeletSummary(doc, node, opts.now().toISOString());
