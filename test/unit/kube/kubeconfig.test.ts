@@ -65,6 +65,12 @@ function config(o: { current?: string; clusters: [string, string][]; users?: str
   return lines.join('\n') + '\n';
 }
 
+/** A kubeconfig whose one context `c` uses one user `c` with these lines under `user:`. */
+function withOneUser(name: string, userLines: string[]): string {
+  const extraUser = ['- name: c', '  user:', ...userLines].join('\n');
+  return write(name, config({ current: 'c', clusters: [['c', 'https://c:6443']], users: [], extraUser }));
+}
+
 async function optionsOf(kc: {
   applyToHTTPSOptions(o: https.RequestOptions): Promise<void>;
 }): Promise<https.RequestOptions> {
@@ -244,23 +250,13 @@ describe('kubeconfig', () => {
         '\\"status\\":{\\"token\\":\\"exec-token-$1\\"}}"\n',
     );
     chmodSync(plugin, 0o755);
-    const f = write(
-      'exec/config',
-      config({
-        current: 'c',
-        clusters: [['c', 'https://c:6443']],
-        users: [],
-        extraUser: [
-          '- name: c',
-          '  user:',
-          '    exec:',
-          '      apiVersion: client.authentication.k8s.io/v1',
-          `      command: ${plugin}`,
-          '      args: ["42"]',
-          '      interactiveMode: Never',
-        ].join('\n'),
-      }),
-    );
+    const f = withOneUser('exec/config', [
+      '    exec:',
+      '      apiVersion: client.authentication.k8s.io/v1',
+      `      command: ${plugin}`,
+      '      args: ["42"]',
+      '      interactiveMode: Never',
+    ]);
     const ours = comparable(await optionsOf(loadKubeConfig({ kubeconfig: f })));
     expect(ours.authorization).toBe('Bearer exec-token-42');
     const ref = new KubeConfig();
@@ -270,22 +266,12 @@ describe('kubeconfig', () => {
 
   it('a token file (auth provider tokenFile) is read on use', async () => {
     const token = write('tokenfile/token', 'file-token-1');
-    const f = write(
-      'tokenfile/config',
-      config({
-        current: 'c',
-        clusters: [['c', 'https://c:6443']],
-        users: [],
-        extraUser: [
-          '- name: c',
-          '  user:',
-          '    auth-provider:',
-          '      name: tokenFile',
-          '      config:',
-          `        tokenFile: ${token}`,
-        ].join('\n'),
-      }),
-    );
+    const f = withOneUser('tokenfile/config', [
+      '    auth-provider:',
+      '      name: tokenFile',
+      '      config:',
+      `        tokenFile: ${token}`,
+    ]);
     expect(comparable(await optionsOf(loadKubeConfig({ kubeconfig: f }))).authorization).toBe('Bearer file-token-1');
   });
 
