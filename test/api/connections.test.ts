@@ -109,10 +109,16 @@ describe('one TLS context and keep-alive pool per API server', { timeout: 180_00
         .reduce((a, [, v]) => a + v, 0);
       // /pg/status (nothing listens on 8000 here: the proxy answers 502) and /metrics, per instance.
       expect(proxied).toBe(2 * CLUSTERS * INSTANCES);
+      // The exporter answers as CloudNativePG's does on every instance (archive_status
+      // counted on replicas too): the metrics alone judge each instance, so no
+      // instance needs exec or a port-forward: at most two requests per pod.
+      expect(Object.keys(kinds).filter((k) => /pods\/(exec|portforward)$/.test(k))).toEqual([]);
+      const walSources = doc.clusters.flatMap((c) => (c.instances ?? []).map((i) => (i as { source?: string }).source));
+      expect(walSources).toEqual(Array(CLUSTERS * INSTANCES).fill('pod-proxy'));
       const total = Object.values(kinds).reduce((a, b) => a + b, 0);
       expect(total).toBeGreaterThan(proxied);
-      // Each exec (the WAL fallback on primaries) upgrades a connection, a new
-      // one or an idle one from the pool; everything else shares the pool: at
+      // An exec (a WAL fallback; none in this run) would upgrade a connection, a
+      // new one or an idle one from the pool; everything else shares the pool: at
       // most one connection per request in flight (the instance concurrency,
       // or the first lists and access reviews sent together), never one per
       // request (before: every request its own connection and handshake).

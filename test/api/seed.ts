@@ -1006,6 +1006,15 @@ export function metricsExporter(
           ['{value="done"}', 12],
         ]);
         put('cnpg_collector_pg_wal', 'pg_wal.', [['{value="size"}', 16 * MiB * 5]]);
+      } else {
+        // CloudNativePG's collector counts pg_wal/archive_status and sizes pg_wal on
+        // every instance, replicas included (its metrics exporter, v1.29); a replica makes
+        // .ready files only with archive_mode=always, so its count is 0 here.
+        put('cnpg_collector_pg_wal_archive_status', 'archive_status files.', [
+          ['{value="ready"}', wal.ready ?? 0],
+          ['{value="done"}', 0],
+        ]);
+        put('cnpg_collector_pg_wal', 'pg_wal.', [['{value="size"}', 16 * MiB * 4]]);
       }
       if (wal.extraLines) lines.push(...wal.extraLines());
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
