@@ -23,6 +23,7 @@ import { createTestNetwork, type TestNetwork } from '../infra/testhost.js';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.js';
 import { execInPod } from '../../src/kube/exec.js';
 import { KubeApiError } from '../../src/kube/errors.js';
+import { ACCESS_REVIEWS_IN_FLIGHT, checkAccess, streamingAccess } from '../../src/sources/permissions.js';
 import { listAll, LIST_PAGE_SIZE } from '../../src/snapshot/collect.js';
 import pLimit from 'p-limit';
 import { auditOf, countByKind } from './harness.js';
@@ -200,6 +201,26 @@ describe('one TLS context and keep-alive pool per API server', { timeout: 180_00
     expect(raw.items[0]?.metadata['managedFields']).toBeDefined();
     expect(got.filter((o) => 'managedFields' in (o['metadata'] as object))).toEqual([]);
     (await admin.agent())?.destroy();
+  });
+
+  it('access reviews of many namespaces are sent a few at a time: a few connections, not one per review', async () => {
+    const client = new KubeClient(loadKubeConfig({ kubeconfig: await api.kubeconfigFor('conn-reviews') }));
+    // what auto mode asks for -A over 30 namespaces: 4 rules in each (access reviews need no namespace to exist)
+    const checks = Array.from({ length: 30 }, (_, i) => `ns-${i}`).flatMap((namespace) => [
+      { verb: 'get', resource: 'pods', subresource: 'proxy', namespace },
+      ...streamingAccess('exec', namespace),
+      { verb: 'get', resource: 'nodes', subresource: 'proxy', namespace: '' },
+    ]);
+    const allowed = await checkAccess(client, checks);
+    // every distinct rule answered once (the cluster-wide one once, not 30 times), all denied for this user
+    expect(allowed.size).toBe(3 * 30 + 1);
+    expect([...allowed.values()].every((v) => v === false)).toBe(true);
+    const reviews = client.requests.filter((r) => r.url.endsWith('/selfsubjectaccessreviews'));
+    expect(reviews).toHaveLength(3 * 30 + 1);
+    // at most ACCESS_REVIEWS_IN_FLIGHT at once, so at most that many connections (before: one per review)
+    expect(client.connections.opened).toBeGreaterThan(0);
+    expect(client.connections.opened).toBeLessThanOrEqual(ACCESS_REVIEWS_IN_FLIGHT);
+    (await client.agent())?.destroy();
   });
 
   it('exec WebSockets share the TLS context and resume its session', async () => {
