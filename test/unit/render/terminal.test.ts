@@ -5,8 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { fitTable, renderTable, visibleWidth, wrapHanging } from '../../../src/render/table.js';
+import { drawWithCliTable, fitTable, renderTable, visibleWidth, wrapHanging } from '../../../src/render/table.js';
 import { hintFor, renderFindings } from '../../../src/render/common.js';
+import { trusted } from '../../../src/render/sanitize.js';
 import { bufferIO } from '../../../src/cli/io.js';
 import { STATUS_FIT_STEPS } from '../../../src/app/disk-status.js';
 import type { Finding } from '../../../src/analysis/findings.js';
@@ -69,6 +70,50 @@ describe('fitting a table to a width', () => {
         },
       ),
     );
+  });
+});
+
+describe('drawing a table', () => {
+  const ascii = fc.stringMatching(/^[ -~]{0,12}$/);
+  // Some cells coloured, as the printer colours verdicts on a terminal.
+  const cell = fc.oneof(ascii, ascii.map((s) => `\u001b[31m${s}\u001b[39m`));
+  const table = (minRows: number, maxRows: number) =>
+    fc.integer({ min: 1, max: 5 }).chain((cols) =>
+      fc.tuple(
+        fc.array(fc.stringMatching(/^[A-Z][A-Z ]{0,8}$/), { minLength: cols, maxLength: cols }),
+        fc.array(fc.array(cell, { minLength: cols, maxLength: cols }), { minLength: minRows, maxLength: maxRows }),
+      ),
+    );
+
+  it('plain ASCII, coloured or not, is padded by hand into exactly the lines cli-table3 draws (property)', () => {
+    fc.assert(
+      fc.property(table(0, 40), ([head, rows]) => {
+        const cells = rows.map((r) => r.map((c) => (c.includes('\u001b') ? trusted(c) : c)));
+        expect(renderTable(head, cells)).toBe(drawWithCliTable(head, rows));
+      }),
+      { numRuns: 200 },
+    );
+    const head = ['CLUSTER', 'VOLUME', 'USE%'];
+    const rows = Array.from({ length: 2000 }, (_, i) => [`fleet-${i % 300}/db`, i % 2 ? 'data' : 'wal', `${i % 100}%`]);
+    expect(renderTable(head, rows)).toBe(drawWithCliTable(head, rows));
+  });
+
+  it('wide characters are measured by cli-table3, colour sequences take no room', () => {
+    const rows = [
+      ['db-1', 'data'],
+      ['数据库', 'data'],
+      [trusted('\u001b[31mdb-2\u001b[0m'), 'wal'],
+    ];
+    const out = lines(renderTable(['CLUSTER', 'VOLUME'], rows));
+    // The second column starts at the same display column on every line: a
+    // CJK character takes two, a colour sequence none.
+    const start = (l: string) => {
+      // eslint-disable-next-line no-control-regex -- the colour sequences the test put in
+      const plain = l.replace(/\u001b\[[0-9;]*m/g, '');
+      const i = Math.max(plain.indexOf('data'), plain.indexOf('wal'), plain.indexOf('VOLUME'));
+      return i + [...plain.slice(0, i)].filter((ch) => ch.charCodeAt(0) > 0x2e80).length;
+    };
+    expect(out.map(start)).toEqual([9, 9, 9, 9]);
   });
 });
 
