@@ -7,15 +7,14 @@
  */
 import { cannotEvaluate, type CliError } from '../model/errors.js';
 import type { FactKind, Snapshot } from '../model/snapshot.js';
+import { deniedGrants } from '../render/common.js';
 
 export function noFactsError(snapshot: Snapshot, fact: FactKind, nothing: string): CliError {
   const attempts = snapshot.sources.filter((s) => s.fact === fact);
   const denied = attempts.filter((s) => s.outcome === 'denied');
   const broken = attempts.filter((s) => s.outcome === 'unreachable' || s.outcome === 'failed');
-  // one hint per rule: a source is recorded once per namespace it was denied in
-  const grants = [
-    ...new Map(denied.map((d) => [d.permission, `grant "${d.permission}" (enables ${d.source})`])).values(),
-  ];
+  // One hint per source and rule: a source is recorded once per namespace it was denied in.
+  const grants = deniedGrants(denied, true).map((d) => `grant ${d.grant} (enables ${d.source})`);
   if (broken.length === 0 && denied.length > 0) {
     return cannotEvaluate(
       `no source of ${fact === 'wal' ? 'WAL' : 'filesystem'} facts is permitted, so ${nothing}`,

@@ -141,13 +141,9 @@ function sourcesText(snapshot: Snapshot, verbose: boolean): string {
   const used = snapshot.sources
     .filter((s) => s.outcome === 'used')
     .map((s) => `${s.source} (${s.fact}${s.detail ? `, ${s.detail}` : ''})`);
-  // One line per source and permission (a source may be denied for several facts).
-  const denied = snapshot.sources
-    .filter((s) => s.outcome === 'denied')
-    .filter((s, i, all) => all.findIndex((x) => x.source === s.source && x.permission === s.permission) === i);
   const other = snapshot.sources.filter((s) => s.outcome !== 'used' && s.outcome !== 'denied');
   let out = `sources: ${used.length ? used.join('; ') : 'none answered'}\n`;
-  for (const d of denied) out += `  denied: ${d.source} — grant "${d.permission}" to use it\n`;
+  for (const d of deniedGrants(snapshot.sources, verbose)) out += `  denied: ${d.source} — grant ${d.grant} to use it\n`;
   if (verbose) {
     for (const o of other)
       out += `  ${o.outcome}: ${o.source}${o.scope ? ` ${o.scope}` : ''}${o.detail ? ` — ${o.detail}` : ''}\n`;
@@ -155,6 +151,40 @@ function sourcesText(snapshot: Snapshot, verbose: boolean): string {
   // Every dropped or rejected fact is visible in text output, not only with -v.
   for (const p of snapshot.problems) out += `  problem: ${p}\n`;
   return out;
+}
+
+/** Namespaces named on one "denied" line before the rest are only counted (all of them with -v). */
+const DENIED_NAMESPACES_SHOWN = 3;
+
+/**
+ * What to grant for each denied source, one entry per source and rule with
+ * the namespaces it is missing in gathered: a read-only user of `-A` over 60
+ * namespaces reads one line per source, not 60. `grant` is the quoted rule
+ * and where, e.g. `"get pods/proxy in namespace db"` or `"get pods/proxy" in
+ * the 60 namespaces a, b, c and 57 more (-v lists them)`.
+ */
+export function deniedGrants(reports: Snapshot['sources'], verbose: boolean): { source: string; grant: string }[] {
+  const groups = new Map<string, { source: string; rule: string; namespaces: string[] }>();
+  for (const r of reports) {
+    if (r.outcome !== 'denied') continue;
+    const permission = r.permission ?? '';
+    const suffix = r.scope ? ` in namespace ${r.scope}` : '';
+    const scoped = suffix !== '' && permission.includes(suffix);
+    const rule = scoped ? permission.split(suffix).join('') : permission;
+    const key = `${r.source}\u0000${rule}\u0000${scoped ? 'ns' : ''}`;
+    const g = groups.get(key) ?? { source: r.source, rule, namespaces: [] };
+    groups.set(key, g);
+    if (scoped && !g.namespaces.includes(r.scope!)) g.namespaces.push(r.scope!);
+  }
+  return [...groups.values()].map(({ source, rule, namespaces }) => {
+    if (namespaces.length === 0) return { source, grant: `"${rule}"` };
+    if (namespaces.length === 1) return { source, grant: `"${rule} in namespace ${namespaces[0]}"` };
+    const all = verbose || namespaces.length <= DENIED_NAMESPACES_SHOWN;
+    const shown = all ? namespaces : namespaces.slice(0, DENIED_NAMESPACES_SHOWN);
+    const rest = namespaces.length - shown.length;
+    const list = shown.join(', ') + (rest > 0 ? ` and ${rest} more (-v lists them)` : '');
+    return { source, grant: `"${rule}" in the ${namespaces.length} namespaces ${list}` };
+  });
 }
 
 /** A volume's short name in tables and messages: data, wal or tbs:NAME. */

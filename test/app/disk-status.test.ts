@@ -42,6 +42,26 @@ describe('disk status refuses to call unmeasured volumes healthy', () => {
     );
   });
 
+  it('nothing permitted in many namespaces: one hint per rule, every namespace named', () => {
+    const s = snapshot([clusterSnapshot(objs[0], [...objs[1]], [...objs[2]])]);
+    s.sources = ['a', 'b', 'c', 'd', 'e'].map((ns) => ({
+      source: 'pod-proxy',
+      fact: 'filesystem',
+      outcome: 'denied',
+      permission: `get pods/proxy in namespace ${ns}`,
+      scope: ns,
+    }));
+    let err: CliError | undefined;
+    try {
+      requireSomeFacts(s, evaluateSnapshot(s, { now: NOW }));
+    } catch (e) {
+      err = e as CliError;
+    }
+    expect(err?.suggestions).toEqual([
+      'grant "get pods/proxy" in the 5 namespaces a, b, c, d, e (enables pod-proxy)',
+    ]);
+  });
+
   it('permitted sources that all failed: exit 3 too, never a silent 0', () => {
     const s = snapshot([clusterSnapshot(objs[0], [...objs[1]], [...objs[2]])]);
     s.sources = [{ source: 'kubelet-summary', fact: 'filesystem', outcome: 'unreachable', detail: '500' }];

@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { drawWithCliTable, fitTable, renderTable, visibleWidth, wrapHanging } from '../../../src/render/table.js';
-import { hintFor, renderFindings } from '../../../src/render/common.js';
+import { hintFor, renderFindings, sourcesLine } from '../../../src/render/common.js';
+import { snapshot } from '../../helpers/fixtures.js';
+import type { SourceAttempt, SourceName } from '../../../src/model/snapshot.js';
 import { trusted } from '../../../src/render/sanitize.js';
 import { bufferIO } from '../../../src/cli/io.js';
 import { STATUS_FIT_STEPS } from '../../../src/app/disk-status.js';
@@ -163,5 +165,51 @@ describe('hints', () => {
         .slice(1)
         .every((l) => l.startsWith('    ')),
     ).toBe(true);
+  });
+});
+
+describe('the sources line', () => {
+  const denied = (source: SourceName, permission: string, scope?: string): SourceAttempt => ({
+    source,
+    fact: 'filesystem',
+    outcome: 'denied',
+    permission,
+    ...(scope ? { scope } : {}),
+  });
+  const namespaces = Array.from({ length: 60 }, (_, i) => `fleet-${String(i).padStart(2, '0')}`);
+  const withSources = (sources: SourceAttempt[]) => {
+    const s = snapshot([]);
+    s.sources = [{ source: 'kubelet-summary', fact: 'filesystem', outcome: 'used', detail: '30 node(s)' }, ...sources];
+    return s;
+  };
+
+  it('a source denied in many namespaces is one line, its namespaces gathered (all of them with -v)', () => {
+    const s = withSources(
+      namespaces.flatMap((ns) => [
+        denied('pod-proxy', `get pods/proxy in namespace ${ns}`, ns),
+        { ...denied('pod-proxy', `get pods/proxy in namespace ${ns}`, ns), fact: 'wal' },
+        denied('exec', `get, create pods/exec in namespace ${ns}`, ns),
+      ]),
+    );
+    expect(lines(sourcesLine(s, false))).toEqual([
+      'sources: kubelet-summary (filesystem, 30 node(s))',
+      '  denied: pod-proxy — grant "get pods/proxy" in the 60 namespaces fleet-00, fleet-01, fleet-02 and 57 more (-v lists them) to use it',
+      '  denied: exec — grant "get, create pods/exec" in the 60 namespaces fleet-00, fleet-01, fleet-02 and 57 more (-v lists them) to use it',
+    ]);
+    const verbose = lines(sourcesLine(s, true));
+    expect(verbose[1]).toBe(
+      `  denied: pod-proxy — grant "get pods/proxy" in the 60 namespaces ${namespaces.join(', ')} to use it`,
+    );
+  });
+
+  it('one namespace, or a cluster-wide rule, reads as the rule itself', () => {
+    const s = withSources([
+      denied('pod-proxy', 'get pods/proxy in namespace db', 'db'),
+      denied('kubelet-summary', 'get nodes/proxy'),
+    ]);
+    expect(lines(sourcesLine(s, false)).slice(1)).toEqual([
+      '  denied: pod-proxy — grant "get pods/proxy in namespace db" to use it',
+      '  denied: kubelet-summary — grant "get nodes/proxy" to use it',
+    ]);
   });
 });
