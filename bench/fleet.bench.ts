@@ -30,6 +30,7 @@
  *   3. a second API server (own etcd, test network, nodes) holding a copy of the fleet:
  *      `disk status -A -o json --context a,b` (read-only, new node and binary) against
  *      `--context a` then `--context b`, wall and CPU as ratios of the same run.
+ *   Phase 2 also times the read-only run printing its table (1,800 rows) against -o json.
  *   FLEET_PHASES=3 (or 1,2 ...) runs only those phases.
  *   FLEET_HOLD=1 keeps the fleet up once phase 2 has given the pods addresses and prints a
  *   read-only and an admin kubeconfig (for profiling a run by hand); a signal goes on.
@@ -362,6 +363,8 @@ async function main(): Promise<void> {
       }
       for (const n of cliNames) await runOne('status -A, every permission', prog(n), STATUS, false);
       for (const n of cliNames) await runOne('status -A, read-only', prog(n), STATUS, true);
+      // The table people read: 1,800 rows drawn (and fitted to no width: a pipe).
+      for (const n of cliNames) await runOne('table: status -A, read-only', prog(n), ['disk', 'status', '-A'], true);
       for (const n of ['df-pv', 'df-pv stock'].filter(has))
         await runOne('df-pv (all namespaces), read-only', prog(n), [], false);
       for (const n of ['old node', 'new node'].filter(has))
@@ -470,6 +473,12 @@ async function main(): Promise<void> {
       line(`${n}: every permission, new CPU / old CPU`, ratio(all?.cpuMs, oldAll?.cpuMs));
       line(`${n}: every permission, new peak RSS / old`, ratio(all?.rssKiB, oldAll?.rssKiB));
       line(`${n}: read-only, new CPU / old CPU`, ratio(ro.cpuMs, oldRo?.cpuMs));
+      const table = find('table: status -A, read-only', `new ${n}`);
+      const oldTable = find('table: status -A, read-only', `old ${n}`);
+      line(
+        `${n}: read-only table CPU / -o json CPU, new (old)`,
+        `${ratio(table?.cpuMs, ro.cpuMs)} (${ratio(oldTable?.cpuMs, oldRo?.cpuMs)})`,
+      );
       line(
         `${n}: read-only peak RSS ${fmtMiB(ro.rssKiB)} (old ${oldRo ? fmtMiB(oldRo.rssKiB) : 'n/a'})`,
         '',
@@ -544,6 +553,14 @@ async function main(): Promise<void> {
         const rows = r.stdout.split('\n').filter((l) => /\bfleet-\d+\b/.test(l)).length;
         if (rows < pvcs) {
           console.error(`${r.label} (${r.program}): ${rows} rows for ${pvcs} PVCs`);
+          bad = true;
+        }
+        continue;
+      }
+      if (r.label.startsWith('table:')) {
+        const rows = r.stdout.split('\n').filter((l) => /\bfleet-\d+\b/.test(l)).length;
+        if (rows < pvcs) {
+          console.error(`${r.label} (${r.program}): ${rows} table rows for ${pvcs} PVCs`);
           bad = true;
         }
         continue;
