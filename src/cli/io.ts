@@ -92,6 +92,23 @@ export function systemIO(opts: { noColor?: boolean } = {}): IOStreams {
  * stream is used and base.ts waits for it to drain before exit.
  */
 const BLOCKING_WRITES = typeof (process.versions as Record<string, string | undefined>)['bun'] === 'string';
+/** Above this resident size, a run under Bun collects garbage before it prints (collectBeforeOutput). */
+const COLLECT_ABOVE_RSS = 96 * 1024 * 1024;
+
+/**
+ * Under Bun, one full garbage collection before the output is built, when
+ * the process has grown large. JavaScriptCore keeps the garbage of gathering
+ * (list pages, parsed objects, the engine's intermediates) until its heap
+ * grows further, and a fleet's JSON document is then built on top of it:
+ * `disk status -A -o json` over 1,800 volumes peaked at 157–161 MiB with
+ * 34 MiB live, 142–148 MiB with this collection, no measurable CPU added.
+ * Node's collector already returns that memory; small runs skip it.
+ */
+export function collectBeforeOutput(): void {
+  const bun = (globalThis as { Bun?: { gc(synchronous: boolean): void } }).Bun;
+  if (bun && process.memoryUsage().rss > COLLECT_ABOVE_RSS) bun.gc(true);
+}
+
 /** fds whose reader went away (EPIPE): written to no more, like a closed stream. */
 const closedFds = new Set<number>();
 

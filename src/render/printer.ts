@@ -6,7 +6,7 @@
 import YAML from 'yaml';
 import { toPlain } from '@cnpg-disk/core';
 import { usageError } from '../model/errors.js';
-import type { IOStreams } from '../cli/io.js';
+import { collectBeforeOutput, type IOStreams } from '../cli/io.js';
 
 export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -60,6 +60,7 @@ export function printResult(
   result: Printable,
   opts: { stream?: boolean } = {},
 ): void {
+  collectBeforeOutput();
   if (!isMachineFormat(format)) {
     result.text(format === 'wide');
   } else if (!opts.stream) {
