@@ -143,7 +143,8 @@ function sourcesText(snapshot: Snapshot, verbose: boolean): string {
     .map((s) => `${s.source} (${s.fact}${s.detail ? `, ${s.detail}` : ''})`);
   const other = snapshot.sources.filter((s) => s.outcome !== 'used' && s.outcome !== 'denied');
   let out = `sources: ${used.length ? used.join('; ') : 'none answered'}\n`;
-  for (const d of deniedGrants(snapshot.sources, verbose)) out += `  denied: ${d.source} — grant ${d.grant} to use it\n`;
+  for (const d of deniedGrants(snapshot.sources, verbose))
+    out += `  denied: ${d.source} — grant ${d.grant} to use it\n`;
   if (verbose) {
     for (const o of other)
       out += `  ${o.outcome}: ${o.source}${o.scope ? ` ${o.scope}` : ''}${o.detail ? ` — ${o.detail}` : ''}\n`;

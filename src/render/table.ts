@@ -45,7 +45,16 @@ function draw(head: string[], rows: string[][]): string {
   for (const r of all) r.forEach((cell, c) => (widths[c] = Math.max(widths[c] ?? 0, visibleWidth(cell))));
   const gap = ' '.repeat(GAP);
   const pad = (cell: string, w: number) => cell + ' '.repeat(w - visibleWidth(cell));
-  return all.map((r) => widths.map((w, c) => pad(r[c] ?? '', w)).join(gap).trimEnd()).join('\n') + '\n';
+  return (
+    all
+      .map((r) =>
+        widths
+          .map((w, c) => pad(r[c] ?? '', w))
+          .join(gap)
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** The borderless table cli-table3 draws; exported for the test that holds draw() to it. */

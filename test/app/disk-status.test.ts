@@ -57,9 +57,7 @@ describe('disk status refuses to call unmeasured volumes healthy', () => {
     } catch (e) {
       err = e as CliError;
     }
-    expect(err?.suggestions).toEqual([
-      'grant "get pods/proxy" in the 5 namespaces a, b, c, d, e (enables pod-proxy)',
-    ]);
+    expect(err?.suggestions).toEqual(['grant "get pods/proxy" in the 5 namespaces a, b, c, d, e (enables pod-proxy)']);
   });
 
   it('permitted sources that all failed: exit 3 too, never a silent 0', () => {

@@ -78,14 +78,19 @@ describe('fitting a table to a width', () => {
 describe('drawing a table', () => {
   const ascii = fc.stringMatching(/^[ -~]{0,12}$/);
   // Some cells coloured, as the printer colours verdicts on a terminal.
-  const cell = fc.oneof(ascii, ascii.map((s) => `\u001b[31m${s}\u001b[39m`));
+  const cell = fc.oneof(
+    ascii,
+    ascii.map((s) => `\u001b[31m${s}\u001b[39m`),
+  );
   const table = (minRows: number, maxRows: number) =>
-    fc.integer({ min: 1, max: 5 }).chain((cols) =>
-      fc.tuple(
-        fc.array(fc.stringMatching(/^[A-Z][A-Z ]{0,8}$/), { minLength: cols, maxLength: cols }),
-        fc.array(fc.array(cell, { minLength: cols, maxLength: cols }), { minLength: minRows, maxLength: maxRows }),
-      ),
-    );
+    fc
+      .integer({ min: 1, max: 5 })
+      .chain((cols) =>
+        fc.tuple(
+          fc.array(fc.stringMatching(/^[A-Z][A-Z ]{0,8}$/), { minLength: cols, maxLength: cols }),
+          fc.array(fc.array(cell, { minLength: cols, maxLength: cols }), { minLength: minRows, maxLength: maxRows }),
+        ),
+      );
 
   it('plain ASCII, coloured or not, is padded by hand into exactly the lines cli-table3 draws (property)', () => {
     fc.assert(
