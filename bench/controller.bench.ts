@@ -67,6 +67,7 @@ import { createTestNetwork, type TestHost, type TestNetwork } from '../test/infr
 import { auditOf, kindOf } from '../test/api/harness.js';
 import { BIN, REPO, requireBuiltCli } from '../test/helpers/cli.js';
 import { MiB, Seeder, pvcNameFor, type PvcState, type TmpfsMount } from '../test/api/seed.js';
+import { load } from './stats.js';
 
 const CLUSTERS = Number(process.env['FLEET_CLUSTERS'] ?? 300);
 const NODES = Number(process.env['FLEET_NODES'] ?? 30);
@@ -138,11 +139,6 @@ interface Result {
 
 const fmtMs = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
 const fmtMiB = (kib: number) => `${Math.round(kib / 1024)} MiB`;
-const load = () =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;

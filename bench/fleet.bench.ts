@@ -67,17 +67,13 @@ import {
   type TmpfsMount,
 } from '../test/api/seed.js';
 import { referenceBuild, type Reference } from './reference.js';
+import { load, median } from './stats.js';
 
 const CLUSTERS = Number(process.env['FLEET_CLUSTERS'] ?? 300);
 const NODES = Number(process.env['FLEET_NODES'] ?? 30);
 const NAMESPACES = Number(process.env['FLEET_NAMESPACES'] ?? 30);
 /** Rounds of the read-only runs (ours and df-pv's), reported as medians. */
 const ROUNDS = Math.max(1, Number(process.env['FLEET_ROUNDS'] ?? 5));
-const median = (xs: number[]): number => {
-  const v = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
-};
 const INSTANCES = 3;
 /** Which phases run: 1 (no addresses), 2 (addresses), 3 (two API servers, several contexts); default all. */
 const PHASES = new Set((process.env['FLEET_PHASES'] ?? '1,2,3').split(',').map((p) => p.trim()));
@@ -157,11 +153,6 @@ function measure(argv: string[], tmp: string): Promise<Measured> {
 
 const fmtMs = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
 const fmtMiB = (kib: number) => `${Math.round(kib / 1024)} MiB`;
-const load = () =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
 
 /** /pg/status of a simulated instance (CloudNativePG's PostgresqlStatus fields the CLI reads). */
 function pgStatus(isPrimary: boolean): string {
@@ -282,27 +273,16 @@ async function main(): Promise<void> {
 
     const runs: Run[] = [];
     let seq = 0;
-    const runOne = async (label: string, p: Program, args: string[], readOnly: boolean): Promise<Run> => {
-      const user = readOnly ? `bench-ro-${++seq}` : `bench-all-${++seq}`;
-      if (readOnly) await grantClusterWide(s.client, user, READ_ONLY_RULES);
-      if (readOnly) await waitForPermission(api!, user, { verb: 'get', resource: 'nodes', subresource: 'proxy' });
-      const kubeconfig = readOnly ? await api!.kubeconfigFor(user) : await api!.kubeconfigFor(user, ['system:masters']);
-      const r = await measure([...p.argv, ...args, '--kubeconfig', kubeconfig], tmp);
-      const events = await auditOf(api!, user);
-      const run: Run = { ...r, label, program: p.name, kinds: countByKind(events), total: events.length };
-      runs.push(run);
-      console.log(
-        `  ${label.padEnd(34)} ${p.name.padEnd(12)} exit ${r.code}  wall ${fmtMs(r.wallMs).padStart(8)}  CPU ${fmtMs(r.cpuMs).padStart(8)}  RSS ${fmtMiB(r.rssKiB).padStart(8)}  requests ${events.length}`,
-      );
-      return run;
-    };
     /**
-     * The cheap read-only runs, ours and df-pv's, measured ROUNDS times in
-     * turn (round-robin, so a burst of load from elsewhere falls on all of
-     * them alike) and reported as medians; requests come from the first
-     * round's audit (every round makes the same ones).
+     * Runs each job `rounds` times in turn (round-robin, so a burst of load
+     * from elsewhere falls on all of them alike), one API user per job, and
+     * records the medians; requests come from the first round's audit (every
+     * round makes the same ones).
      */
-    const runRounds = async (jobs: { label: string; p: Program; args: string[]; readOnly: boolean }[]) => {
+    const runRounds = async (
+      jobs: { label: string; p: Program; args: string[]; readOnly: boolean }[],
+      rounds: number,
+    ): Promise<Run[]> => {
       const prepared = [];
       for (const j of jobs) {
         const user = j.readOnly ? `bench-ro-${++seq}` : `bench-all-${++seq}`;
@@ -319,13 +299,13 @@ async function main(): Promise<void> {
           events: [] as Awaited<ReturnType<typeof auditOf>>,
         });
       }
-      for (let round = 0; round < ROUNDS; round++) {
+      for (let round = 0; round < rounds; round++) {
         for (const j of prepared) {
           j.samples.push(await measure([...j.p.argv, ...j.args, '--kubeconfig', j.kubeconfig], tmp));
           if (round === 0) j.events = await auditOf(api!, j.user);
         }
       }
-      for (const j of prepared) {
+      return prepared.map((j) => {
         const first = j.samples[0]!;
         const odd = j.samples.find((x) => x.code !== first.code);
         const r: Measured = {
@@ -334,12 +314,23 @@ async function main(): Promise<void> {
           cpuMs: median(j.samples.map((x) => x.cpuMs)),
           rssKiB: median(j.samples.map((x) => x.rssKiB)),
         };
-        runs.push({ ...r, label: j.label, program: j.p.name, kinds: countByKind(j.events), total: j.events.length });
+        const run: Run = {
+          ...r,
+          label: j.label,
+          program: j.p.name,
+          kinds: countByKind(j.events),
+          total: j.events.length,
+        };
+        runs.push(run);
         console.log(
-          `  ${j.label.padEnd(34)} ${j.p.name.padEnd(12)} exit ${r.code}  wall ${fmtMs(r.wallMs).padStart(8)}  CPU ${fmtMs(r.cpuMs).padStart(8)}  RSS ${fmtMiB(r.rssKiB).padStart(8)}  requests ${j.events.length}  (median of ${ROUNDS})`,
+          `  ${j.label.padEnd(34)} ${j.p.name.padEnd(12)} exit ${r.code}  wall ${fmtMs(r.wallMs).padStart(8)}  CPU ${fmtMs(r.cpuMs).padStart(8)}  RSS ${fmtMiB(r.rssKiB).padStart(8)}  requests ${j.events.length}${rounds > 1 ? `  (median of ${rounds})` : ''}`,
         );
-      }
+        return run;
+      });
     };
+    /** One run of one program (the slow runs: every permission, the failure path, stock df-pv). */
+    const runOne = async (label: string, p: Program, args: string[], readOnly: boolean): Promise<Run> =>
+      (await runRounds([{ label, p, args, readOnly }], 1))[0]!;
     const STATUS = ['disk', 'status', '-A', '-o', 'json'];
     const cliNames = ['old node', 'new node', 'old binary', 'new binary'].filter(has);
 
@@ -415,20 +406,23 @@ async function main(): Promise<void> {
         });
       }
       for (const n of cliNames) await runOne('status -A, every permission', prog(n), STATUS, false);
-      await runRounds([
-        ...cliNames.map((n) => ({ label: 'status -A, read-only', p: prog(n), args: STATUS, readOnly: true })),
-        // The table people read: 1,800 rows drawn (and fitted to no width: a pipe).
-        ...cliNames.map((n) => ({
-          label: 'table: status -A, read-only',
-          p: prog(n),
-          args: ['disk', 'status', '-A'],
-          readOnly: true,
-        })),
-        // df-pv lists nodes, which the read-only role does not grant: it runs as an admin.
-        ...['df-pv']
-          .filter(has)
-          .map((n) => ({ label: 'df-pv (all namespaces), read-only', p: prog(n), args: [], readOnly: false })),
-      ]);
+      await runRounds(
+        [
+          ...cliNames.map((n) => ({ label: 'status -A, read-only', p: prog(n), args: STATUS, readOnly: true })),
+          // The table people read: 1,800 rows drawn (and fitted to no width: a pipe).
+          ...cliNames.map((n) => ({
+            label: 'table: status -A, read-only',
+            p: prog(n),
+            args: ['disk', 'status', '-A'],
+            readOnly: true,
+          })),
+          // df-pv lists nodes, which the read-only role does not grant: it runs as an admin.
+          ...['df-pv']
+            .filter(has)
+            .map((n) => ({ label: 'df-pv (all namespaces), read-only', p: prog(n), args: [], readOnly: false })),
+        ],
+        ROUNDS,
+      );
       // The stock build waits on its throttle for minutes: once is enough.
       if (has('df-pv stock')) await runOne('df-pv (all namespaces), read-only', prog('df-pv stock'), [], false);
       for (const n of ['old node', 'new node'].filter(has))

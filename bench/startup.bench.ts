@@ -43,6 +43,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { referenceBuild } from './reference.js';
+import { load, median } from './stats.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const GNU_TIME = '/usr/bin/time';
@@ -139,17 +140,6 @@ function once(variant: Variant, c: Case, env: NodeJS.ProcessEnv, tmp: string): P
     });
   });
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const load = (): string =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
 
 /** The version line names the runtime ("(node v20…, linux-x64)" or "(bun 1.…, linux-x64)"): compare without it. */
 const comparable = (s: string): string => s.replace(/ \((?:node|bun) [^)]*\)/g, '');
