@@ -165,19 +165,21 @@ const DENIED_NAMESPACES_SHOWN = 3;
  * the 60 namespaces a, b, c and 57 more (-v lists them)`.
  */
 export function deniedGrants(reports: Snapshot['sources'], verbose: boolean): { source: string; grant: string }[] {
-  const groups = new Map<string, { source: string; rule: string; namespaces: string[] }>();
+  const groups = new Map<string, { source: string; rule: string; namespaces: Set<string> }>();
   for (const r of reports) {
     if (r.outcome !== 'denied') continue;
     const permission = r.permission ?? '';
+    // The rule without its namespace: collect.ts writes it with ruleText's " in namespace NS".
     const suffix = r.scope ? ` in namespace ${r.scope}` : '';
     const scoped = suffix !== '' && permission.includes(suffix);
     const rule = scoped ? permission.split(suffix).join('') : permission;
     const key = `${r.source}\u0000${rule}\u0000${scoped ? 'ns' : ''}`;
-    const g = groups.get(key) ?? { source: r.source, rule, namespaces: [] };
+    const g = groups.get(key) ?? { source: r.source, rule, namespaces: new Set<string>() };
     groups.set(key, g);
-    if (scoped && !g.namespaces.includes(r.scope!)) g.namespaces.push(r.scope!);
+    if (scoped) g.namespaces.add(r.scope!);
   }
-  return [...groups.values()].map(({ source, rule, namespaces }) => {
+  return [...groups.values()].map(({ source, rule, namespaces: set }) => {
+    const namespaces = [...set];
     if (namespaces.length === 0) return { source, grant: `"${rule}"` };
     if (namespaces.length === 1) return { source, grant: `"${rule} in namespace ${namespaces[0]}"` };
     const all = verbose || namespaces.length <= DENIED_NAMESPACES_SHOWN;

@@ -21,12 +21,12 @@ export interface FitOptions {
 const GAP = 2;
 
 /**
- * Tables of plain ASCII (colour sequences aside) are padded here rather than by cli-table3: it merges
- * its options and builds its regular expressions again for every cell, and
- * checks every cell against every other for spans, which cost `disk status -A`
- * over 1,800 volumes (20,000 cells) a second of CPU. For such cells a
- * character is a column, so padding is all a borderless table is; a property
- * test holds this to cli-table3's own drawing.
+ * Tables of plain ASCII (colour sequences aside) are padded here rather than
+ * by cli-table3: it merges its options and builds its regular expressions
+ * again for every cell, and checks every cell against every other for spans,
+ * which cost `disk status -A` over 1,800 volumes (20,000 cells) a second of
+ * CPU. For such cells a character is a column, so padding is all a
+ * borderless table is; a property test holds this to cli-table3's drawing.
  */
 function plainAscii(cells: string[]): boolean {
   return cells.every((c) => /^[\x20-\x7e]*$/.test(stripColour(c)));
