@@ -21,15 +21,21 @@ export interface FitOptions {
 const GAP = 2;
 
 /**
- * Tables of plain ASCII (colour sequences aside) are padded here rather than
+ * Tables of plain text (colour sequences aside) are padded here rather than
  * by cli-table3: it merges its options and builds its regular expressions
  * again for every cell, and checks every cell against every other for spans,
  * which cost `disk status -A` over 1,800 volumes (20,000 cells) a second of
- * CPU. For such cells a character is a column, so padding is all a
+ * CPU, and a five-row table ~10 ms of a bundle read. Plain text is printable
+ * ASCII and the few other characters our own cells use (arrows, dashes, the
+ * ellipsis, ×, ≥, ≤, ±, ·, ’): each is one column for cli-table3 as for a
+ * terminal, and none is an emoji or combining mark, so padding is all a
  * borderless table is; a property test holds this to cli-table3's drawing.
+ * Anything else (a name in another script, an emoji) goes to cli-table3.
  */
-function plainAscii(cells: string[]): boolean {
-  return cells.every((c) => /^[\x20-\x7e]*$/.test(stripColour(c)));
+const PLAIN_CELL = /^[\x20-\x7e\u2192\u2190\u2026\u2014\u2013\u00d7\u2265\u2264\u00b1\u00b7\u2019]*$/;
+
+function plainText(cells: string[]): boolean {
+  return cells.every((c) => PLAIN_CELL.test(stripColour(c)));
 }
 
 function stripColour(s: string): string {
@@ -39,7 +45,7 @@ function stripColour(s: string): string {
 
 function draw(head: string[], rows: string[][]): string {
   // Wide or combining characters, line breaks: cli-table3 measures those.
-  if (!plainAscii(head) || !rows.every(plainAscii)) return drawWithCliTable(head, rows);
+  if (!plainText(head) || !rows.every(plainText)) return drawWithCliTable(head, rows);
   const all = head.length > 0 ? [head, ...rows] : rows;
   const widths: number[] = [];
   for (const r of all) r.forEach((cell, c) => (widths[c] = Math.max(widths[c] ?? 0, visibleWidth(cell))));
