@@ -7,9 +7,9 @@
  * help class) of the CLI and of each oclif plugin it declares, and hands them
  * to boot.ts. The probe needs nothing of the sort: its `bin` is bundled as is.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { run } from './proc.js';
@@ -175,11 +175,13 @@ export interface BundleOptions {
 export async function bundleCli(opts: BundleOptions, cliRoot: string = REPO): Promise<string> {
   const work = join(dirname(opts.outFile), '.entry');
   mkdirSync(work, { recursive: true });
-  const entry = join(work, 'kubectl-cnpg.entry.ts');
+  // Named like the output file: with code splitting, Bun names the entry's
+  // output after the entry's own name.
+  const entry = join(work, basename(opts.outFile).replace(/\.js$/, '.ts'));
   writeFileSync(entry, cliEntrySource(cliRoot));
   // oclif requires `typescript` only to read a tsconfig.json for ts-node, which
   // boot.ts switches off: leaving it out saves ~9 MB of bundle and parse time.
-  await bunBuild(opts, entry, ['typescript']);
+  await bunBuild(opts, entry, ['typescript'], { split: true });
   const inputs = bundleInputs(opts.outFile);
   const leaked = probeInputs(inputs);
   if (leaked.length > 0) {
@@ -240,9 +242,31 @@ export function metafileOf(bundle: string): string {
   return bundle.replace(/\.js$/, '') + '.meta.json';
 }
 
-async function bunBuild(opts: BundleOptions, entry: string, externals: string[]): Promise<void> {
+/** Folder, beside a split bundle, of the chunks its dynamic imports load. */
+export function chunksDirOf(bundle: string): string {
+  return bundle.replace(/\.js$/, '') + '.chunks';
+}
+
+async function bunBuild(
+  opts: BundleOptions,
+  entry: string,
+  externals: string[],
+  { split = false }: { split?: boolean } = {},
+): Promise<void> {
   mkdirSync(dirname(opts.outFile), { recursive: true });
-  const args = ['build', entry, '--target=bun', '--format=esm', `--outfile=${opts.outFile}`];
+  const args = ['build', entry, '--target=bun', '--format=esm'];
+  if (split) {
+    // Code splitting: each dynamic import() stays a chunk of its own, loaded
+    // when the import runs, with the Node built-ins it imports (node:https,
+    // ws, zlib, ...). In a single file Bun hoists every built-in import to
+    // the top, so a bundle read or `--help` paid for the Kubernetes client's
+    // HTTP, TLS and WebSocket modules at start. `bun build --compile
+    // --splitting` (compile.ts) keeps the chunks apart inside the binary.
+    rmSync(chunksDirOf(opts.outFile), { recursive: true, force: true });
+    const chunks = relative(dirname(opts.outFile), chunksDirOf(opts.outFile));
+    args.push('--splitting', `--outdir=${dirname(opts.outFile)}`, `--entry-naming=[name].[ext]`);
+    args.push(`--chunk-naming=${chunks}/[name]-[hash].[ext]`);
+  } else args.push(`--outfile=${opts.outFile}`);
   // Which source files went in: test/dist checks that the CLI holds nothing of the probe.
   args.push(`--metafile=${metafileOf(opts.outFile)}`);
   for (const e of externals) args.push(`--external=${e}`);

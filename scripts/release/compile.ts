@@ -29,6 +29,8 @@ export async function compile(opts: CompileOptions): Promise<string> {
     // (--bytecode defaults to CommonJS).
     '--bytecode',
     '--format=esm',
+    // The bundle's chunks (bundle.ts) stay chunks: loaded when imported.
+    '--splitting',
     `--target=${opts.target.bunTarget}`,
     `--compile-executable-path=${runtime}`,
     // A kubectl plugin must not pick up .env or bunfig.toml from whatever
