@@ -389,6 +389,20 @@ describe('--from-bundle: hostile archives are refused (exit 64, one sentence)', 
     });
   }
 
+  it('read in one piece or streamed (large bundles), every case is refused with the same words', async () => {
+    for (const [what, members, message] of cases) {
+      const f = writeBundle(`both-${what.replace(/\W+/g, '-')}.tar.gz`, members);
+      const inOnePiece = await readBundleArchive(f).then(String, (e: Error) => e.message);
+      const streamed = await readBundleArchive(f, undefined, undefined, 0).then(String, (e: Error) => e.message);
+      expect(inOnePiece, what).toMatch(message);
+      expect(streamed, what).toBe(inOnePiece);
+    }
+    const good = writeBundle('both-ok.tar.gz', ok([{ path: 'cnpg-bundle-x/manifest.json', data: '{"a":1}' }]));
+    const [a, b] = await Promise.all([readBundleArchive(good), readBundleArchive(good, undefined, undefined, 0)]);
+    expect(a).toEqual(b);
+    expect(a.files.get('snapshot.json')?.toString()).toBe(SNAPSHOT_DOC);
+  });
+
   it('not gzip, and an empty archive', async () => {
     const plain = join(tmp, 'plain.tar.gz');
     writeFileSync(plain, 'this is not a bundle');
