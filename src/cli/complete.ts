@@ -13,7 +13,7 @@
  * plugin writes bash/zsh/PowerShell scripts for the binary's own name
  * (`kubectl-cnpg …`), not this line protocol kubectl speaks to plugins.
  */
-import { OUTPUT_FORMATS } from '../render/printer.js';
+import { OUTPUT_FORMATS } from '../render/output-format.js';
 import { SOURCE_NAMES } from '../model/snapshot.js';
 
 /** What completion needs to know of a command (read from oclif's config, hence the manifest). */

@@ -2,7 +2,7 @@
  * Flags every command shares (kubectl's names), registered once.
  */
 import * as Flags from '@oclif/core/flags';
-import { OUTPUT_FORMATS } from '../render/printer.js';
+import { OUTPUT_FORMATS } from '../render/output-format.js';
 import { SOURCE_NAMES } from '../model/snapshot.js';
 import { usageError } from '../model/errors.js';
 

@@ -4,7 +4,7 @@
  */
 import { contextDepsSet, defaultDeps, type ContextDepsSet, type Deps } from '../cli/deps.js';
 import { parseDuration, parseSource } from '../cli/flags.js';
-import { parseOutputFormat, type OutputFormat } from '../render/printer.js';
+import { parseOutputFormat, type OutputFormat } from '../render/output-format.js';
 import type { ScopeOptions } from '../app/gather.js';
 import { usageError } from '../model/errors.js';
 

@@ -5,26 +5,12 @@
  */
 import YAML from 'yaml';
 import { toPlain } from '@cnpg-disk/core';
-import { usageError } from '../model/errors.js';
+import type { OutputFormat } from './output-format.js';
 import { collectBeforeOutput, type IOStreams } from '../cli/io.js';
 
-export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+export { OUTPUT_FORMATS, parseOutputFormat, type OutputFormat } from './output-format.js';
 
 export const API_VERSION = 'disk.cnpg-plugin.dev/v1alpha1';
-
-export function parseOutputFormat(value: string | undefined, json: boolean): OutputFormat {
-  if (json) {
-    // `--json` is `-o json`; asking for two different formats is a contradiction, not a preference.
-    if (value !== undefined && value !== 'json') {
-      throw usageError(`--json and -o ${value} ask for two different formats; use one of them`);
-    }
-    return 'json';
-  }
-  if (value === undefined) return 'table';
-  if ((OUTPUT_FORMATS as readonly string[]).includes(value)) return value as OutputFormat;
-  throw usageError(`unknown output format ${JSON.stringify(value)}; allowed: ${OUTPUT_FORMATS.join(', ')}`);
-}
 
 /** A machine-readable document: versioned, with BigInt byte counts as decimal strings. */
 export function document(kind: string, body: Record<string, unknown>): Record<string, unknown> {
