@@ -24,7 +24,9 @@ Exit codes: 0 no findings above info, 1 warning, 2 critical, 3 could not evaluat
     '<%= config.bin %> diagnose --from-bundle examples/instance-down-exit-code-4.tar.gz --list',
     '<%= config.bin %> diagnose -A --context prod-eu,prod-us',
   ];
-  static override args = { cluster: Args.string({ description: 'Cluster name (default: every cluster in scope).' }) };
+  static override args = {
+    cluster: Args.string({ description: 'Cluster name (default: every cluster in scope).', ignoreStdin: true }),
+  };
   static override flags = {
     ...kubeFlags,
     ...contextFlags,

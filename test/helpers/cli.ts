@@ -40,6 +40,8 @@ export interface CliOptions {
   nodeArgs?: string[];
   /** Run as this user and group id (tests running as root that need permission checks to bite). */
   uid?: number;
+  /** Written to the command's standard input, which is then closed (default: closed at once). */
+  stdin?: string;
 }
 
 /** The CLI runs from dist/ (npm test type-checks with `tsc -b` first, which builds it). */
@@ -78,7 +80,7 @@ export function startCli(
   const err: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.on('data', (c: Buffer) => err.push(c));
-  child.stdin.end();
+  child.stdin.end(opts.stdin);
   const result = new Promise<CliResult>((resolve, reject) => {
     let killed = false;
     const timer = setTimeout(() => {

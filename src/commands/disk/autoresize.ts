@@ -15,7 +15,9 @@ Exit codes (one pass): 0 resized or nothing to do; 1 something held or not appli
     '<%= config.bin %> disk autoresize main -n payments -o yaml',
     '<%= config.bin %> disk autoresize --controller --all-namespaces --interval 30s',
   ];
-  static override args = { cluster: Args.string({ description: 'Only this Cluster.', required: false }) };
+  static override args = {
+    cluster: Args.string({ description: 'Only this Cluster.', required: false, ignoreStdin: true }),
+  };
   static override flags = {
     namespace: kubeFlags.namespace,
     'all-namespaces': kubeFlags['all-namespaces'],

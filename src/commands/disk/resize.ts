@@ -26,7 +26,7 @@ Exit codes: 0 every volume resized or nothing to do; 1 something held (blocked, 
     '<%= config.bin %> disk resize main --instance main-2 --apply',
     '<%= config.bin %> disk resize main --apply --yes --update-spec --wait --timeout 10m',
   ];
-  static override args = { cluster: Args.string({ description: 'Cluster name.', required: true }) };
+  static override args = { cluster: Args.string({ description: 'Cluster name.', required: true, ignoreStdin: true }) };
   static override flags = {
     namespace: kubeFlags.namespace,
     context: kubeFlags.context,

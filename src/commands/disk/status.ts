@@ -22,7 +22,9 @@ Exit codes: 0 healthy, 1 warning findings, 2 critical findings, 3 could not eval
     '<%= config.bin %> disk status -A --context prod-eu,prod-us',
     '<%= config.bin %> disk status -A --all-contexts -o json',
   ];
-  static override args = { cluster: Args.string({ description: 'Cluster name (default: every cluster in scope).' }) };
+  static override args = {
+    cluster: Args.string({ description: 'Cluster name (default: every cluster in scope).', ignoreStdin: true }),
+  };
   static override flags = {
     ...kubeFlags,
     ...contextFlags,

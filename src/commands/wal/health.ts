@@ -19,7 +19,9 @@ Exit codes: 0 healthy, 1 warning, 2 critical, 3 could not evaluate, 64 usage err
     '<%= config.bin %> wal health --from-bundle examples/wal-archive-failing.tar.gz',
     '<%= config.bin %> wal health -A --all-contexts',
   ];
-  static override args = { cluster: Args.string({ description: 'Cluster name (default: every cluster in scope).' }) };
+  static override args = {
+    cluster: Args.string({ description: 'Cluster name (default: every cluster in scope).', ignoreStdin: true }),
+  };
   static override flags = { ...kubeFlags, ...contextFlags, ...sourceFlags, ...outputFlags };
 
   async run(): Promise<void> {

@@ -20,7 +20,7 @@ Exit codes: 0 valid, 1 warnings only, 2 errors, 3 could not reach the cluster, 6
     '<%= config.bin %> disk policy validate --cluster main -n payments -o json',
   ];
   static override args = {
-    file: Args.string({ description: 'Policy document or Cluster manifest (YAML or JSON).' }),
+    file: Args.string({ description: 'Policy document or Cluster manifest (YAML or JSON).', ignoreStdin: true }),
   };
   static override flags = {
     cluster: Flags.string({ summary: 'Validate against (or, without FILE, validate) this Cluster.' }),
