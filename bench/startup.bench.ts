@@ -21,6 +21,10 @@
  *   old-node      `node bin/run.js` of the reference commit (bench/reference.ts), with its manifest
  *   old-binary    the reference's linux-x64 binary (built once, cached)
  *
+ * Yardsticks, run with the `--help` case only: `go` below, and `node-floor`,
+ * `node -e 0` — Node starting and running no code, the least any `node
+ * bin/run.js` can cost.
+ *
  * The reference program is CloudNativePG's official `kubectl-cnpg` plugin (Go),
  * built from its Go module by scripts/release/tools.sh (cached), run with
  * `--help`; every variant's `--help` and `disk status --from-bundle` are
@@ -75,13 +79,15 @@ const CASES: Case[] = [
   },
 ];
 
-type VariantName = 'node' | 'no-manifest' | 'binary' | 'old-node' | 'old-binary' | 'go';
+type VariantName = 'node' | 'no-manifest' | 'binary' | 'old-node' | 'old-binary' | 'go' | 'node-floor';
 
 interface Variant {
   name: VariantName;
   /** argv[0] and the arguments before the command's own. */
   command: string[];
   note: string;
+  /** A yardstick that runs as it is (`node -e 0`): the case's arguments are not appended. */
+  ownArgs?: boolean;
 }
 
 interface Sample {
@@ -118,7 +124,7 @@ function once(variant: Variant, c: Case, env: NodeJS.ProcessEnv, tmp: string): P
   const [exe, ...pre] = variant.command as [string, ...string[]];
   const t0 = performance.now();
   return new Promise((done, fail) => {
-    const child = spawn(GNU_TIME, ['-f', '%U %S %M', '-o', out, exe, ...pre, ...c.args], {
+    const child = spawn(GNU_TIME, ['-f', '%U %S %M', '-o', out, exe, ...pre, ...(variant.ownArgs ? [] : c.args)], {
       cwd: REPO,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -149,7 +155,7 @@ async function main(): Promise<void> {
   if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} is missing (apt-get install time)`);
   if (!existsSync(join(REPO, 'dist/commands/index.js'))) throw new Error('dist/ is missing: npm run build first');
   const wanted = new Set(
-    (values.variant ?? 'node,no-manifest,binary,old-node,old-binary,go').split(',') as VariantName[],
+    (values.variant ?? 'node,no-manifest,binary,old-node,old-binary,go,node-floor').split(',') as VariantName[],
   );
 
   const tmp = mkdtempSync(join(os.tmpdir(), 'cnpg-startup-'));
@@ -201,18 +207,29 @@ async function main(): Promise<void> {
       else console.log(`(official plugin not built: ${r.stderr.trim().split('\n').pop() ?? ''}; no reference row)`);
     }
 
+    // Node's own start, nothing loaded: the floor under every `node bin/run.js` figure.
+    const floor: Variant | undefined = wanted.has('node-floor')
+      ? {
+          name: 'node-floor',
+          command: [process.execPath, '-e', '0'],
+          note: 'node -e 0 (Node starting, no code)',
+          ownArgs: true,
+        }
+      : undefined;
+    const yardsticks = [...(go ? [go] : []), ...(floor ? [floor] : [])];
+
     console.log(
       `start-up benchmark: ${RUNS} runs per command and variant (after 1 warm-up), ` +
         `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
     );
     console.log(`load average before: ${load()}`);
-    for (const v of [...variants, ...(go ? [go] : [])]) console.log(`  ${v.name.padEnd(12)} ${v.note}`);
+    for (const v of [...variants, ...yardsticks]) console.log(`  ${v.name.padEnd(12)} ${v.note}`);
 
     const samples = new Map<string, Sample[]>();
     const key = (v: Variant, c: Case) => `${v.name}\0${c.name}`;
     for (let run = -1; run < RUNS; run++) {
       for (const c of CASES) {
-        for (const v of [...variants, ...(go && c.name === '--help' ? [go] : [])]) {
+        for (const v of [...variants, ...(c.name === '--help' ? yardsticks : [])]) {
           const s = await once(v, c, env, tmp);
           if (run >= 0) samples.set(key(v, c), [...(samples.get(key(v, c)) ?? []), s]);
         }
@@ -229,7 +246,7 @@ async function main(): Promise<void> {
     console.log('-'.repeat(head.length));
     for (const c of CASES) {
       const reference = samples.get(key(variants[0]!, c))![0]!;
-      for (const v of [...variants, ...(go && c.name === '--help' ? [go] : [])]) {
+      for (const v of [...variants, ...(c.name === '--help' ? yardsticks : [])]) {
         const ss = samples.get(key(v, c))!;
         const ms = (x: number) => `${Math.round(x)} ms`.padStart(9);
         console.log(
@@ -239,7 +256,7 @@ async function main(): Promise<void> {
             `${`${(median(ss.map((s) => s.rssKiB)) / 1024).toFixed(0)} MiB`.padStart(9)}`,
         );
         for (const s of ss) {
-          if (v.name === 'go') continue; // another program: its own help
+          if (v.name === 'go' || v.name === 'node-floor') continue; // another program: its own output
           if (s.code !== c.exit) problems.push(`${v.name} ${c.name}: exit ${s.code}, expected ${c.exit}`);
           else if (comparable(s.stdout) !== comparable(reference.stdout)) {
             // A binary built from older sources, or the reference commit, may differ; node and no-manifest run the same dist/.
@@ -258,7 +275,12 @@ async function main(): Promise<void> {
     const ratio = (a: number | undefined, b: number | undefined): string =>
       a === undefined || b === undefined || !(b > 0) ? '   n/a' : `${(a / b).toFixed(1)}×`.padStart(6);
     console.log(`\nratios of medians (wall / CPU)`);
-    for (const c of ['--help', '--version', 'disk status --from-bundle wal-failing']) {
+    for (const c of [
+      '--help',
+      '--version',
+      'disk status --from-bundle healthy',
+      'disk status --from-bundle wal-failing',
+    ]) {
       for (const v of ['binary', 'node', 'old-binary', 'old-node'] as VariantName[]) {
         if (!samples.has(`${v}\0${c}`)) continue;
         const wall = (s: Sample) => s.wallMs;
@@ -270,6 +292,13 @@ async function main(): Promise<void> {
               : ''),
         );
       }
+    }
+    if (samples.has('node-floor\0--help')) {
+      const wall = (s: Sample) => s.wallMs;
+      const cpu = (s: Sample) => s.cpuMs;
+      console.log(
+        `  ${'node -e 0 (Node itself, no code)'.padEnd(52)} / go --help: ${ratio(med('node-floor', '--help', wall), med('go', '--help', wall))} ${ratio(med('node-floor', '--help', cpu), med('go', '--help', cpu))}`,
+      );
     }
     console.log("  goals: binary --help and --from-bundle ≤ 2× the Go plugin's --help, node ≤ 3×");
     if (notes.length > 0)
