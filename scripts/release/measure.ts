@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { REPO } from './bundle.js';
+import { REPO, chunksDirOf } from './bundle.js';
 import { run } from './proc.js';
 import { defaultReleaseDir } from './release.js';
 import { CLI_BIN, PROBE_BIN, TARGETS } from './targets.js';
@@ -78,7 +78,13 @@ async function main(): Promise<void> {
   }
   for (const b of ['kubectl-cnpg.js', 'cnpg-disk-probe.js']) {
     const f = join(build, 'bundle', b);
-    if (existsSync(f)) console.log(`bundle ${b.padEnd(51)} ${(statSync(f).size / MiB).toFixed(1).padStart(6)} MiB`);
+    if (!existsSync(f)) continue;
+    // The CLI's bundle is split: its entry plus the chunks its dynamic imports load.
+    const chunks = chunksDirOf(f);
+    const bytes =
+      statSync(f).size +
+      (existsSync(chunks) ? readdirSync(chunks).reduce((sum, c) => sum + statSync(join(chunks, c)).size, 0) : 0);
+    console.log(`bundle ${b.padEnd(51)} ${(bytes / MiB).toFixed(1).padStart(6)} MiB`);
   }
 
   const runs = Number(values.runs);
