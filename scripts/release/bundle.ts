@@ -1,6 +1,7 @@
 /**
- * Bundling: one JavaScript file per program, the input of every
- * `bun build --compile` (compile.ts).
+ * Bundling: the JavaScript of each program, the input of every
+ * `bun build --compile` (compile.ts): for the probe one file, for the CLI an
+ * entry file plus the chunks of its dynamic imports (code splitting).
  *
  * The CLI's entry is generated: it imports, statically, the package.json data
  * and every module oclif would otherwise load by path (commands index, hooks,
@@ -171,7 +172,7 @@ export interface BundleOptions {
   minify?: boolean;
 }
 
-/** Bundles the CLI into one ES module for Bun. Returns the output path. */
+/** Bundles the CLI for Bun: an ES module entry plus its chunks. Returns the entry's path. */
 export async function bundleCli(opts: BundleOptions, cliRoot: string = REPO): Promise<string> {
   const work = join(dirname(opts.outFile), '.entry');
   mkdirSync(work, { recursive: true });
