@@ -22,9 +22,16 @@ import { argvForInvocation } from '../dist/cli/invocation.js';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const args = argvForInvocation(process.argv);
 
-await execute(
-  manifestIsStale() ? { args, loadOptions: await configWithoutManifest() } : { args, dir: import.meta.url },
-);
+// No user or linked plugins: this CLI offers no `plugins` command, and oclif
+// would otherwise load (and run the hooks of) any plugin a package.json in
+// its data directory (~/.local/share/kubectl-cnpg-disk, or under
+// $XDG_DATA_HOME) declares. The single binary never looks there either.
+const NO_PLUGIN_DISCOVERY = { userPlugins: false, devPlugins: false };
+
+await execute({
+  args,
+  loadOptions: manifestIsStale() ? await configWithoutManifest() : { root, ...NO_PLUGIN_DISCOVERY },
+});
 
 function mtime(file) {
   try {
@@ -46,7 +53,7 @@ function manifestIsStale() {
 async function configWithoutManifest() {
   const plugin = new Plugin({ isRoot: true, root, ignoreManifest: true });
   await plugin.load();
-  const config = await Config.load({ root, plugins: new Map([[plugin.name, plugin]]) });
+  const config = await Config.load({ root, plugins: new Map([[plugin.name, plugin]]), ...NO_PLUGIN_DISCOVERY });
   await config.loadPluginsAndCommands({ force: true });
   return config;
 }

@@ -6,10 +6,21 @@
 //   - without it, the command files still import nothing heavy at the top
 //     (the rule in src/commands/index.ts);
 //   - help, listings and a typo print the same with a fresh manifest, a stale
-//     one and none, and a stale manifest (older than the compile) is ignored.
+//     one and none, and a stale manifest (older than the compile) is ignored;
+//   - no plugin declared in oclif's data directory is loaded, on any path.
 // No timing here: the figures are bench/startup.bench.ts.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -191,6 +202,53 @@ describe('start-up', { timeout: 120_000 }, () => {
       expect([stale.code, stale.stdout, stale.stderr]).toEqual([none.code, none.stdout, none.stderr]);
     } finally {
       writeFileSync(file, original);
+    }
+  });
+
+  it('loads no user or linked plugin from its data directory, with a fresh, a stale or no manifest', async () => {
+    // What oclif would find: a package.json in its data directory naming a
+    // linked plugin whose init hook leaves a mark.
+    const evil = join(tmp, 'evil-plugin');
+    const mark = join(tmp, 'evil-hook-ran');
+    mkdirSync(evil, { recursive: true });
+    writeFileSync(
+      join(evil, 'package.json'),
+      JSON.stringify({ name: 'evil', version: '1.0.0', type: 'module', oclif: { hooks: { init: './hook.js' } } }),
+    );
+    writeFileSync(
+      join(evil, 'hook.js'),
+      `import { writeFileSync } from 'node:fs';\nexport default async function () { writeFileSync(${JSON.stringify(mark)}, 'ran'); }\n`,
+    );
+    const declare = (dataHome: string) => {
+      mkdirSync(join(dataHome, 'kubectl-cnpg-disk'), { recursive: true });
+      writeFileSync(
+        join(dataHome, 'kubectl-cnpg-disk', 'package.json'),
+        JSON.stringify({ oclif: { plugins: [{ type: 'link', name: 'evil', root: evil }] } }),
+      );
+    };
+    const home = join(tmp, 'plugin-home');
+    declare(join(home, '.local', 'share'));
+    declare(join(tmp, 'xdg-data'));
+
+    const stale = copyCli(join(tmp, 'stale'));
+    await run(process.execPath, [join(REPO, 'node_modules/oclif/bin/run.js'), 'manifest'], { cwd: stale });
+    const past = new Date(Date.now() - 3_600_000);
+    utimesSync(join(stale, 'oclif.manifest.json'), past, past);
+
+    for (const [name, root] of Object.entries({ ...tree, stale })) {
+      for (const env of [{ HOME: home }, { HOME: join(tmp, 'home'), XDG_DATA_HOME: join(tmp, 'xdg-data') }]) {
+        const r = await runCli(['disk', 'status', '--from-bundle', join(REPO, 'examples/healthy.tar.gz')], {
+          root,
+          env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+          replaceEnv: true,
+          cwd: REPO,
+          killAfterMs: 110_000,
+        });
+        const what = `${name} manifest, ${Object.keys(env).join('+')}`;
+        expect(r.code, what).toBe(0);
+        expect(r.stderr, what).not.toMatch(/evil|linked/i);
+        expect(existsSync(mark), what).toBe(false);
+      }
     }
   });
 });
