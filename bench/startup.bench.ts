@@ -274,6 +274,8 @@ async function main(): Promise<void> {
     };
     const ratio = (a: number | undefined, b: number | undefined): string =>
       a === undefined || b === undefined || !(b > 0) ? '   n/a' : `${(a / b).toFixed(1)}×`.padStart(6);
+    const wall = (s: Sample) => s.wallMs;
+    const cpu = (s: Sample) => s.cpuMs;
     console.log(`\nratios of medians (wall / CPU)`);
     for (const c of [
       '--help',
@@ -283,8 +285,6 @@ async function main(): Promise<void> {
     ]) {
       for (const v of ['binary', 'node', 'old-binary', 'old-node'] as VariantName[]) {
         if (!samples.has(`${v}\0${c}`)) continue;
-        const wall = (s: Sample) => s.wallMs;
-        const cpu = (s: Sample) => s.cpuMs;
         console.log(
           `  ${`${v} ${c}`.padEnd(52)} / go --help: ${ratio(med(v, c, wall), med('go', '--help', wall))} ${ratio(med(v, c, cpu), med('go', '--help', cpu))}` +
             (v === 'binary' || v === 'node'
@@ -294,8 +294,6 @@ async function main(): Promise<void> {
       }
     }
     if (samples.has('node-floor\0--help')) {
-      const wall = (s: Sample) => s.wallMs;
-      const cpu = (s: Sample) => s.cpuMs;
       console.log(
         `  ${'node -e 0 (Node itself, no code)'.padEnd(52)} / go --help: ${ratio(med('node-floor', '--help', wall), med('go', '--help', wall))} ${ratio(med('node-floor', '--help', cpu), med('go', '--help', cpu))}`,
       );

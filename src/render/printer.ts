@@ -5,10 +5,11 @@
  */
 import YAML from 'yaml';
 import { toPlain } from '@cnpg-disk/core';
-import type { OutputFormat } from './output-format.js';
 import { collectBeforeOutput, type IOStreams } from '../cli/io.js';
+import type { OutputFormat } from './output-format.js';
 
-export { OUTPUT_FORMATS, parseOutputFormat, type OutputFormat } from './output-format.js';
+/** The type of the -o value; the values and their parsing are in output-format.ts. */
+export type { OutputFormat };
 
 export const API_VERSION = 'disk.cnpg-plugin.dev/v1alpha1';
 

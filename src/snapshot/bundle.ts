@@ -3,7 +3,7 @@
  * would gather (plus logs, metrics and a manifest for people). Reading one
  * gives back exactly that Snapshot, so every read command works offline.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
@@ -48,12 +48,11 @@ const REGULAR = new Set(['File', 'OldFile', 'ContiguousFile']);
  * streaming reader, which reads it again and says exactly what is wrong, so
  * both ways refuse a bad bundle with the same words.
  */
-async function inflateWhole(file: string, cap: number): Promise<Buffer | undefined> {
+function inflateWhole(file: string, cap: number): Buffer | undefined {
   if (cap <= 0) return undefined;
   try {
     if (statSync(file).size > cap) return undefined;
-    const { readFile } = await import('node:fs/promises');
-    return gunzipSync(await readFile(file), { maxOutputLength: cap });
+    return gunzipSync(readFileSync(file), { maxOutputLength: cap });
   } catch {
     return undefined;
   }
@@ -74,7 +73,7 @@ export async function readBundleArchive(
   maxBytes = MAX_BUNDLE_READ_BYTES,
   inMemoryUpTo = IN_MEMORY_INFLATE_BYTES,
 ): Promise<BundleArchive> {
-  const whole = await inflateWhole(file, Math.min(inMemoryUpTo, maxBytes));
+  const whole = inflateWhole(file, Math.min(inMemoryUpTo, maxBytes));
   return new Promise((resolve, reject) => {
     let settled = false;
     let root: string | undefined;

@@ -61,7 +61,7 @@ Exit codes: 0 done, 64 bad flags or an unreadable or malformed trace. Reads no c
     // Imported here, not above: only a run needs them (see index.ts).
     const [{ systemIO }, { parseOutputFormat }, { runDiskSimulate }] = await Promise.all([
       import('../../cli/io.js'),
-      import('../../render/printer.js'),
+      import('../../render/output-format.js'),
       import('../../app/disk-simulate.js'),
     ]);
     const code = await runDiskSimulate(

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { argvForInvocation, userAgent } from '../../../src/cli/invocation.js';
 import { parseDuration, parseSource } from '../../../src/cli/flags.js';
-import { parseOutputFormat } from '../../../src/render/printer.js';
+import { parseOutputFormat } from '../../../src/render/output-format.js';
 import { colorWanted } from '../../../src/cli/io.js';
 import type { CliError } from '../../../src/model/errors.js';
 import { exitCodeForSeverities, ExitCode } from '../../../src/model/errors.js';

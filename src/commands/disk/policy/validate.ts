@@ -63,7 +63,7 @@ Exit codes: 0 valid, 1 warnings only, 2 errors, 3 could not reach the cluster, 6
     // Imported here, not above: only a run needs them (see index.ts).
     const [{ defaultDeps }, { parseOutputFormat }, { runPolicyValidate }] = await Promise.all([
       import('../../../cli/deps.js'),
-      import('../../../render/printer.js'),
+      import('../../../render/output-format.js'),
       import('../../../app/policy-validate.js'),
     ]);
     const deps = await defaultDeps({
