@@ -41,7 +41,7 @@ import {
   INSTANCE_LABEL,
   CLUSTER_LABEL,
   MISSING_WAL_DISK_SPACE_EXIT_CODE,
-  labels,
+  label,
 } from '../model/kube-objects.js';
 import { parseAutoResizeEvents, parseClusterDiskStatus } from '../sources/cluster-status.js';
 import { findingsForCluster } from './findings.js';
@@ -81,7 +81,7 @@ function instanceReport(pod: KubeObject, primary: string | undefined): Omit<Inst
   const waiting = str(pg, 'state', 'waiting', 'reason');
   const exhausted = walSpaceExhaustedOf(pg, restarts);
   const ready = arr(pod, 'status', 'conditions').some((c) => str(c, 'type') === 'Ready' && str(c, 'status') === 'True');
-  const role = labels(pod)['cnpg.io/instanceRole'] ?? labels(pod)['role'];
+  const role = label(pod, 'cnpg.io/instanceRole') ?? label(pod, 'role');
   return {
     pod: name,
     role: primary
@@ -197,9 +197,9 @@ export function evaluateCluster(
   const primary = primaryOf(cs.cluster);
   const measurements = new Map(cs.measurements.map((m) => [m.pod, m]));
 
-  const pods = cs.pods.filter((p) => labels(p)[CLUSTER_LABEL] === cs.name || nameOf(p).startsWith(`${cs.name}-`));
+  const pods = cs.pods.filter((p) => label(p, CLUSTER_LABEL) === cs.name || nameOf(p).startsWith(`${cs.name}-`));
   const instances: InstanceReport[] = pods
-    .filter((p) => labels(p)[INSTANCE_LABEL] !== undefined || /-\d+$/.test(nameOf(p)))
+    .filter((p) => label(p, INSTANCE_LABEL) !== undefined || /-\d+$/.test(nameOf(p)))
     .map((p) => {
       const m = measurements.get(nameOf(p));
       return { ...instanceReport(p, primary), ...(m?.wal ? { wal: m.wal } : {}), errors: m?.errors ?? [] };

@@ -17,7 +17,7 @@
 import { matchesLabelSelector, parseLabelSelector, type LabelSelector } from '@cnpg-disk/core';
 import type { Deps } from '../cli/deps.js';
 import { ExitCode, usageError } from '../model/errors.js';
-import { CLUSTER_LABEL, labels, nameOf, namespaceOf, slim } from '../model/kube-objects.js';
+import { CLUSTER_LABEL, label, labels, nameOf, namespaceOf, slim } from '../model/kube-objects.js';
 import type { KubeClient } from '../kube/client.js';
 import { measure, type CollectOptions } from '../snapshot/collect.js';
 import type { ClusterSnapshot, KubeObject, Snapshot, SourceAttempt, SourceName } from '../model/snapshot.js';
@@ -107,7 +107,7 @@ export function snapshotFromCache(
   const snaps: ClusterSnapshot[] = clusters.map((c) => {
     const ns = namespaceOf(c);
     const name = nameOf(c);
-    const mine = (x: KubeObject) => labels(x)[CLUSTER_LABEL] === name;
+    const mine = (x: KubeObject) => label(x, CLUSTER_LABEL) === name;
     const { pods, pvcs } = objs(ns);
     return {
       namespace: ns,

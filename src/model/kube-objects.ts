@@ -52,6 +52,19 @@ export function namespaceOf(o: KubeObject | unknown): string {
   return str(o, 'metadata', 'namespace') ?? '';
 }
 
+/**
+ * One label's value, read in place: fleet-wide reads ask for one or two labels
+ * of each of thousands of objects, and copying every label map first was a
+ * measurable part of a 1,800-PVC run. Own properties only.
+ */
+export function label(o: unknown, key: string): string | undefined {
+  const l = get(o, 'metadata', 'labels');
+  if (!isObj(l) || !Object.hasOwn(l, key)) return undefined;
+  const v = l[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Every label whose value is a string (a copy). */
 export function labels(o: unknown): Record<string, string> {
   const l = get(o, 'metadata', 'labels');
   return isObj(l)
@@ -107,14 +120,13 @@ export function clusterShape(cluster: KubeObject): ClusterShape {
 
 /** The volume a CNPG PVC is, from its labels (and name, for older operator versions). */
 export function volumeRefOf(pvc: KubeObject, clusterName: string): VolumeRef | undefined {
-  const l = labels(pvc);
-  const type = volumeTypeFromRole(l[PVC_ROLE_LABEL]);
+  const type = volumeTypeFromRole(label(pvc, PVC_ROLE_LABEL));
   const pvcName = nameOf(pvc);
   if (!type) return undefined;
-  const instance = l[INSTANCE_LABEL] ?? pvcName.replace(/-(wal|tbs-.*)$/, '');
+  const instance = label(pvc, INSTANCE_LABEL) ?? pvcName.replace(/-(wal|tbs-.*)$/, '');
   let tablespace: string | undefined;
   if (type === 'tablespace') {
-    tablespace = l[TABLESPACE_LABEL] ?? (/-tbs-(.+)$/.exec(pvcName)?.[1] || undefined);
+    tablespace = label(pvc, TABLESPACE_LABEL) ?? (/-tbs-(.+)$/.exec(pvcName)?.[1] || undefined);
   }
   return {
     namespace: namespaceOf(pvc),

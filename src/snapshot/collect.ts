@@ -20,7 +20,7 @@ import { cannotEvaluate } from '../model/errors.js';
 import { CNPG_GROUP, CNPG_VERSION } from '../model/cnpg.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
-import { get, labels, nameOf, namespaceOf, slim, str, volumeRefOf, CLUSTER_LABEL } from '../model/kube-objects.js';
+import { get, label, nameOf, namespaceOf, slim, str, volumeRefOf, CLUSTER_LABEL } from '../model/kube-objects.js';
 import { checkAccess, missingRules, rulesText } from '../sources/permissions.js';
 import { probeSidecarOf } from '../sources/probe.js';
 import { autoSources, SOURCES } from '../sources/registry.js';
@@ -264,7 +264,7 @@ function groupByCluster(objs: { pods: KubeObject[]; pvcs: KubeObject[]; events: 
     }
     return out;
   };
-  const cluster = (o: KubeObject) => labels(o)[CLUSTER_LABEL];
+  const cluster = (o: KubeObject) => label(o, CLUSTER_LABEL);
   const events = new Map<string, { o: KubeObject; at: number }[]>();
   objs.events.forEach((o, at) => {
     const k = str(o, 'involvedObject', 'name') ?? '';
