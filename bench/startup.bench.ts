@@ -21,9 +21,16 @@
  *   old-node      `node bin/run.js` of the reference commit (bench/reference.ts), with its manifest
  *   old-binary    the reference's linux-x64 binary (built once, cached)
  *
- * Yardsticks, run with the `--help` case only: `go` below, and `node-floor`,
- * `node -e 0` — Node starting and running no code, the least any `node
- * bin/run.js` can cost.
+ * Yardsticks, run with the `--help` case only: `go` below; `node-floor`,
+ * `node -e 0` — Node starting and running no code; and `oclif-floor`, the
+ * smallest oclif CLI there is (one command that prints a line, its manifest
+ * generated, no plugins, started the way bin/run.js starts ours), written to
+ * a temporary directory at bench time against this checkout's @oclif/core:
+ * the least any `node bin/run.js --help` can cost while the CLI is an oclif
+ * CLI run by node from its files. `oclif-floor-bundled` is that CLI's
+ * bin/run.js bundled into one minified ES module with esbuild (when
+ * node_modules/.bin/esbuild is there: it comes with tsx and vite), the least
+ * a node entry could cost if it shipped a bundle.
  *
  * The reference program is CloudNativePG's official `kubectl-cnpg` plugin (Go),
  * built from its Go module by scripts/release/tools.sh (cached), run with
@@ -40,7 +47,7 @@
  * be, or the variants print different things.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -79,7 +86,16 @@ const CASES: Case[] = [
   },
 ];
 
-type VariantName = 'node' | 'no-manifest' | 'binary' | 'old-node' | 'old-binary' | 'go' | 'node-floor';
+type VariantName =
+  | 'node'
+  | 'no-manifest'
+  | 'binary'
+  | 'old-node'
+  | 'old-binary'
+  | 'go'
+  | 'node-floor'
+  | 'oclif-floor'
+  | 'oclif-floor-bundled';
 
 interface Variant {
   name: VariantName;
@@ -113,10 +129,91 @@ function nodeTree(root: string, withManifest: boolean): string {
     const r = spawnSync(process.execPath, [join(REPO, 'node_modules/oclif/bin/run.js'), 'manifest'], {
       cwd: root,
       encoding: 'utf8',
+      env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true' },
     });
     if (r.status !== 0) throw new Error(`oclif manifest failed in ${root}: ${r.stderr}`);
   }
   return join(root, 'bin/run.js');
+}
+
+/**
+ * The `oclif-floor` yardstick: a one-command oclif CLI, started as bin/run.js
+ * starts ours (oclif's execute subpath, no user or linked plugins), with its
+ * manifest. Returns the path of its bin/run.js.
+ */
+function oclifFloorTree(root: string): string {
+  mkdirSync(join(root, 'bin'), { recursive: true });
+  mkdirSync(join(root, 'commands'));
+  writeFileSync(
+    join(root, 'package.json'),
+    JSON.stringify({
+      name: 'oclif-floor',
+      version: '0.0.0',
+      type: 'module',
+      private: true,
+      files: ['bin', 'commands'],
+      oclif: { bin: 'oclif-floor', dirname: 'oclif-floor', commands: './commands' },
+    }),
+  );
+  writeFileSync(
+    join(root, 'commands/hello.js'),
+    [
+      "import { Command } from '@oclif/core/command';",
+      'export default class Hello extends Command {',
+      "  static description = 'Print one line.';",
+      "  async run() { this.log('hello'); }",
+      '}',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(root, 'bin/run.js'),
+    [
+      "import { dirname } from 'node:path';",
+      "import { fileURLToPath } from 'node:url';",
+      "import { execute } from '@oclif/core/execute';",
+      'const root = dirname(dirname(fileURLToPath(import.meta.url)));',
+      'await execute({ loadOptions: { root, userPlugins: false, devPlugins: false } });',
+      '',
+    ].join('\n'),
+  );
+  symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
+  const r = spawnSync(process.execPath, [join(REPO, 'node_modules/oclif/bin/run.js'), 'manifest'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true' },
+  });
+  if (r.status !== 0) throw new Error(`oclif manifest failed in ${root}: ${r.stderr}`);
+  return join(root, 'bin/run.js');
+}
+
+/**
+ * The same floor CLI's bin/run.js bundled (oclif and all it imports) into
+ * bin/bundled.js, one minified ES module, by the esbuild that tsx and vite
+ * bring. Returns its path, or why it could not be built.
+ */
+function bundleOclifFloor(runJs: string): string | { why: string } {
+  const esbuild = join(REPO, 'node_modules/.bin/esbuild');
+  if (!existsSync(esbuild)) return { why: `${esbuild} is missing` };
+  const out = join(dirname(runJs), 'bundled.js');
+  const r = spawnSync(
+    esbuild,
+    [
+      runJs,
+      '--bundle',
+      '--platform=node',
+      '--format=esm',
+      '--minify',
+      `--outfile=${out}`,
+      // oclif requires TypeScript only to run a CLI's .ts sources in development (never for this
+      // CLI): bundled, its 9 MB would be parsed at every start.
+      '--external:typescript',
+      // oclif is CommonJS: its require() calls of Node's modules need a real require in an ES module.
+      "--banner:js=import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
+    ],
+    { encoding: 'utf8' },
+  );
+  return r.status === 0 ? out : { why: r.stderr.trim().split('\n').pop() ?? `exit ${r.status}` };
 }
 
 function once(variant: Variant, c: Case, env: NodeJS.ProcessEnv, tmp: string): Promise<Sample> {
@@ -155,7 +252,9 @@ async function main(): Promise<void> {
   if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} is missing (apt-get install time)`);
   if (!existsSync(join(REPO, 'dist/commands/index.js'))) throw new Error('dist/ is missing: npm run build first');
   const wanted = new Set(
-    (values.variant ?? 'node,no-manifest,binary,old-node,old-binary,go,node-floor').split(',') as VariantName[],
+    (
+      values.variant ?? 'node,no-manifest,binary,old-node,old-binary,go,node-floor,oclif-floor,oclif-floor-bundled'
+    ).split(',') as VariantName[],
   );
 
   const tmp = mkdtempSync(join(os.tmpdir(), 'cnpg-startup-'));
@@ -216,14 +315,36 @@ async function main(): Promise<void> {
           ownArgs: true,
         }
       : undefined;
-    const yardsticks = [...(go ? [go] : []), ...(floor ? [floor] : [])];
+    // The smallest oclif CLI, run by node from its files (and bundled): the floors under `node bin/run.js --help`.
+    const oclifFloors: Variant[] = [];
+    if (wanted.has('oclif-floor') || wanted.has('oclif-floor-bundled')) {
+      const runJs = oclifFloorTree(join(tmp, 'oclif-floor'));
+      if (wanted.has('oclif-floor')) {
+        oclifFloors.push({
+          name: 'oclif-floor',
+          command: [process.execPath, runJs],
+          note: 'a one-command oclif CLI with its manifest, no plugins (node bin/run.js of it)',
+        });
+      }
+      if (wanted.has('oclif-floor-bundled')) {
+        const bundled = bundleOclifFloor(runJs);
+        if (typeof bundled === 'string') {
+          oclifFloors.push({
+            name: 'oclif-floor-bundled',
+            command: [process.execPath, bundled],
+            note: 'the same CLI, its bin/run.js and oclif bundled into one minified ES module (esbuild)',
+          });
+        } else console.log(`(oclif-floor-bundled not built: ${bundled.why})`);
+      }
+    }
+    const yardsticks = [...(go ? [go] : []), ...(floor ? [floor] : []), ...oclifFloors];
 
     console.log(
       `start-up benchmark: ${RUNS} runs per command and variant (after 1 warm-up), ` +
         `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
     );
     console.log(`load average before: ${load()}`);
-    for (const v of [...variants, ...yardsticks]) console.log(`  ${v.name.padEnd(12)} ${v.note}`);
+    for (const v of [...variants, ...yardsticks]) console.log(`  ${v.name.padEnd(19)} ${v.note}`);
 
     const samples = new Map<string, Sample[]>();
     const key = (v: Variant, c: Case) => `${v.name}\0${c.name}`;
@@ -240,7 +361,7 @@ async function main(): Promise<void> {
     const problems: string[] = [];
     const notes: string[] = [];
     const head =
-      `${'command'.padEnd(36)} ${'variant'.padEnd(12)} ${'wall med'.padStart(9)} ${'wall min'.padStart(9)} ` +
+      `${'command'.padEnd(36)} ${'variant'.padEnd(19)} ${'wall med'.padStart(9)} ${'wall min'.padStart(9)} ` +
       `${'CPU med'.padStart(9)} ${'CPU min'.padStart(9)} ${'RSS med'.padStart(9)}`;
     console.log(head);
     console.log('-'.repeat(head.length));
@@ -250,13 +371,18 @@ async function main(): Promise<void> {
         const ss = samples.get(key(v, c))!;
         const ms = (x: number) => `${Math.round(x)} ms`.padStart(9);
         console.log(
-          `${c.name.padEnd(36)} ${v.name.padEnd(12)} ${ms(median(ss.map((s) => s.wallMs)))} ` +
+          `${c.name.padEnd(36)} ${v.name.padEnd(19)} ${ms(median(ss.map((s) => s.wallMs)))} ` +
             `${ms(Math.min(...ss.map((s) => s.wallMs)))} ${ms(median(ss.map((s) => s.cpuMs)))} ` +
             `${ms(Math.min(...ss.map((s) => s.cpuMs)))} ` +
             `${`${(median(ss.map((s) => s.rssKiB)) / 1024).toFixed(0)} MiB`.padStart(9)}`,
         );
         for (const s of ss) {
           if (v.name === 'go' || v.name === 'node-floor') continue; // another program: its own output
+          if (v.name === 'oclif-floor' || v.name === 'oclif-floor-bundled') {
+            if (s.code !== 0 || !/^ {2}hello +Print one line\.$/m.test(s.stdout))
+              problems.push(`${v.name} --help: exit ${s.code}, expected 0 and its help`);
+            continue;
+          }
           if (s.code !== c.exit) problems.push(`${v.name} ${c.name}: exit ${s.code}, expected ${c.exit}`);
           else if (comparable(s.stdout) !== comparable(reference.stdout)) {
             // A binary built from older sources, or the reference commit, may differ; node and no-manifest run the same dist/.
@@ -296,6 +422,16 @@ async function main(): Promise<void> {
     if (samples.has('node-floor\0--help')) {
       console.log(
         `  ${'node -e 0 (Node itself, no code)'.padEnd(52)} / go --help: ${ratio(med('node-floor', '--help', wall), med('go', '--help', wall))} ${ratio(med('node-floor', '--help', cpu), med('go', '--help', cpu))}`,
+      );
+    }
+    for (const [v, what] of [
+      ['oclif-floor', 'a one-command oclif CLI on node'],
+      ['oclif-floor-bundled', 'the same, bundled'],
+    ] as const) {
+      if (!samples.has(`${v}\0--help`)) continue;
+      console.log(
+        `  ${`${v} --help (${what})`.padEnd(52)} / go --help: ${ratio(med(v, '--help', wall), med('go', '--help', wall))} ${ratio(med(v, '--help', cpu), med('go', '--help', cpu))}` +
+          `   node / it: ${ratio(med('node', '--help', wall), med(v, '--help', wall))} ${ratio(med('node', '--help', cpu), med(v, '--help', cpu))}`,
       );
     }
     console.log("  goals: binary --help and --from-bundle ≤ 2× the Go plugin's --help, node ≤ 3×");
