@@ -20,6 +20,9 @@
  *   df-pv        $DF_PV_BIN: kubectl df-pv built from its public source with `go build`
  *                and client-side throttling off (see docs/testing.md); $DF_PV_STOCK_BIN
  *                optionally a stock build (client-go's default 5 requests/s: minutes here)
+ *   node floor   bench/io-floor.mjs: the requests of one read-only `disk status -A` run of
+ *                new node (taken from the audit log), made again by plain Node that only
+ *                parses the answers — the least CPU any Node program spends on that traffic
  *
  * Phases:
  *   1. pods without an address: the pod proxy fails at once, every read falls back to a
@@ -47,7 +50,7 @@
  * managers. Needs root (network namespaces, tmpfs), test/infra/build-k8s.sh and GNU time.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -86,7 +89,7 @@ const HOSTS_PER_NETWORK = 240;
 interface Program {
   name: string;
   argv: string[];
-  kind: 'cli' | 'df-pv';
+  kind: 'cli' | 'df-pv' | 'floor';
 }
 
 interface Measured {
@@ -406,6 +409,26 @@ async function main(): Promise<void> {
         });
       }
       for (const n of cliNames) await runOne('status -A, every permission', prog(n), STATUS, false);
+      // The node I/O floor replays what one read-only run of ours asked for: take it from the audit log.
+      const floorRequests = join(tmp, 'floor-requests.json');
+      {
+        const user = `bench-ro-${++seq}`;
+        await grantClusterWide(s.client, user, READ_ONLY_RULES);
+        await waitForPermission(api, user, { verb: 'get', resource: 'nodes', subresource: 'proxy' });
+        const r = await measure(
+          [...prog('new node').argv, ...STATUS, '--kubeconfig', await api.kubeconfigFor(user)],
+          tmp,
+        );
+        if (![0, 1, 2].includes(r.code))
+          throw new Error(`the run the floor replays failed: exit ${r.code}\n${r.stderr}`);
+        const events = await auditOf(api, user);
+        writeFileSync(floorRequests, JSON.stringify(events.map((e) => ({ verb: e.verb, path: e.requestURI }))));
+        programs.push({
+          name: 'node floor',
+          argv: [process.execPath, join(REPO, 'bench/io-floor.mjs'), floorRequests],
+          kind: 'floor',
+        });
+      }
       await runRounds(
         [
           ...cliNames.map((n) => ({ label: 'status -A, read-only', p: prog(n), args: STATUS, readOnly: true })),
@@ -416,6 +439,7 @@ async function main(): Promise<void> {
             args: ['disk', 'status', '-A'],
             readOnly: true,
           })),
+          { label: 'node I/O floor, read-only', p: prog('node floor'), args: [], readOnly: true },
           // df-pv lists nodes, which the read-only role does not grant: it runs as an admin.
           ...['df-pv']
             .filter(has)
@@ -557,6 +581,16 @@ async function main(): Promise<void> {
       }
     }
     const df = find('df-pv (all namespaces), read-only', 'df-pv');
+    const floor = find('node I/O floor, read-only', 'node floor');
+    if (floor) {
+      const ro = find('status -A, read-only', 'new node');
+      line(
+        `node I/O floor (same ${floor.total} requests, parsed only): CPU ${fmtMs(floor.cpuMs)}, peak RSS ${fmtMiB(floor.rssKiB)}`,
+        '',
+      );
+      line('node I/O floor: CPU / df-pv CPU', ratio(floor.cpuMs, df?.cpuMs), 'the least a Node program reaches');
+      line('node: read-only CPU, new / node I/O floor', ratio(ro?.cpuMs, floor.cpuMs));
+    }
     if (df) {
       const ro = find('status -A, read-only', 'new node');
       line(`requests read-only, ours / df-pv (${ro?.total ?? '?'} / ${df.total})`, ratio(ro?.total, df.total));
@@ -601,6 +635,16 @@ async function main(): Promise<void> {
     // Meaningless figures are a failure of the benchmark, not a speed judgement.
     let bad = false;
     for (const r of runs) {
+      if (r.program === 'node floor') {
+        if (r.code !== 0 || !/^\d+ requests, \d+ bytes parsed$/m.test(r.stdout)) {
+          console.error(`\n${r.label}: exit ${r.code}\n${r.stdout}${r.stderr.slice(0, 2000)}`);
+          bad = true;
+        } else if (r.total !== find('status -A, read-only', 'new node')?.total) {
+          console.error(`${r.label}: ${r.total} requests, the run it replays made a different number`);
+          bad = true;
+        }
+        continue;
+      }
       const isDfpv = r.program.startsWith('df-pv');
       if (isDfpv ? r.code !== 0 : ![0, 1, 2].includes(r.code)) {
         console.error(`\n${r.label} (${r.program}): exit ${r.code}\n${r.stderr.slice(0, 2000)}`);
