@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import type { ContextDepsSet, Deps } from '../cli/deps.js';
 import { CliError, ExitCode, exitCodeForSeverities, usageError } from '../model/errors.js';
 import { bufferIO, type IOStreams } from '../cli/io.js';
-import { document, printResult, type OutputFormat } from '../render/printer.js';
+import { document, documentJson, printResult, type OutputFormat } from '../render/printer.js';
 import { evaluateSnapshot, type ClusterReport } from '../analysis/evaluate.js';
 import { sortFindings, type Finding } from '../analysis/findings.js';
 import { arr, get, nameOf, str } from '../model/kube-objects.js';
@@ -169,7 +169,7 @@ async function collectBundleInto(
     // 1. snapshot.json: exactly what readBundle reads back.
     b.add(
       BUNDLE_SNAPSHOT_PATH,
-      JSON.stringify(document('Snapshot', red({ ...snapshot } as unknown as Record<string, unknown>)), null, 2) + '\n',
+      documentJson(document('Snapshot', red({ ...snapshot } as unknown as Record<string, unknown>))) + '\n',
       'the Snapshot every read command uses with --from-bundle',
     );
     b.add(
@@ -200,7 +200,7 @@ async function collectBundleInto(
       );
       b.add(
         `${dir}/facts.json`,
-        JSON.stringify(
+        documentJson(
           document('ClusterFacts', {
             namespace: cs.namespace,
             name: cs.name,
@@ -217,8 +217,6 @@ async function collectBundleInto(
             })),
             findings: report?.findings ?? [],
           }),
-          null,
-          2,
         ) + '\n',
         'filesystem and WAL facts per instance, and the findings',
       );

@@ -4,7 +4,7 @@
  * documented in docs/output-schema.md; the table is for people.
  */
 import YAML from 'yaml';
-import { toPlain } from '@cnpg-disk/core';
+import { bigintReplacer, toPlain } from '@cnpg-disk/core';
 import { collectBeforeOutput, type IOStreams } from '../cli/io.js';
 import type { OutputFormat } from './output-format.js';
 
@@ -13,14 +13,30 @@ export type { OutputFormat };
 
 export const API_VERSION = 'disk.cnpg-plugin.dev/v1alpha1';
 
-/** A machine-readable document: versioned, with BigInt byte counts as decimal strings. */
+/**
+ * A machine-readable document: versioned. Its byte counts are still BigInt
+ * here; documentJson and documentYaml write them as decimal strings. (JSON is
+ * written in one pass with a replacer: copying the tree to plain values first
+ * cost a second stringify and a parse of the whole document, ~2× the time of
+ * a 1,800-volume status.)
+ */
 export function document(kind: string, body: Record<string, unknown>): Record<string, unknown> {
-  return toPlain({ apiVersion: API_VERSION, kind, ...body }) as Record<string, unknown>;
+  return { apiVersion: API_VERSION, kind, ...body };
+}
+
+/** A document as JSON, BigInt as decimal strings; `indent` 0 gives one line (NDJSON). */
+export function documentJson(doc: Record<string, unknown>, indent: 0 | 2 = 2): string {
+  return JSON.stringify(doc, bigintReplacer, indent || undefined);
+}
+
+/** A document as YAML: the same values as documentJson (plain first, so BigInt is a string, not a YAML integer). */
+export function documentYaml(doc: Record<string, unknown>): string {
+  return YAML.stringify(toPlain(doc), { lineWidth: 0 });
 }
 
 export function printDocument(io: IOStreams, format: 'json' | 'yaml', doc: Record<string, unknown>): void {
-  if (format === 'json') io.stdout(JSON.stringify(doc, null, 2) + '\n');
-  else io.stdout(YAML.stringify(doc, { lineWidth: 0 }));
+  if (format === 'json') io.stdout(documentJson(doc) + '\n');
+  else io.stdout(documentYaml(doc));
 }
 
 /** -o json and -o yaml: a document for machines, and nothing else on stdout. */
@@ -53,9 +69,9 @@ export function printResult(
   } else if (!opts.stream) {
     printDocument(io, format, result.document());
   } else if (format === 'json') {
-    io.stdout(JSON.stringify(result.document()) + '\n');
+    io.stdout(documentJson(result.document(), 0) + '\n');
   } else {
-    io.stdout('---\n' + YAML.stringify(result.document(), { lineWidth: 0 }));
+    io.stdout('---\n' + documentYaml(result.document()));
   }
 }
 
