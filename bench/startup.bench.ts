@@ -124,16 +124,18 @@ function nodeTree(root: string, withManifest: boolean): string {
   });
   cpSync(join(REPO, 'package.json'), join(root, 'package.json'));
   symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
-  if (withManifest) {
-    // oclif manifest writes ./oclif.manifest.json: run it in the copy.
-    const r = spawnSync(process.execPath, [join(REPO, 'node_modules/oclif/bin/run.js'), 'manifest'], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true' },
-    });
-    if (r.status !== 0) throw new Error(`oclif manifest failed in ${root}: ${r.stderr}`);
-  }
+  if (withManifest) writeManifest(root);
   return join(root, 'bin/run.js');
+}
+
+/** `oclif manifest` in a CLI's tree: it writes ./oclif.manifest.json there (no update check). */
+function writeManifest(root: string): void {
+  const r = spawnSync(process.execPath, [join(REPO, 'node_modules/oclif/bin/run.js'), 'manifest'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true' },
+  });
+  if (r.status !== 0) throw new Error(`oclif manifest failed in ${root}: ${r.stderr}`);
 }
 
 /**
@@ -178,12 +180,7 @@ function oclifFloorTree(root: string): string {
     ].join('\n'),
   );
   symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
-  const r = spawnSync(process.execPath, [join(REPO, 'node_modules/oclif/bin/run.js'), 'manifest'], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true' },
-  });
-  if (r.status !== 0) throw new Error(`oclif manifest failed in ${root}: ${r.stderr}`);
+  writeManifest(root);
   return join(root, 'bin/run.js');
 }
 
