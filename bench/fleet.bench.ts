@@ -276,6 +276,14 @@ async function main(): Promise<void> {
 
     const runs: Run[] = [];
     let seq = 0;
+    /** A fresh API user for one run (its own lines in the audit log): the read-only role, or system:masters. */
+    const newUser = async (readOnly: boolean): Promise<{ user: string; kubeconfig: string }> => {
+      const user = readOnly ? `bench-ro-${++seq}` : `bench-all-${++seq}`;
+      if (!readOnly) return { user, kubeconfig: await api!.kubeconfigFor(user, ['system:masters']) };
+      await grantClusterWide(s.client, user, READ_ONLY_RULES);
+      await waitForPermission(api!, user, { verb: 'get', resource: 'nodes', subresource: 'proxy' });
+      return { user, kubeconfig: await api!.kubeconfigFor(user) };
+    };
     /**
      * Runs each job `rounds` times in turn (round-robin, so a burst of load
      * from elsewhere falls on all of them alike), one API user per job, and
@@ -288,16 +296,9 @@ async function main(): Promise<void> {
     ): Promise<Run[]> => {
       const prepared = [];
       for (const j of jobs) {
-        const user = j.readOnly ? `bench-ro-${++seq}` : `bench-all-${++seq}`;
-        if (j.readOnly) await grantClusterWide(s.client, user, READ_ONLY_RULES);
-        if (j.readOnly) await waitForPermission(api!, user, { verb: 'get', resource: 'nodes', subresource: 'proxy' });
-        const kubeconfig = j.readOnly
-          ? await api!.kubeconfigFor(user)
-          : await api!.kubeconfigFor(user, ['system:masters']);
         prepared.push({
           ...j,
-          user,
-          kubeconfig,
+          ...(await newUser(j.readOnly)),
           samples: [] as Measured[],
           events: [] as Awaited<ReturnType<typeof auditOf>>,
         });
@@ -412,13 +413,8 @@ async function main(): Promise<void> {
       // The node I/O floor replays what one read-only run of ours asked for: take it from the audit log.
       const floorRequests = join(tmp, 'floor-requests.json');
       {
-        const user = `bench-ro-${++seq}`;
-        await grantClusterWide(s.client, user, READ_ONLY_RULES);
-        await waitForPermission(api, user, { verb: 'get', resource: 'nodes', subresource: 'proxy' });
-        const r = await measure(
-          [...prog('new node').argv, ...STATUS, '--kubeconfig', await api.kubeconfigFor(user)],
-          tmp,
-        );
+        const { user, kubeconfig } = await newUser(true);
+        const r = await measure([...prog('new node').argv, ...STATUS, '--kubeconfig', kubeconfig], tmp);
         if (![0, 1, 2].includes(r.code))
           throw new Error(`the run the floor replays failed: exit ${r.code}\n${r.stderr}`);
         const events = await auditOf(api, user);
